@@ -1,0 +1,104 @@
+//! The record of a render, kept once per output root: where the users came
+//! from, who the tenants were, and every generated file with its hash.
+//!
+//! It lets the summary speak in tenant terms (who was added, whose role
+//! changed) and lets a check without the users source verify the file set.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::header;
+use crate::model::{Role, Tenants};
+use crate::source::Origin;
+use crate::verify::GeneratedFile;
+
+/// Path of the record, relative to the output root.
+pub const PATH: &str = ".tenantgen.json";
+const GENERATOR: &str = "tenantgen";
+const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub generator: String,
+    pub format: u32,
+    pub source: Origin,
+    pub tenants: BTreeMap<String, TenantRecord>,
+    /// Generated file → SHA-256 of its body, as in its header.
+    pub files: BTreeMap<String, String>,
+}
+
+/// What the summary compares between renders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    pub role: Role,
+    pub email: String,
+    pub namespaces: Vec<String>,
+    pub domains: Vec<String>,
+    pub apps: Vec<String>,
+}
+
+impl Manifest {
+    pub fn new(source: &Origin, tenants: &Tenants, files: &[GeneratedFile]) -> Manifest {
+        Manifest {
+            generator: GENERATOR.to_string(),
+            format: FORMAT,
+            source: source.clone(),
+            tenants: tenants
+                .users
+                .iter()
+                .map(|user| {
+                    let record = TenantRecord {
+                        role: user.role,
+                        email: user.email.clone(),
+                        namespaces: user.namespaces.clone(),
+                        domains: user.domains.clone(),
+                        apps: user.apps.clone(),
+                    };
+                    (user.name.clone(), record)
+                })
+                .collect(),
+            files: files
+                .iter()
+                .map(|file| {
+                    let hash = header::split(&file.contents).map_or_else(
+                        || header::body_hash(&file.contents),
+                        |(hash, _)| hash.to_string(),
+                    );
+                    (file.path.clone(), hash)
+                })
+                .collect(),
+        }
+    }
+
+    /// The manifest as the generated file written beside the stacks.
+    pub fn to_file(&self) -> Result<GeneratedFile> {
+        let mut contents =
+            serde_json::to_string_pretty(self).context("cannot serialise the render record")?;
+        contents.push('\n');
+        Ok(GeneratedFile {
+            path: PATH.to_string(),
+            contents,
+        })
+    }
+
+    /// Reads a record; `None` when the text is not one this version understands.
+    pub fn parse(text: &str) -> Option<Manifest> {
+        serde_json::from_str::<Manifest>(text)
+            .ok()
+            .filter(|manifest| manifest.generator == GENERATOR && manifest.format == FORMAT)
+    }
+
+    /// Whether a file at [`PATH`] was written by tenantgen (of any version).
+    pub fn is_ours(text: &str) -> bool {
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|value| {
+                value
+                    .get("generator")
+                    .and_then(|g| g.as_str().map(|g| g == GENERATOR))
+            })
+            .unwrap_or(false)
+    }
+}

@@ -1,0 +1,666 @@
+//! Stage 2: the typed, validated tenants.
+//!
+//! Every rule of SPEC §2 is checked and every problem is reported at once,
+//! each naming the user, the field, the value and the fix.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::{Config, QuotaKey};
+use crate::names;
+use crate::quantity;
+use crate::source::RawUsers;
+
+/// The validated users, sorted by name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tenants {
+    pub users: Vec<User>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    pub name: String,
+    pub role: Role,
+    /// OIDC identity: RBAC subject and Vault alias name.
+    pub email: String,
+    /// Sorted, so reordering the input list changes nothing.
+    pub namespaces: Vec<String>,
+    /// Sorted.
+    pub domains: Vec<String>,
+    /// Every quota entry, with config defaults filled in.
+    #[serde(skip)]
+    pub quota: BTreeMap<QuotaKey, String>,
+    /// Sorted.
+    pub apps: Vec<String>,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    NamespaceOwner,
+    PowerUser,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::NamespaceOwner, Role::PowerUser, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::NamespaceOwner => "namespace-owner",
+            Role::PowerUser => "power-user",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The validated tenants and the warnings validation produced.
+#[derive(Debug)]
+pub struct Validated {
+    pub tenants: Tenants,
+    pub warnings: Vec<String>,
+}
+
+/// The input broke at least one rule; nothing may be rendered from it.
+#[derive(Debug)]
+pub struct Invalid {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.problems.len();
+        write!(
+            f,
+            "k8s_users has {count} problem{}:",
+            if count == 1 { "" } else { "s" }
+        )?;
+        for problem in &self.problems {
+            write!(f, "\n  - {problem}")?;
+        }
+        write!(
+            f,
+            "\nfix the users source and run the command again; nothing was written"
+        )
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+const KNOWN_FIELDS: [&str; 6] = ["role", "email", "namespaces", "domains", "quota", "apps"];
+
+/// Validates the raw users against the rules and the config.
+pub fn build(raw: &RawUsers, config: &Config, strict: bool) -> Result<Validated, Invalid> {
+    let mut checker = Checker {
+        config,
+        strict,
+        problems: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut users: Vec<User> = raw
+        .entries
+        .iter()
+        .filter_map(|(name, value)| checker.user(name, value))
+        .collect();
+    users.sort_by(|a, b| a.name.cmp(&b.name));
+    checker.across_users(&users);
+    if checker.problems.is_empty() {
+        Ok(Validated {
+            tenants: Tenants { users },
+            warnings: checker.warnings,
+        })
+    } else {
+        Err(Invalid {
+            problems: checker.problems,
+        })
+    }
+}
+
+struct Checker<'a> {
+    config: &'a Config,
+    strict: bool,
+    problems: Vec<String>,
+    warnings: Vec<String>,
+}
+
+/// A value as it appears in messages: JSON, cut short when long.
+fn shown(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() <= 80 {
+        text
+    } else {
+        let cut: String = text.chars().take(60).collect();
+        format!("{cut}… ({} characters)", text.chars().count())
+    }
+}
+
+fn shown_str(value: &str) -> String {
+    shown(&Value::String(value.to_string()))
+}
+
+impl Checker<'_> {
+    fn problem(&mut self, user: &str, field: &str, value: &Value, message: impl fmt::Display) {
+        self.problems.push(format!(
+            "user {}: {field} = {}: {message}",
+            shown_str(user),
+            shown(value)
+        ));
+    }
+
+    fn user(&mut self, name: &str, value: &Value) -> Option<User> {
+        let mut valid = true;
+        if let Err(problem) = names::check_dns_label(name) {
+            self.problems.push(format!(
+                "user {}: the username {problem}; rename the key (it becomes namespace, policy and file names)",
+                shown_str(name)
+            ));
+            valid = false;
+        }
+        let Some(fields) = value.as_object() else {
+            self.problems.push(format!(
+                "user {}: must be a JSON object such as {{\"role\": \"namespace-owner\"}}, not {}",
+                shown_str(name),
+                shown(value)
+            ));
+            return None;
+        };
+        for field in fields.keys() {
+            if !KNOWN_FIELDS.contains(&field.as_str()) {
+                self.unknown_field(name, field, &KNOWN_FIELDS);
+            }
+        }
+        let role = self.role(name, fields.get("role"));
+        let email = self.email(name, fields.get("email"));
+        let namespaces = self.namespaces(name, role, fields.get("namespaces"));
+        let domains = self.domains(name, fields.get("domains"));
+        let quota = self.quota(name, fields.get("quota"));
+        let apps = self.apps(name, fields.get("apps"));
+        if let (Some(role), Some([])) = (role, namespaces.as_deref())
+            && fields.contains_key("quota")
+        {
+            self.warnings.push(format!(
+                "user {}: quota has no effect because the {role} owns no namespaces",
+                shown_str(name)
+            ));
+        }
+        Some(User {
+            name: name.to_string(),
+            role: role?,
+            email: email?,
+            namespaces: namespaces?,
+            domains: domains?,
+            quota: quota?,
+            apps: apps?,
+        })
+        .filter(|_| valid)
+    }
+
+    fn unknown_field(&mut self, user: &str, field: &str, known: &[&str]) {
+        let suggestion = names::closest(field, known.iter().copied())
+            .map(|close| format!("did you mean {close:?}? "))
+            .unwrap_or_default();
+        let message = format!(
+            "user {}: unknown field {}; {suggestion}known fields: {}",
+            shown_str(user),
+            shown_str(field),
+            known.join(", ")
+        );
+        if self.strict {
+            self.problems
+                .push(format!("{message} (an error because of --strict)"));
+        } else {
+            self.warnings
+                .push(format!("{message} (ignored; --strict makes this an error)"));
+        }
+    }
+
+    fn role(&mut self, user: &str, value: Option<&Value>) -> Option<Role> {
+        let allowed = Role::ALL.map(Role::as_str).join(", ");
+        let Some(value) = value else {
+            self.problems.push(format!(
+                "user {}: field `role` is missing; add \"role\": one of {allowed}",
+                shown_str(user)
+            ));
+            return None;
+        };
+        let role = value
+            .as_str()
+            .and_then(|text| Role::ALL.into_iter().find(|role| role.as_str() == text));
+        if role.is_none() {
+            self.problem(
+                user,
+                "role",
+                value,
+                format!("unknown role; use one of {allowed}"),
+            );
+        }
+        role
+    }
+
+    fn email(&mut self, user: &str, value: Option<&Value>) -> Option<String> {
+        let Some(value) = value else {
+            if self.config.identity.require_email {
+                self.problems.push(format!(
+                    "user {}: field `email` is missing and identity.require_email is set; add the user's OIDC email",
+                    shown_str(user)
+                ));
+                return None;
+            }
+            return Some(user.to_string());
+        };
+        let Some(email) = value.as_str() else {
+            self.problem(
+                user,
+                "email",
+                value,
+                "must be a string such as \"alice@example.com\"",
+            );
+            return None;
+        };
+        match check_email(email) {
+            Ok(()) => Some(email.to_string()),
+            Err(problem) => {
+                self.problem(user, "email", value, problem);
+                None
+            }
+        }
+    }
+
+    /// A list of strings, or `None` after reporting why not.
+    fn string_list(
+        &mut self,
+        user: &str,
+        field: &str,
+        value: &Value,
+        example: &str,
+    ) -> Option<Vec<String>> {
+        let Some(items) = value.as_array() else {
+            self.problem(
+                user,
+                field,
+                value,
+                format!("must be a list of strings such as {example}"),
+            );
+            return None;
+        };
+        let mut strings = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (index, item) in items.iter().enumerate() {
+            match item.as_str() {
+                Some(text) => strings.push(text.to_string()),
+                None => {
+                    self.problem(user, &format!("{field}[{index}]"), item, "must be a string");
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(strings)
+    }
+
+    /// Reports entries listed more than once in one user's list.
+    fn no_repeats(&mut self, user: &str, field: &str, items: &[String]) -> bool {
+        let mut seen = BTreeSet::new();
+        let mut ok = true;
+        for (index, item) in items.iter().enumerate() {
+            if !seen.insert(item.as_str()) {
+                self.problem(
+                    user,
+                    &format!("{field}[{index}]"),
+                    &Value::String(item.clone()),
+                    "is listed twice; remove the repeat",
+                );
+                ok = false;
+            }
+        }
+        ok
+    }
+
+    fn namespaces(
+        &mut self,
+        user: &str,
+        role: Option<Role>,
+        value: Option<&Value>,
+    ) -> Option<Vec<String>> {
+        let Some(value) = value else {
+            return Some(match role {
+                Some(Role::NamespaceOwner) => vec![user.to_string()],
+                _ => Vec::new(),
+            });
+        };
+        let mut namespaces = self.string_list(user, "namespaces", value, "[\"alice-prod\"]")?;
+        let mut ok = self.no_repeats(user, "namespaces", &namespaces);
+        if namespaces.is_empty() && role == Some(Role::NamespaceOwner) {
+            self.problem(
+                user,
+                "namespaces",
+                value,
+                format!(
+                    "a namespace-owner needs at least one namespace; remove the field to get [{}]",
+                    shown_str(user)
+                ),
+            );
+            ok = false;
+        }
+        let max = self.config.namespaces.max_per_user;
+        if namespaces.len() > max {
+            self.problem(
+                user,
+                "namespaces",
+                &Value::from(namespaces.len()),
+                format!("owns more than namespaces.max_per_user ({max}) namespaces; remove some or raise the limit in tenantgen.hcl"),
+            );
+            ok = false;
+        }
+        for (index, namespace) in namespaces.iter().enumerate() {
+            let field = format!("namespaces[{index}]");
+            let shown_value = Value::String(namespace.clone());
+            if let Err(problem) = names::check_dns_label(namespace) {
+                self.problem(
+                    user,
+                    &field,
+                    &shown_value,
+                    format!("is not a valid namespace name: it {problem}"),
+                );
+                ok = false;
+            } else if self.config.is_reserved_namespace(namespace) {
+                self.problem(
+                    user,
+                    &field,
+                    &shown_value,
+                    format!("is reserved for the platform (default, kube-*, the deployer's namespace and namespaces.reserved); choose another, e.g. \"{user}-{namespace}\""),
+                );
+                ok = false;
+            } else if self.config.namespaces.require_prefix
+                && namespace != user
+                && !namespace.starts_with(&format!("{user}-"))
+            {
+                self.problem(
+                    user,
+                    &field,
+                    &shown_value,
+                    format!("must be \"{user}\" or start with \"{user}-\" (namespaces.require_prefix is set); rename it, e.g. \"{user}-{namespace}\""),
+                );
+                ok = false;
+            }
+        }
+        namespaces.sort();
+        ok.then_some(namespaces)
+    }
+
+    fn domains(&mut self, user: &str, value: Option<&Value>) -> Option<Vec<String>> {
+        let Some(value) = value else {
+            return Some(Vec::new());
+        };
+        let mut domains = self.string_list(user, "domains", value, "[\"alice.example.com\"]")?;
+        let mut ok = self.no_repeats(user, "domains", &domains);
+        let zone = &self.config.zone;
+        for (index, domain) in domains.iter().enumerate() {
+            let field = format!("domains[{index}]");
+            let shown_value = Value::String(domain.clone());
+            if let Err(problem) = names::check_dns_name(domain) {
+                self.problem(
+                    user,
+                    &field,
+                    &shown_value,
+                    format!("is not a valid DNS name: it {problem}"),
+                );
+                ok = false;
+            } else if domain == zone {
+                self.problem(
+                    user,
+                    &field,
+                    &shown_value,
+                    format!("is the zone apex, which belongs to the platform; use a name under it, e.g. \"{user}.{zone}\""),
+                );
+                ok = false;
+            } else if !domain.ends_with(&format!(".{zone}")) {
+                self.problem(
+                    user,
+                    &field,
+                    &shown_value,
+                    format!("is outside the managed zone {zone:?}; only names ending in \".{zone}\" can be created"),
+                );
+                ok = false;
+            }
+        }
+        domains.sort();
+        ok.then_some(domains)
+    }
+
+    fn quota(&mut self, user: &str, value: Option<&Value>) -> Option<BTreeMap<QuotaKey, String>> {
+        let mut quota = self.config.quota_defaults.clone();
+        let Some(value) = value else {
+            return Some(quota);
+        };
+        let Some(entries) = value.as_object() else {
+            self.problem(
+                user,
+                "quota",
+                value,
+                "must be an object such as {\"cpu\": \"4\", \"memory\": \"8Gi\"}",
+            );
+            return None;
+        };
+        let known = [
+            "cpu",
+            "cpu_requests",
+            "memory",
+            "memory_requests",
+            "memory_limits",
+            "storage",
+            "storage_requests",
+            "pods",
+            "persistentvolumeclaims",
+        ];
+        let mut ok = true;
+        let mut given: BTreeMap<QuotaKey, &str> = BTreeMap::new();
+        for (name, amount) in entries {
+            let field = format!("quota.{name}");
+            let Some(key) = QuotaKey::from_input_name(name) else {
+                let suggestion = names::closest(name, known)
+                    .map(|close| format!("did you mean {close:?}? "))
+                    .unwrap_or_default();
+                let message = format!(
+                    "user {}: unknown quota key {}; {suggestion}known keys: {}",
+                    shown_str(user),
+                    shown_str(name),
+                    known.join(", ")
+                );
+                if self.strict {
+                    self.problems
+                        .push(format!("{message} (an error because of --strict)"));
+                } else {
+                    self.warnings
+                        .push(format!("{message} (ignored; --strict makes this an error)"));
+                }
+                continue;
+            };
+            if let Some(previous) = given.insert(key, name) {
+                self.problem(
+                    user,
+                    &field,
+                    amount,
+                    format!("sets the same quota as quota.{previous}; keep only one of them"),
+                );
+                ok = false;
+                continue;
+            }
+            let text = match amount {
+                Value::String(text) => text.clone(),
+                Value::Number(number) => number.to_string(),
+                _ => {
+                    self.problem(
+                        user,
+                        &field,
+                        amount,
+                        "must be a quantity string such as \"4Gi\" or a number",
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            match quantity::check(&text) {
+                Ok(()) => {
+                    quota.insert(key, text);
+                }
+                Err(problem) => {
+                    self.problem(
+                        user,
+                        &field,
+                        amount,
+                        format!("is not a Kubernetes quantity: it {problem}"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(quota)
+    }
+
+    fn apps(&mut self, user: &str, value: Option<&Value>) -> Option<Vec<String>> {
+        let Some(value) = value else {
+            return Some(Vec::new());
+        };
+        let mut apps = self.string_list(user, "apps", value, "[\"actualbudget\"]")?;
+        let mut ok = self.no_repeats(user, "apps", &apps);
+        for (index, app) in apps.iter().enumerate() {
+            if !self.config.apps.contains_key(app) {
+                let configured: Vec<&str> = self.config.apps.keys().map(String::as_str).collect();
+                let suggestion = names::closest(app, configured.iter().copied())
+                    .map(|close| format!("did you mean {close:?}? "))
+                    .unwrap_or_default();
+                self.problem(
+                    user,
+                    &format!("apps[{index}]"),
+                    &Value::String(app.clone()),
+                    format!(
+                        "is not a configured factory app; {suggestion}configured apps: {} (add an `app` block to tenantgen.hcl for a new one)",
+                        configured.join(", ")
+                    ),
+                );
+                ok = false;
+            }
+        }
+        apps.sort();
+        ok.then_some(apps)
+    }
+
+    /// Rules that span users: one owner per namespace, domain and identity.
+    fn across_users(&mut self, users: &[User]) {
+        let mut namespace_owner: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut domain_owner: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut email_owner: BTreeMap<&str, &str> = BTreeMap::new();
+        for user in users {
+            for namespace in &user.namespaces {
+                if let Some(first) = namespace_owner.insert(namespace, &user.name) {
+                    self.problems.push(format!(
+                        "namespace {}: claimed by both user {} and user {}; a namespace has one owner, so rename one of them",
+                        shown_str(namespace), shown_str(first), shown_str(&user.name)
+                    ));
+                    namespace_owner.insert(namespace, first);
+                }
+            }
+            for domain in &user.domains {
+                if let Some(first) = domain_owner.insert(domain, &user.name) {
+                    self.problems.push(format!(
+                        "domain {}: claimed by both user {} and user {}; remove it from one of them",
+                        shown_str(domain), shown_str(first), shown_str(&user.name)
+                    ));
+                    domain_owner.insert(domain, first);
+                }
+            }
+            if let Some(first) = email_owner.insert(&user.email, &user.name) {
+                self.problems.push(format!(
+                    "email {}: used by both user {} and user {}; one OIDC identity maps to one Vault entity, so give each user their own",
+                    shown_str(&user.email), shown_str(first), shown_str(&user.name)
+                ));
+                email_owner.insert(&user.email, first);
+            }
+        }
+        for user in users {
+            for app in &user.apps {
+                let Some(app_config) = self.config.apps.get(app) else {
+                    continue;
+                };
+                let generated = app_config.domain_for(&user.name, &self.config.zone);
+                if let Some(owner) = domain_owner.get(generated.as_str()) {
+                    self.problems.push(format!(
+                        "domain {}: listed by user {} but it is the generated domain of {}'s {app} instance; remove it from the user's domains",
+                        shown_str(&generated), shown_str(owner), shown_str(&user.name)
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// A plausible email: one `@`, a dot-separated domain, and no characters that
+/// could break out of generated code (quotes, braces, `$`, `\`, whitespace, controls).
+pub fn check_email(email: &str) -> Result<(), String> {
+    const FIX: &str = "use the user's plain OIDC email, e.g. \"alice@example.com\"";
+    if email.len() > 254 {
+        return Err(format!(
+            "is {} characters long; emails have at most 254; {FIX}",
+            email.len()
+        ));
+    }
+    if let Some(bad) = email.chars().find(|&c| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(
+                c,
+                '"' | '\''
+                    | '`'
+                    | '{'
+                    | '}'
+                    | '$'
+                    | '\\'
+                    | '<'
+                    | '>'
+                    | '('
+                    | ')'
+                    | ','
+                    | ';'
+                    | ':'
+                    | '['
+                    | ']'
+            )
+    }) {
+        return Err(format!(
+            "contains {bad:?}, which an email address cannot; {FIX}"
+        ));
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return Err(format!("has no `@`; {FIX}"));
+    };
+    if local.is_empty() || domain.contains('@') {
+        return Err(format!("is not a single local@domain address; {FIX}"));
+    }
+    let domain_ok = domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    if !domain_ok {
+        return Err(format!(
+            "has the domain {domain:?}, which is not a valid host name; {FIX}"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

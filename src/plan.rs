@@ -1,0 +1,563 @@
+//! Stage 3: what each stack gets.
+//!
+//! Every name that reaches Terraform, Kubernetes or Vault is decided here,
+//! so templates only lay things out and the plan can be checked as a whole.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::config::{CloudflareVersion, Config};
+use crate::escape::identifier;
+use crate::model::{Role, Tenants, User};
+use crate::names::{MANAGED_BY_LABEL, TENANT_LABEL};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub vault: VaultStack,
+    pub platform: PlatformStack,
+    pub woodpecker: WoodpeckerStack,
+    pub factories: Vec<Factory>,
+}
+
+/// A Terraform variable a generated stack declares for itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Variable {
+    pub name: String,
+    pub description: String,
+}
+
+/// A Terraform expression from the config, written into HCL unquoted.
+pub type Expression = String;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VaultStack {
+    pub variables: Vec<Variable>,
+    pub tenants: Vec<VaultTenant>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VaultTenant {
+    pub user: String,
+    pub role: Role,
+    pub namespaces: Vec<Namespace>,
+    pub policy: Policy,
+    pub entity: Entity,
+    pub alias: EntityAlias,
+    pub deployer_roles: Vec<DeployerRole>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Namespace {
+    pub tf: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Policy {
+    pub tf: String,
+    pub name: String,
+    pub rules: Vec<PolicyRule>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyRule {
+    pub path: String,
+    pub capabilities: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Entity {
+    pub tf: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EntityAlias {
+    pub tf: String,
+    /// The user's OIDC identity.
+    pub name: String,
+    pub mount_accessor: Expression,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployerRole {
+    pub tf: String,
+    pub name: String,
+    pub namespace: String,
+    pub backend: String,
+    pub service_account: String,
+    pub service_account_namespace: String,
+    pub ttl_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlatformStack {
+    pub variables: Vec<Variable>,
+    /// The cluster read-only role, generated once when a namespace-owner needs it.
+    pub read_only_role: Option<SharedClusterRole>,
+    /// The shared power-user role, generated once when a power-user needs it.
+    pub power_user_role: Option<SharedClusterRole>,
+    pub tenants: Vec<PlatformTenant>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SharedClusterRole {
+    pub tf: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlatformTenant {
+    pub user: String,
+    pub role: Role,
+    pub subject: String,
+    pub namespaces: Vec<TenantNamespace>,
+    pub cluster_binding: ClusterBinding,
+    pub dns_records: Vec<DnsRecord>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantNamespace {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub admin_binding: Binding,
+    pub quota: Quota,
+    pub certificate: Certificate,
+    pub network_policy: Option<NetworkPolicy>,
+    pub limit_range: Option<LimitRange>,
+}
+
+/// A namespaced RoleBinding to a ClusterRole.
+#[derive(Debug, Clone, Serialize)]
+pub struct Binding {
+    pub tf: String,
+    pub name: String,
+    pub cluster_role: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Quota {
+    pub tf: String,
+    pub name: String,
+    /// `spec.hard`, sorted by resource name.
+    pub hard: BTreeMap<&'static str, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Certificate {
+    pub tf: String,
+    pub name: String,
+    pub secret_name: String,
+    pub dns_names: Vec<String>,
+    pub issuer: String,
+    pub issuer_kind: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkPolicy {
+    pub tf: String,
+    pub name: String,
+    pub allow_from_namespaces: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LimitRange {
+    pub tf: String,
+    pub name: String,
+    pub default_cpu: String,
+    pub default_memory: String,
+    pub default_request_cpu: String,
+    pub default_request_memory: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterBinding {
+    pub tf: String,
+    pub name: String,
+    pub cluster_role: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DnsRecord {
+    /// `cloudflare_record` (provider 4) or `cloudflare_dns_record` (provider 5).
+    pub resource_type: &'static str,
+    pub tf: String,
+    pub zone_id: Expression,
+    pub name: String,
+    pub record_type: String,
+    pub content: String,
+    pub proxied: bool,
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WoodpeckerStack {
+    /// Static admins and every namespace-owner, sorted and unique.
+    pub admins: Vec<String>,
+    pub tenants: Vec<WoodpeckerTenant>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WoodpeckerTenant {
+    pub user: String,
+    /// Lets the CI deployer deploy into each of the tenant's namespaces.
+    pub deployer_bindings: Vec<DeployerBinding>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployerBinding {
+    pub tf: String,
+    pub name: String,
+    pub namespace: String,
+    pub cluster_role: String,
+    pub service_account: String,
+    pub service_account_namespace: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Factory {
+    pub app: String,
+    pub instances: Vec<AppInstance>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AppInstance {
+    pub tf: String,
+    pub user: String,
+    pub domain: String,
+    pub nfs_path: String,
+}
+
+/// Name of the read-only ClusterRole every namespace-owner is bound to.
+pub const READ_ONLY_ROLE: &str = "tenantgen-read-only";
+/// Name of the shared power-user ClusterRole.
+pub const POWER_USER_ROLE: &str = "tenantgen-power-user";
+
+/// Decides every stack's content from the validated tenants.
+pub fn build(tenants: &Tenants, config: &Config) -> Plan {
+    let users = &tenants.users;
+    Plan {
+        vault: vault_stack(users, config),
+        platform: platform_stack(users, config),
+        woodpecker: woodpecker_stack(users, config),
+        factories: factories(users, config),
+    }
+}
+
+fn labels_for(user: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (MANAGED_BY_LABEL.to_string(), "tenantgen".to_string()),
+        (TENANT_LABEL.to_string(), user.to_string()),
+    ])
+}
+
+fn managed_labels() -> BTreeMap<String, String> {
+    BTreeMap::from([(MANAGED_BY_LABEL.to_string(), "tenantgen".to_string())])
+}
+
+/// `var.tenantgen_x` expressions name variables the stack declares itself.
+fn own_variable(expression: &str, description: &str) -> Option<Variable> {
+    let name = expression.strip_prefix("var.")?;
+    let is_identifier = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    (name.starts_with("tenantgen_") && is_identifier).then(|| Variable {
+        name: name.to_string(),
+        description: description.to_string(),
+    })
+}
+
+fn vault_stack(users: &[User], config: &Config) -> VaultStack {
+    let tenants: Vec<VaultTenant> = users
+        .iter()
+        .filter(|user| !user.namespaces.is_empty())
+        .map(|user| vault_tenant(user, config))
+        .collect();
+    let variables = if tenants.is_empty() {
+        Vec::new()
+    } else {
+        own_variable(
+            &config.vault.oidc_accessor,
+            "Accessor of the OIDC auth mount that tenant identities log in through.",
+        )
+        .into_iter()
+        .collect()
+    };
+    VaultStack { variables, tenants }
+}
+
+fn vault_tenant(user: &User, config: &Config) -> VaultTenant {
+    let user_tf = identifier(&user.name);
+    let mount = &config.vault.mount;
+    let data_rules = user.namespaces.iter().map(|namespace| PolicyRule {
+        path: format!("{mount}/data/{namespace}/*"),
+        capabilities: vec!["create", "read", "update", "delete", "list"],
+    });
+    let metadata_rules = user.namespaces.iter().map(|namespace| PolicyRule {
+        path: format!("{mount}/metadata/{namespace}/*"),
+        capabilities: vec!["list"],
+    });
+    let mut labels = labels_for(&user.name);
+    labels.extend(config.namespaces.labels.clone());
+    VaultTenant {
+        user: user.name.clone(),
+        role: user.role,
+        namespaces: user
+            .namespaces
+            .iter()
+            .map(|namespace| Namespace {
+                tf: identifier(namespace),
+                name: namespace.clone(),
+                labels: labels.clone(),
+                annotations: config.namespaces.annotations.clone(),
+            })
+            .collect(),
+        policy: Policy {
+            tf: user_tf.clone(),
+            name: format!("namespace-owner-{}", user.name),
+            rules: data_rules.chain(metadata_rules).collect(),
+        },
+        entity: Entity {
+            tf: user_tf.clone(),
+            name: user.name.clone(),
+        },
+        alias: EntityAlias {
+            tf: user_tf,
+            name: user.email.clone(),
+            mount_accessor: config.vault.oidc_accessor.clone(),
+        },
+        deployer_roles: user
+            .namespaces
+            .iter()
+            .map(|namespace| DeployerRole {
+                tf: format!("{}_deployer", identifier(namespace)),
+                name: format!("{namespace}-deployer"),
+                namespace: namespace.clone(),
+                backend: config.vault.kubernetes_backend.clone(),
+                service_account: config.deployer.service_account.clone(),
+                service_account_namespace: config.deployer.namespace.clone(),
+                ttl_seconds: config.deployer.ttl_seconds,
+            })
+            .collect(),
+    }
+}
+
+fn platform_stack(users: &[User], config: &Config) -> PlatformStack {
+    let tenants: Vec<PlatformTenant> = users
+        .iter()
+        .map(|user| platform_tenant(user, config))
+        .collect();
+    let needs_role = |role: Role| users.iter().any(|user| user.role == role);
+    let shared_role = |name: &str| SharedClusterRole {
+        tf: identifier(name),
+        name: name.to_string(),
+        labels: managed_labels(),
+    };
+    let has_records = tenants.iter().any(|tenant| !tenant.dns_records.is_empty());
+    let variables = if has_records {
+        own_variable(
+            &config.dns.zone_id,
+            "Cloudflare zone id of the managed zone.",
+        )
+        .into_iter()
+        .collect()
+    } else {
+        Vec::new()
+    };
+    PlatformStack {
+        variables,
+        read_only_role: needs_role(Role::NamespaceOwner).then(|| shared_role(READ_ONLY_ROLE)),
+        power_user_role: needs_role(Role::PowerUser).then(|| shared_role(POWER_USER_ROLE)),
+        tenants,
+    }
+}
+
+fn platform_tenant(user: &User, config: &Config) -> PlatformTenant {
+    let user_tf = identifier(&user.name);
+    let labels = labels_for(&user.name);
+    let cluster_binding = match user.role {
+        Role::NamespaceOwner => ClusterBinding {
+            tf: format!("{user_tf}_read_only"),
+            name: format!("{}-read-only", user.name),
+            cluster_role: READ_ONLY_ROLE.to_string(),
+        },
+        Role::PowerUser => ClusterBinding {
+            tf: format!("{user_tf}_power_user"),
+            name: format!("{}-power-user", user.name),
+            cluster_role: POWER_USER_ROLE.to_string(),
+        },
+        Role::Admin => ClusterBinding {
+            tf: format!("{user_tf}_cluster_admin"),
+            name: format!("{}-cluster-admin", user.name),
+            cluster_role: "cluster-admin".to_string(),
+        },
+    };
+    let namespaces = user
+        .namespaces
+        .iter()
+        .map(|namespace| {
+            let namespace_tf = identifier(namespace);
+            TenantNamespace {
+                name: namespace.clone(),
+                labels: labels.clone(),
+                admin_binding: Binding {
+                    tf: format!("{namespace_tf}_admin"),
+                    name: format!("{}-admin", user.name),
+                    cluster_role: "admin".to_string(),
+                },
+                quota: Quota {
+                    tf: namespace_tf.clone(),
+                    name: format!("{namespace}-quota"),
+                    hard: user
+                        .quota
+                        .iter()
+                        .map(|(key, value)| (key.resource(), value.clone()))
+                        .collect(),
+                },
+                certificate: Certificate {
+                    tf: format!("{namespace_tf}_tls"),
+                    name: format!("tls-{namespace}"),
+                    secret_name: format!("tls-{namespace}"),
+                    dns_names: vec![format!("*.{namespace}.{}", config.zone)],
+                    issuer: config.tls.issuer.clone(),
+                    issuer_kind: config.tls.issuer_kind.clone(),
+                },
+                network_policy: config.network_policy.as_ref().map(|policy| NetworkPolicy {
+                    tf: namespace_tf.clone(),
+                    name: "tenantgen-isolation".to_string(),
+                    allow_from_namespaces: policy.allow_from_namespaces.clone(),
+                }),
+                limit_range: config.limit_range.as_ref().map(|limits| LimitRange {
+                    tf: namespace_tf.clone(),
+                    name: "tenantgen-defaults".to_string(),
+                    default_cpu: limits.default_cpu.clone(),
+                    default_memory: limits.default_memory.clone(),
+                    default_request_cpu: limits.default_request_cpu.clone(),
+                    default_request_memory: limits.default_request_memory.clone(),
+                }),
+            }
+        })
+        .collect();
+    let resource_type = match config.dns.provider_version {
+        CloudflareVersion::V4 => "cloudflare_record",
+        CloudflareVersion::V5 => "cloudflare_dns_record",
+    };
+    let dns_records = user
+        .domains
+        .iter()
+        .map(|domain| {
+            let relative = domain
+                .strip_suffix(&format!(".{}", config.zone))
+                .unwrap_or(domain);
+            DnsRecord {
+                resource_type,
+                tf: dns_identifier(relative),
+                zone_id: config.dns.zone_id.clone(),
+                name: domain.clone(),
+                record_type: config.dns.record_type.clone(),
+                content: config.dns.target.clone(),
+                proxied: config.dns.proxied,
+                comment: format!("tenantgen: {}", user.name),
+            }
+        })
+        .collect();
+    PlatformTenant {
+        user: user.name.clone(),
+        role: user.role,
+        subject: user.email.clone(),
+        namespaces,
+        cluster_binding,
+        dns_records,
+    }
+}
+
+/// Identifier for a name relative to the zone: labels joined by `_`, dashes
+/// kept (both are valid in Terraform names), so distinct names never collide.
+fn dns_identifier(relative: &str) -> String {
+    let mut out = String::with_capacity(relative.len() + 1);
+    if relative.starts_with(|c: char| c.is_ascii_digit()) {
+        out.push('_');
+    }
+    out.extend(relative.chars().map(|c| if c == '.' { '_' } else { c }));
+    out
+}
+
+fn woodpecker_stack(users: &[User], config: &Config) -> WoodpeckerStack {
+    let mut admins: Vec<String> = config.woodpecker.static_admins.clone();
+    admins.extend(
+        users
+            .iter()
+            .filter(|user| user.role == Role::NamespaceOwner)
+            .map(|user| user.name.clone()),
+    );
+    admins.sort();
+    admins.dedup();
+    let tenants = users
+        .iter()
+        .filter(|user| !user.namespaces.is_empty())
+        .map(|user| WoodpeckerTenant {
+            user: user.name.clone(),
+            deployer_bindings: user
+                .namespaces
+                .iter()
+                .map(|namespace| DeployerBinding {
+                    tf: format!("{}_deployer", identifier(namespace)),
+                    name: format!("{namespace}-deployer"),
+                    namespace: namespace.clone(),
+                    cluster_role: "edit".to_string(),
+                    service_account: config.deployer.service_account.clone(),
+                    service_account_namespace: config.deployer.namespace.clone(),
+                    labels: labels_for(&user.name),
+                })
+                .collect(),
+        })
+        .collect();
+    WoodpeckerStack { admins, tenants }
+}
+
+fn factories(users: &[User], config: &Config) -> Vec<Factory> {
+    config
+        .apps
+        .iter()
+        .map(|(app, app_config)| Factory {
+            app: app.clone(),
+            instances: users
+                .iter()
+                .filter(|user| user.apps.contains(app))
+                .map(|user| AppInstance {
+                    tf: identifier(&user.name),
+                    user: user.name.clone(),
+                    domain: app_config.domain_for(&user.name, &config.zone),
+                    nfs_path: app_config.nfs_path_for(&user.name),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_identifiers_never_collide() {
+        assert_eq!(dns_identifier("app.alice"), "app_alice");
+        assert_ne!(dns_identifier("a-b.c"), dns_identifier("a.b-c"));
+        assert_eq!(dns_identifier("1.alice"), "_1_alice");
+    }
+
+    #[test]
+    fn only_tenantgen_variables_are_declared() {
+        assert_eq!(
+            own_variable("var.tenantgen_zone", "d").map(|v| v.name),
+            Some("tenantgen_zone".into())
+        );
+        assert!(own_variable("var.zone", "d").is_none());
+        assert!(own_variable("vault_jwt_auth_backend.oidc.accessor", "d").is_none());
+    }
+}

@@ -1,0 +1,336 @@
+//! Stage 4: lay the plan out as Terraform text through minijinja templates.
+//!
+//! Templates are embedded in the binary; `--templates DIR` overrides any of
+//! them by relative path. Every `{{ value }}` prints as an escaped HCL
+//! literal, so no input can turn into Terraform code.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use minijinja::value::{Value, ValueKind};
+use minijinja::{
+    AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior, context,
+};
+
+use crate::escape;
+use crate::plan::Plan;
+
+/// The built-in templates, by the relative path an override uses.
+pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
+    ("macros.j2", include_str!("../templates/macros.j2")),
+    (
+        "vault/tenantgen.tf.j2",
+        include_str!("../templates/vault/tenantgen.tf.j2"),
+    ),
+    (
+        "vault/tenant.tf.j2",
+        include_str!("../templates/vault/tenant.tf.j2"),
+    ),
+    (
+        "platform/tenantgen.tf.j2",
+        include_str!("../templates/platform/tenantgen.tf.j2"),
+    ),
+    (
+        "platform/tenant.tf.j2",
+        include_str!("../templates/platform/tenant.tf.j2"),
+    ),
+    (
+        "woodpecker/tenantgen.tf.j2",
+        include_str!("../templates/woodpecker/tenantgen.tf.j2"),
+    ),
+    (
+        "woodpecker/tenant.tf.j2",
+        include_str!("../templates/woodpecker/tenant.tf.j2"),
+    ),
+    (
+        "factory/main.tf.j2",
+        include_str!("../templates/factory/main.tf.j2"),
+    ),
+];
+
+/// Stack directories under the output root, in apply order.
+pub const STACKS: [&str; 3] = ["vault", "platform", "woodpecker"];
+
+/// Name of each stack's file of shared, non-tenant objects.
+pub const SHARED_FILE: &str = "tenantgen.tf";
+
+/// A rendered file, before formatting and verification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedFile {
+    /// Relative to the output root, `/`-separated.
+    pub path: String,
+    pub text: String,
+}
+
+/// The template environment: built-ins plus overrides.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    /// The built-in templates, with files in `override_dir` replacing them.
+    pub fn load(override_dir: Option<&Path>) -> Result<Templates> {
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|_| AutoEscape::Custom("hcl"));
+        env.set_formatter(hcl_formatter);
+        env.add_filter("raw_name", raw_name);
+        env.add_filter("expr", expr);
+        for (name, source) in BUILTIN_TEMPLATES {
+            env.add_template(name, source).with_context(|| {
+                format!("built-in template {name} does not compile; this is a tenantgen bug")
+            })?;
+        }
+        if let Some(dir) = override_dir {
+            for (name, source) in read_overrides(dir)? {
+                env.add_template_owned(name.clone(), source)
+                    .with_context(|| {
+                        format!(
+                            "template {} does not compile; fix its syntax",
+                            dir.join(&name).display()
+                        )
+                    })?;
+            }
+        }
+        Ok(Templates { env })
+    }
+
+    fn render(&self, name: &str, ctx: Value, path: &str) -> Result<String> {
+        let template = self.env.get_template(name)?;
+        template.render(ctx).map_err(|err| {
+            let mut message = format!("rendering {path} with template {name} failed: {err}");
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                let _ = write!(message, ": {cause}");
+                source = cause.source();
+            }
+            anyhow::anyhow!(
+                "{message}\nif you override templates with --templates, fix that template"
+            )
+        })
+    }
+}
+
+fn read_overrides(dir: &Path) -> Result<Vec<(String, String)>> {
+    if !dir.is_dir() {
+        bail!(
+            "--templates {}: not a directory; pass the folder that holds your template overrides",
+            dir.display()
+        );
+    }
+    let mut overrides = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry =
+            entry.with_context(|| format!("cannot read templates folder {}", dir.display()))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        let name = relative
+            .components()
+            .map(|part| part.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        if !BUILTIN_TEMPLATES
+            .iter()
+            .any(|(builtin, _)| *builtin == name)
+        {
+            let known: Vec<&str> = BUILTIN_TEMPLATES
+                .iter()
+                .map(|(builtin, _)| *builtin)
+                .collect();
+            bail!(
+                "template override {} matches no built-in template; name it after one of: {}",
+                entry.path().display(),
+                known.join(", ")
+            );
+        }
+        let source = std::fs::read_to_string(entry.path())
+            .with_context(|| format!("cannot read template {}", entry.path().display()))?;
+        overrides.push((name, source));
+    }
+    Ok(overrides)
+}
+
+/// Prints values as HCL literals; safe strings (identifiers, expressions,
+/// macro output) verbatim.
+fn hcl_formatter(out: &mut Output, _state: &State, value: &Value) -> Result<(), Error> {
+    let mut text = String::new();
+    write_literal(&mut text, value)?;
+    out.write_str(&text).map_err(Error::from)
+}
+
+fn write_literal(text: &mut String, value: &Value) -> Result<(), Error> {
+    match value.kind() {
+        ValueKind::String if value.is_safe() => text.push_str(value.as_str().unwrap_or_default()),
+        ValueKind::String => escape::push_quoted(text, value.as_str().unwrap_or_default()),
+        ValueKind::Bool => text.push_str(if value.is_true() { "true" } else { "false" }),
+        ValueKind::Number => {
+            let _ = write!(text, "{value}");
+        }
+        ValueKind::Seq => {
+            text.push('[');
+            for (index, item) in value.try_iter()?.enumerate() {
+                if index > 0 {
+                    text.push_str(", ");
+                }
+                write_literal(text, &item)?;
+            }
+            text.push(']');
+        }
+        kind => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("a {kind} value cannot be printed as HCL; iterate over it in the template"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An identifier or DNS name printed unquoted, after checking it can be nothing else.
+fn raw_name(value: &str) -> Result<Value, Error> {
+    let valid = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if valid {
+        Ok(Value::from_safe_string(value.to_string()))
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "raw_name refuses {value:?}: only letters, digits, `_`, `-` and `.` may be printed unquoted"
+            ),
+        ))
+    }
+}
+
+/// A Terraform expression from the config (already checked to parse), unquoted.
+fn expr(value: &str) -> Result<Value, Error> {
+    if value.contains(['\n', '\r']) || value.parse::<hcl::Expression>().is_err() {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("expr refuses {value:?}: not a single-line Terraform expression"),
+        ));
+    }
+    Ok(Value::from_safe_string(value.to_string()))
+}
+
+/// Renders every file of the plan.
+pub fn render(plan: &Plan, templates: &Templates) -> Result<Vec<RenderedFile>> {
+    let mut files = Vec::new();
+    let mut add = |path: String, template: &str, ctx: Value| -> Result<()> {
+        let text = templates.render(template, ctx, &path)?;
+        files.push(RenderedFile { path, text });
+        Ok(())
+    };
+
+    if !plan.vault.variables.is_empty() {
+        add(
+            format!("vault/{SHARED_FILE}"),
+            "vault/tenantgen.tf.j2",
+            context! { stack => &plan.vault },
+        )?;
+    }
+    for tenant in &plan.vault.tenants {
+        add(
+            tenant_file("vault", &tenant.user),
+            "vault/tenant.tf.j2",
+            context! { tenant },
+        )?;
+    }
+
+    let platform = &plan.platform;
+    if !platform.variables.is_empty()
+        || platform.read_only_role.is_some()
+        || platform.power_user_role.is_some()
+    {
+        add(
+            format!("platform/{SHARED_FILE}"),
+            "platform/tenantgen.tf.j2",
+            context! { stack => platform },
+        )?;
+    }
+    for tenant in &platform.tenants {
+        add(
+            tenant_file("platform", &tenant.user),
+            "platform/tenant.tf.j2",
+            context! { tenant },
+        )?;
+    }
+
+    add(
+        format!("woodpecker/{SHARED_FILE}"),
+        "woodpecker/tenantgen.tf.j2",
+        context! { stack => &plan.woodpecker },
+    )?;
+    for tenant in &plan.woodpecker.tenants {
+        add(
+            tenant_file("woodpecker", &tenant.user),
+            "woodpecker/tenant.tf.j2",
+            context! { tenant },
+        )?;
+    }
+
+    for factory in &plan.factories {
+        add(
+            format!("{}/factory/main.tf", factory.app),
+            "factory/main.tf.j2",
+            context! { factory },
+        )?;
+    }
+    Ok(files)
+}
+
+/// The per-tenant file of a stack.
+pub fn tenant_file(stack: &str, user: &str) -> String {
+    format!("{stack}/tenant-{user}.tf")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render_str(source: &str, ctx: Value) -> Result<String, Error> {
+        let templates = Templates::load(None).unwrap();
+        templates.env.render_str(source, ctx)
+    }
+
+    #[test]
+    fn values_print_as_escaped_literals() {
+        let out = render_str(
+            "a = {{ s }}\nb = {{ list }}\nc = {{ n }}\nd = {{ flag }}",
+            context! { s => "x\"${y}", list => vec!["p", "q"], n => 3, flag => true },
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "a = \"x\\\"$${y}\"\nb = [\"p\", \"q\"]\nc = 3\nd = true"
+        );
+    }
+
+    #[test]
+    fn raw_names_and_expressions_are_checked() {
+        assert!(render_str("{{ x|raw_name }}", context! { x => "a b" }).is_err());
+        assert!(render_str("{{ x|raw_name }}", context! { x => "\"}" }).is_err());
+        assert_eq!(
+            render_str("{{ x|expr }}", context! { x => "var.a" }).unwrap(),
+            "var.a"
+        );
+        assert!(render_str("{{ x|expr }}", context! { x => "var.a\nresource" }).is_err());
+    }
+
+    #[test]
+    fn undefined_values_are_errors() {
+        assert!(render_str("{{ missing }}", context! {}).is_err());
+    }
+
+    #[test]
+    fn maps_cannot_be_printed_whole() {
+        assert!(render_str("{{ m }}", context! { m => context! { a => 1 } }).is_err());
+    }
+}

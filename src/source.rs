@@ -1,0 +1,285 @@
+//! Stage 1: read the raw `k8s_users` map from its source.
+//!
+//! Accepts the map itself, a JSON string holding the map (how Vault KV
+//! usually stores it), or a secret-shaped object with a `k8s_users` key.
+//! Duplicate keys anywhere are rejected: with JSON's "last one wins" a
+//! second `"role"` could silently grant a different role.
+
+use std::fmt;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// The key of the users map inside a Vault secret.
+pub const USERS_KEY: &str = "k8s_users";
+
+/// The users map as read, before any validation.
+#[derive(Debug, Clone)]
+pub struct RawUsers {
+    /// Username → the user's JSON object, in input order.
+    pub entries: Vec<(String, Value)>,
+    pub origin: Origin,
+}
+
+/// Where the users came from, as recorded once per output root.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Origin {
+    /// A users file: recorded by the digest of its canonical JSON, so key
+    /// order and whitespace do not matter, and the path is left out so that
+    /// rendering from another checkout gives the same bytes.
+    File { sha256: String },
+}
+
+/// Reads the users file at `path`.
+pub fn read_file(path: &Path) -> Result<RawUsers> {
+    let shown = path.display();
+    if path.is_dir() {
+        bail!("users file {shown} is a directory; pass the JSON file with --users FILE");
+    }
+    let bytes = std::fs::read(path).with_context(|| {
+        format!("cannot read users file {shown}; check the path given with --users or users_file")
+    })?;
+    let document: Document = serde_json::from_slice(&bytes).map_err(|err| {
+        anyhow::anyhow!("users file {shown} is not valid JSON: {err}; fix the file (a JSON object keyed by username)")
+    })?;
+    users_from_document(document, &format!("users file {shown}"))
+}
+
+/// Extracts the users map from a parsed document; `what` names the source in errors.
+fn users_from_document(document: Document, what: &str) -> Result<RawUsers> {
+    let entries = match document.0 {
+        Json::Object(entries) => {
+            let mut entries = entries;
+            match entries.iter().position(|(key, _)| key == USERS_KEY) {
+                // A whole secret: the users are under `k8s_users`, other keys are ignored.
+                Some(index) => match entries.swap_remove(index).1 {
+                    Json::Object(users) => users,
+                    Json::String(text) => parse_embedded(&text, what)?,
+                    _ => {
+                        bail!("{what}: `{USERS_KEY}` must be a JSON object or a string holding one")
+                    }
+                },
+                None => entries,
+            }
+        }
+        Json::String(text) => parse_embedded(&text, what)?,
+        _ => {
+            bail!("{what} must hold a JSON object keyed by username, or a JSON string holding one")
+        }
+    };
+    let canonical: Map<String, Value> = entries
+        .iter()
+        .map(|(name, json)| (name.clone(), json.to_value()))
+        .collect();
+    let digest = Sha256::digest(serde_json::to_vec(&canonical).unwrap_or_default());
+    Ok(RawUsers {
+        entries: entries
+            .into_iter()
+            .map(|(name, json)| (name, json.into_value()))
+            .collect(),
+        origin: Origin::File {
+            sha256: hex(&digest),
+        },
+    })
+}
+
+fn parse_embedded(text: &str, what: &str) -> Result<Vec<(String, Json)>> {
+    let document: Document = serde_json::from_str(text).map_err(|err| {
+        anyhow::anyhow!("{what}: the string holding k8s_users is not valid JSON: {err}; store the users map as a JSON object or a JSON-encoded string")
+    })?;
+    match document.0 {
+        Json::Object(entries) => Ok(entries),
+        _ => bail!(
+            "{what}: the string holding k8s_users must encode a JSON object keyed by username"
+        ),
+    }
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
+}
+
+/// A JSON document whose objects keep their order and refuse duplicate keys.
+struct Document(Json);
+
+enum Json {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    fn to_value(&self) -> Value {
+        match self {
+            Json::Null => Value::Null,
+            Json::Bool(value) => Value::Bool(*value),
+            Json::Number(number) => Value::Number(number.clone()),
+            Json::String(text) => Value::String(text.clone()),
+            Json::Array(items) => Value::Array(items.iter().map(Json::to_value).collect()),
+            Json::Object(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.to_value()))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Json::Null => Value::Null,
+            Json::Bool(value) => Value::Bool(value),
+            Json::Number(number) => Value::Number(number),
+            Json::String(text) => Value::String(text),
+            Json::Array(items) => Value::Array(items.into_iter().map(Json::into_value).collect()),
+            Json::Object(entries) => Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(key, value)| (key, value.into_value()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Document {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Json::deserialize(deserializer).map(Document)
+    }
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Json, E> {
+        Ok(Json::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Json, E> {
+        Ok(Json::Number(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Json, E> {
+        Ok(Json::Number(value.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Json, E> {
+        serde_json::Number::from_f64(value)
+            .map(Json::Number)
+            .ok_or_else(|| E::custom("number out of range"))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Json, E> {
+        Ok(Json::String(value.to_string()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Json, E> {
+        Ok(Json::String(value))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut entries: Vec<(String, Json)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(de::Error::custom(format!(
+                    "duplicate key {key:?}; each key may appear once per object"
+                )));
+            }
+            let value = map.next_value()?;
+            entries.push((key, value));
+        }
+        Ok(Json::Object(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<RawUsers> {
+        let document: Document = serde_json::from_str(text)?;
+        users_from_document(document, "test input")
+    }
+
+    #[test]
+    fn object_string_and_secret_shapes_agree() {
+        let object = r#"{"alice": {"role": "admin"}}"#;
+        let string = serde_json::to_string(object).unwrap();
+        let secret = format!(r#"{{"other": 1, "k8s_users": {string}}}"#);
+        let secret_object = format!(r#"{{"k8s_users": {object}}}"#);
+        let origins: Vec<Origin> = [object.to_string(), string, secret, secret_object]
+            .iter()
+            .map(|text| read(text).unwrap().origin)
+            .collect();
+        assert!(
+            origins.windows(2).all(|pair| pair[0] == pair[1]),
+            "{origins:?}"
+        );
+    }
+
+    #[test]
+    fn key_order_does_not_change_the_digest() {
+        let a =
+            read(r#"{"a": {"role": "admin", "email": "a@x.io"}, "b": {"role": "admin"}}"#).unwrap();
+        let b =
+            read(r#"{"b": {"role": "admin"}, "a": {"email": "a@x.io", "role": "admin"}}"#).unwrap();
+        assert_eq!(a.origin, b.origin);
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected_at_any_depth() {
+        let error = read(r#"{"a": {"role": "admin", "role": "namespace-owner"}}"#).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("duplicate key \"role\""),
+            "{error:#}"
+        );
+        assert!(read(r#"{"a": {}, "a": {}}"#).is_err());
+    }
+
+    #[test]
+    fn non_objects_are_rejected() {
+        assert!(read("[1, 2]").is_err());
+        assert!(read("\"[1]\"").is_err());
+        assert!(read("\"not json\"").is_err());
+        assert!(read(r#"{"k8s_users": 3}"#).is_err());
+    }
+}

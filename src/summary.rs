@@ -1,0 +1,237 @@
+//! What a change means in tenant terms: who gains or loses access, which
+//! namespaces, domains and app instances appear or go, and what an admin
+//! must still do by hand.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::diff::{Changes, Status};
+use crate::manifest::{Manifest, TenantRecord};
+use crate::model::Role;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// False on the first render into a tree (no previous record).
+    pub has_previous_render: bool,
+    pub users_added: Vec<(String, Role)>,
+    pub users_removed: Vec<(String, Role)>,
+    /// Users whose role, identity, namespaces, domains or apps changed.
+    pub users_changed: Vec<String>,
+    pub role_changes: Vec<RoleChange>,
+    pub namespaces_created: Vec<String>,
+    pub namespaces_removed: Vec<String>,
+    pub domains_added: Vec<String>,
+    pub domains_removed: Vec<String>,
+    /// `(app, user)` pairs.
+    pub app_instances_added: Vec<(String, String)>,
+    pub app_instances_removed: Vec<(String, String)>,
+    pub files: FileCounts,
+    pub manual_steps: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleChange {
+    pub user: String,
+    pub from: Role,
+    pub to: Role,
+    /// More cluster power than before.
+    pub escalation: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FileCounts {
+    pub added: usize,
+    pub modified: usize,
+    pub deleted: usize,
+    pub lines_added: usize,
+    pub lines_removed: usize,
+    pub hand_edited: usize,
+}
+
+fn rank(role: Role) -> u8 {
+    match role {
+        Role::NamespaceOwner => 0,
+        Role::PowerUser => 1,
+        Role::Admin => 2,
+    }
+}
+
+/// Summarises `changes` between the previous record and `current`.
+pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summary {
+    let empty = BTreeMap::new();
+    let previous = changes
+        .previous
+        .as_ref()
+        .map_or(&empty, |manifest| &manifest.tenants);
+    let mut summary = Summary {
+        has_previous_render: changes.previous.is_some(),
+        files: count_files(changes),
+        ..Summary::default()
+    };
+    let none = TenantRecord {
+        role: Role::NamespaceOwner,
+        email: String::new(),
+        namespaces: Vec::new(),
+        domains: Vec::new(),
+        apps: Vec::new(),
+    };
+    for (user, record) in &current.tenants {
+        match previous.get(user) {
+            None => summary.users_added.push((user.clone(), record.role)),
+            Some(old) if old != record => summary.users_changed.push(user.clone()),
+            Some(_) => {}
+        }
+        let old = previous.get(user).unwrap_or(&none);
+        if previous.contains_key(user) && old.role != record.role {
+            summary.role_changes.push(RoleChange {
+                user: user.clone(),
+                from: old.role,
+                to: record.role,
+                escalation: rank(record.role) > rank(old.role),
+            });
+        }
+        compare_lists(
+            &old.namespaces,
+            &record.namespaces,
+            &mut summary.namespaces_created,
+            &mut summary.namespaces_removed,
+        );
+        compare_lists(
+            &old.domains,
+            &record.domains,
+            &mut summary.domains_added,
+            &mut summary.domains_removed,
+        );
+        for app in record.apps.iter().filter(|app| !old.apps.contains(app)) {
+            summary
+                .app_instances_added
+                .push((app.clone(), user.clone()));
+        }
+        for app in old.apps.iter().filter(|app| !record.apps.contains(app)) {
+            summary
+                .app_instances_removed
+                .push((app.clone(), user.clone()));
+        }
+    }
+    for (user, old) in previous {
+        if current.tenants.contains_key(user) {
+            continue;
+        }
+        summary.users_removed.push((user.clone(), old.role));
+        summary
+            .namespaces_removed
+            .extend(old.namespaces.iter().cloned());
+        summary.domains_removed.extend(old.domains.iter().cloned());
+        summary
+            .app_instances_removed
+            .extend(old.apps.iter().map(|app| (app.clone(), user.clone())));
+    }
+    for list in [
+        &mut summary.namespaces_created,
+        &mut summary.namespaces_removed,
+        &mut summary.domains_added,
+        &mut summary.domains_removed,
+    ] {
+        list.sort();
+    }
+    summary.app_instances_added.sort();
+    summary.app_instances_removed.sort();
+    summary.manual_steps = manual_steps(&summary, changes, config);
+    summary
+}
+
+fn compare_lists(
+    old: &[String],
+    new: &[String],
+    added: &mut Vec<String>,
+    removed: &mut Vec<String>,
+) {
+    added.extend(new.iter().filter(|item| !old.contains(item)).cloned());
+    removed.extend(old.iter().filter(|item| !new.contains(item)).cloned());
+}
+
+fn count_files(changes: &Changes) -> FileCounts {
+    let mut counts = FileCounts::default();
+    for change in changes.changed() {
+        match change.status {
+            Status::Added => counts.added += 1,
+            Status::Modified => counts.modified += 1,
+            Status::Deleted => counts.deleted += 1,
+            Status::Unchanged => {}
+        }
+        if change.hand_edited {
+            counts.hand_edited += 1;
+        }
+        let old = change.old.as_deref().unwrap_or("");
+        let new = change.new.as_deref().unwrap_or("");
+        let diff = similar::TextDiff::from_lines(old, new);
+        for op in diff.ops() {
+            for item in diff.iter_changes(op) {
+                match item.tag() {
+                    similar::ChangeTag::Insert => counts.lines_added += 1,
+                    similar::ChangeTag::Delete => counts.lines_removed += 1,
+                    similar::ChangeTag::Equal => {}
+                }
+            }
+        }
+    }
+    counts
+}
+
+/// The seed's onboarding steps that happen outside Terraform, for what changed.
+fn manual_steps(summary: &Summary, changes: &Changes, config: &Config) -> Vec<String> {
+    let mut steps = Vec::new();
+    for (user, role) in &summary.users_added {
+        let group = match role {
+            Role::NamespaceOwner => "kubernetes-namespace-owners",
+            Role::PowerUser => "kubernetes-power-users",
+            Role::Admin => "kubernetes-admins",
+        };
+        steps.push(format!(
+            "Authentik: add {user} to the groups {group} and Headscale Users"
+        ));
+    }
+    for change in &summary.role_changes {
+        steps.push(format!(
+            "Authentik: move {} from the {} group to the {} group",
+            change.user, change.from, change.to
+        ));
+    }
+    for (user, _) in &summary.users_removed {
+        steps.push(format!(
+            "Authentik: remove {user} from the Kubernetes and Headscale groups"
+        ));
+    }
+    for (app, user) in &summary.app_instances_added {
+        if let Some(app_config) = config.apps.get(app) {
+            steps.push(format!(
+                "{app} for {user}: export the NFS share {} and add the Cloudflare route {}",
+                app_config.nfs_path_for(user),
+                app_config.domain_for(user, &config.zone)
+            ));
+        }
+    }
+    let touched = |stack: &str| {
+        changes
+            .changed()
+            .any(|change| change.path.starts_with(&format!("{stack}/")))
+    };
+    let mut order: Vec<String> = crate::render::STACKS
+        .iter()
+        .filter(|stack| touched(stack))
+        .map(|stack| stack.to_string())
+        .collect();
+    order.extend(
+        config
+            .apps
+            .keys()
+            .filter(|app| touched(&format!("{app}/factory")))
+            .map(|app| format!("{app}/factory")),
+    );
+    if !order.is_empty() {
+        steps.push(format!("apply in this order: {}", order.join(", then ")));
+    }
+    steps
+}
