@@ -35,7 +35,7 @@ pub struct FileChange {
 /// Everything that differs between the generated files and the tree.
 #[derive(Debug, Clone)]
 pub struct Changes {
-    /// Sorted by path; includes unchanged files.
+    /// Sorted by path, the render record last; includes unchanged files.
     pub files: Vec<FileChange>,
     /// Hand-written files at paths tenantgen wants to generate.
     pub conflicts: Vec<String>,
@@ -121,7 +121,10 @@ pub fn compare(out_root: &Path, generated: &[GeneratedFile]) -> Result<Changes> 
             hand_edited: !intact,
         });
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
+    // The render record reads best after the files it describes.
+    files.sort_by(|a, b| {
+        (a.path == manifest::PATH, &a.path).cmp(&(b.path == manifest::PATH, &b.path))
+    });
     Ok(Changes {
         files,
         conflicts,

@@ -102,11 +102,9 @@ fn is_label_value(value: &str) -> bool {
 pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|candidate| (strsim::levenshtein(input, candidate), candidate))
-        .filter(|&(distance, candidate)| {
-            distance <= 2.max(candidate.len() / 4) && distance < candidate.len()
-        })
-        .min()
+        .map(|candidate| (strsim::jaro_winkler(input, candidate), candidate))
+        .filter(|&(similarity, _)| similarity >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, candidate)| candidate)
 }
 
@@ -157,5 +155,6 @@ mod tests {
     fn suggestions() {
         assert_eq!(closest("zome", ["zone", "out"]), Some("zone"));
         assert_eq!(closest("xyz", ["zone", "out"]), None);
+        assert_eq!(closest("proxy", ["type", "proxied"]), Some("proxied"));
     }
 }

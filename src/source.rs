@@ -43,10 +43,15 @@ pub fn read_file(path: &Path) -> Result<RawUsers> {
     let bytes = std::fs::read(path).with_context(|| {
         format!("cannot read users file {shown}; check the path given with --users or users_file")
     })?;
-    let document: Document = serde_json::from_slice(&bytes).map_err(|err| {
-        anyhow::anyhow!("users file {shown} is not valid JSON: {err}; fix the file (a JSON object keyed by username)")
+    parse(&bytes, &format!("users file {shown}"))
+}
+
+/// Parses users JSON; `what` names the source in errors.
+pub fn parse(bytes: &[u8], what: &str) -> Result<RawUsers> {
+    let document: Document = serde_json::from_slice(bytes).map_err(|err| {
+        anyhow::anyhow!("{what} is not valid JSON: {err}; fix it (a JSON object keyed by username)")
     })?;
-    users_from_document(document, &format!("users file {shown}"))
+    users_from_document(document, what)
 }
 
 /// Extracts the users map from a parsed document; `what` names the source in errors.
@@ -236,8 +241,7 @@ mod tests {
     use super::*;
 
     fn read(text: &str) -> Result<RawUsers> {
-        let document: Document = serde_json::from_str(text)?;
-        users_from_document(document, "test input")
+        parse(text.as_bytes(), "test input")
     }
 
     #[test]

@@ -1,0 +1,497 @@
+//! The binary, run in temporary directories: exit codes, confirmation,
+//! stale files, and the protection of hand-written and hand-edited files.
+
+mod common;
+
+use common::{example_workspace, tenantgen, tree};
+use predicates::prelude::*;
+use serde_json::json;
+
+fn edit_users(
+    dir: &std::path::Path,
+    edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) {
+    let path = dir.join("examples/k8s_users.json");
+    let mut users: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(users.as_object_mut().unwrap());
+    std::fs::write(path, serde_json::to_string_pretty(&users).unwrap()).unwrap();
+}
+
+fn rendered_workspace() -> tempfile::TempDir {
+    let dir = example_workspace();
+    tenantgen(dir.path())
+        .args(["render", "--yes"])
+        .assert()
+        .success();
+    dir
+}
+
+#[test]
+fn render_then_check_and_diff_are_clean() {
+    let dir = example_workspace();
+    tenantgen(dir.path())
+        .args(["render", "--yes"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("users added:"))
+        .stdout(predicate::str::contains(
+            "+++ b/stacks-out/vault/tenant-alice.tf",
+        ))
+        .stdout(predicate::str::contains("Wrote stacks-out."));
+    assert!(dir.path().join("stacks-out/vault/tenant-alice.tf").exists());
+    tenantgen(dir.path()).arg("check").assert().code(0);
+    tenantgen(dir.path())
+        .arg("diff")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("No changes"));
+    tenantgen(dir.path())
+        .args(["render", "--yes"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("No changes"));
+}
+
+#[test]
+fn the_committed_example_is_up_to_date() {
+    tenantgen(&common::repo()).arg("check").assert().code(0);
+}
+
+#[test]
+fn render_matches_the_committed_example() {
+    let dir = rendered_workspace();
+    assert_eq!(
+        tree(&dir.path().join("stacks-out")),
+        tree(&common::repo().join("stacks-out"))
+    );
+}
+
+#[test]
+fn removing_a_user_shows_their_files_going_away() {
+    let dir = rendered_workspace();
+    edit_users(dir.path(), |users| {
+        users.remove("carol");
+    });
+    tenantgen(dir.path())
+        .arg("diff")
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(
+            "--- a/stacks-out/vault/tenant-carol.tf\n+++ /dev/null",
+        ))
+        .stdout(predicate::str::contains(
+            "--- a/stacks-out/platform/tenant-carol.tf\n+++ /dev/null",
+        ))
+        .stdout(predicate::str::contains(
+            "--- a/stacks-out/woodpecker/tenant-carol.tf\n+++ /dev/null",
+        ))
+        .stdout(predicate::str::contains(
+            "users removed:         carol (namespace-owner)",
+        ))
+        .stdout(predicate::str::contains("-    \"carol\","));
+    tenantgen(dir.path())
+        .arg("check")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("run `tenantgen render`"));
+    tenantgen(dir.path())
+        .args(["render", "--yes"])
+        .assert()
+        .success();
+    let files = tree(&dir.path().join("stacks-out"));
+    assert!(
+        !files.keys().any(|path| path.contains("carol")),
+        "{:?}",
+        files.keys()
+    );
+    assert!(!String::from_utf8_lossy(&files["actualbudget/factory/main.tf"]).contains("carol"));
+    tenantgen(dir.path()).arg("check").assert().code(0);
+}
+
+#[test]
+fn adding_a_user_adds_files_and_touches_only_aggregates() {
+    let dir = rendered_workspace();
+    let before = tree(&dir.path().join("stacks-out"));
+    edit_users(dir.path(), |users| {
+        users.insert(
+            "frank".into(),
+            json!({"role": "namespace-owner", "apps": ["freedify"]}),
+        );
+    });
+    tenantgen(dir.path())
+        .args(["render", "--yes"])
+        .assert()
+        .success();
+    let after = tree(&dir.path().join("stacks-out"));
+    let added: Vec<&String> = after
+        .keys()
+        .filter(|path| !before.contains_key(*path))
+        .collect();
+    assert_eq!(
+        added,
+        [
+            "platform/tenant-frank.tf",
+            "vault/tenant-frank.tf",
+            "woodpecker/tenant-frank.tf"
+        ]
+    );
+    let changed: Vec<&String> = before
+        .keys()
+        .filter(|path| after.get(*path) != before.get(*path))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            ".tenantgen.json",
+            "freedify/factory/main.tf",
+            "woodpecker/tenantgen.tf"
+        ]
+    );
+}
+
+#[test]
+fn render_refuses_without_a_terminal_or_yes() {
+    let dir = example_workspace();
+    let before = tree(dir.path());
+    tenantgen(dir.path())
+        .arg("render")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("re-run with --yes"));
+    assert_eq!(tree(dir.path()), before);
+}
+
+#[test]
+fn diff_exit_codes() {
+    let dir = example_workspace();
+    tenantgen(dir.path()).arg("diff").assert().code(2);
+    assert!(
+        !dir.path().join("stacks-out/vault/tenant-alice.tf").exists(),
+        "diff never writes"
+    );
+}
+
+#[test]
+fn hand_written_files_are_never_touched() {
+    let dir = rendered_workspace();
+    let hand_written = dir.path().join("stacks-out/platform/versions.tf");
+    let original = std::fs::read(&hand_written).unwrap();
+    edit_users(dir.path(), |users| users.clear());
+    tenantgen(dir.path())
+        .args(["render", "--yes"])
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&hand_written).unwrap(), original);
+    assert!(dir.path().join("stacks-out/actualbudget/main.tf").exists());
+    assert!(
+        !dir.path()
+            .join("stacks-out/platform/tenant-alice.tf")
+            .exists()
+    );
+}
+
+#[test]
+fn a_hand_written_file_in_the_way_is_an_error() {
+    let dir = example_workspace();
+    let in_the_way = dir.path().join("stacks-out/vault/tenant-alice.tf");
+    std::fs::write(&in_the_way, "# mine\n").unwrap();
+    let before = tree(dir.path());
+    tenantgen(dir.path())
+        .args(["render", "--yes"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("stacks-out/vault/tenant-alice.tf"))
+        .stderr(predicate::str::contains(
+            "never overwrites hand-written files",
+        ));
+    assert_eq!(tree(dir.path()), before);
+    tenantgen(dir.path()).arg("check").assert().code(1);
+}
+
+#[test]
+fn hand_edits_are_detected_and_need_force() {
+    let dir = rendered_workspace();
+    let edited = dir.path().join("stacks-out/platform/tenant-bob.tf");
+    let text = std::fs::read_to_string(&edited)
+        .unwrap()
+        .replace("\"4Gi\"", "\"40Gi\"");
+    std::fs::write(&edited, &text).unwrap();
+    tenantgen(dir.path())
+        .arg("check")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "edited by hand: platform/tenant-bob.tf",
+        ))
+        .stdout(predicate::str::contains("was edited by hand"));
+    let before = tree(dir.path());
+    tenantgen(dir.path())
+        .args(["render", "--yes"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "stacks-out/platform/tenant-bob.tf",
+        ))
+        .stderr(predicate::str::contains("--force"));
+    assert_eq!(tree(dir.path()), before);
+    tenantgen(dir.path())
+        .args(["render", "--yes", "--force"])
+        .assert()
+        .success();
+    tenantgen(dir.path()).arg("check").assert().code(0);
+}
+
+#[test]
+fn an_edited_stale_file_is_not_deleted_without_force() {
+    let dir = rendered_workspace();
+    let stale = dir.path().join("stacks-out/vault/tenant-carol.tf");
+    let text = std::fs::read_to_string(&stale).unwrap() + "# note\n";
+    std::fs::write(&stale, text).unwrap();
+    edit_users(dir.path(), |users| {
+        users.remove("carol");
+    });
+    tenantgen(dir.path())
+        .args(["render", "--yes"])
+        .assert()
+        .code(1);
+    assert!(stale.exists());
+    tenantgen(dir.path())
+        .args(["render", "--yes", "--force"])
+        .assert()
+        .success();
+    assert!(!stale.exists());
+}
+
+#[test]
+fn orphaned_generated_files_fail_check() {
+    let dir = rendered_workspace();
+    let orphan = dir.path().join("stacks-out/vault/tenant-zed.tf");
+    std::fs::copy(dir.path().join("stacks-out/vault/tenant-bob.tf"), &orphan).unwrap();
+    tenantgen(dir.path())
+        .arg("check")
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(
+            "--- a/stacks-out/vault/tenant-zed.tf",
+        ));
+}
+
+/// Each bad input exits 1 with a message naming the problem and leaves the tree alone.
+#[test]
+fn invalid_input_changes_nothing() {
+    let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+        (
+            "one namespace, two users",
+            json!({"bob": {"role": "namespace-owner", "namespaces": ["alice-prod"]}}),
+            "claimed by both user \"alice\" and user \"bob\"",
+        ),
+        (
+            "kube-system",
+            json!({"bob": {"role": "namespace-owner", "namespaces": ["kube-system"]}}),
+            "namespaces[0] = \"kube-system\": is reserved",
+        ),
+        (
+            "foreign domain",
+            json!({"bob": {"role": "namespace-owner", "domains": ["bob.evil.org"]}}),
+            "outside the managed zone",
+        ),
+        (
+            "zone apex",
+            json!({"bob": {"role": "namespace-owner", "domains": ["example.com"]}}),
+            "zone apex",
+        ),
+        (
+            "domain twice",
+            json!({"bob": {"role": "namespace-owner", "domains": ["alice.example.com"]}}),
+            "domain \"alice.example.com\": claimed by both",
+        ),
+        (
+            "8GB",
+            json!({"bob": {"role": "namespace-owner", "quota": {"memory": "8GB"}}}),
+            "quota.memory = \"8GB\"",
+        ),
+        (
+            "* username",
+            json!({"*": {"role": "admin"}}),
+            "user \"*\": the username",
+        ),
+        (
+            "../x namespace",
+            json!({"bob": {"role": "namespace-owner", "namespaces": ["../x"]}}),
+            "namespaces[0] = \"../x\"",
+        ),
+        (
+            "email quote newline",
+            json!({"bob": {"role": "admin", "email": "bob\"\n@example.com"}}),
+            "email = \"bob\\\"\\n@example.com\"",
+        ),
+        (
+            "interpolation in domain",
+            json!({"bob": {"role": "admin", "domains": ["${var.x}.example.com"]}}),
+            "domains[0] = \"${var.x}.example.com\"",
+        ),
+        (
+            "unknown role",
+            json!({"bob": {"role": "root"}}),
+            "unknown role",
+        ),
+        (
+            "unknown app",
+            json!({"bob": {"role": "admin", "apps": ["wordpress"]}}),
+            "not a configured factory app",
+        ),
+    ];
+    for (name, change, expected) in cases {
+        let dir = rendered_workspace();
+        edit_users(dir.path(), |users| {
+            users.extend(change.as_object().unwrap().clone());
+        });
+        let before = tree(dir.path());
+        for command in [
+            vec!["render", "--yes"],
+            vec!["diff"],
+            vec!["check"],
+            vec!["validate"],
+        ] {
+            tenantgen(dir.path())
+                .args(&command)
+                .assert()
+                .code(1)
+                .stderr(predicate::str::contains(expected).name(name))
+                .stderr(predicate::str::contains("nothing was written"));
+        }
+        assert_eq!(tree(dir.path()), before, "{name}");
+    }
+}
+
+#[test]
+fn malformed_json_changes_nothing() {
+    let dir = rendered_workspace();
+    std::fs::write(
+        dir.path().join("examples/k8s_users.json"),
+        "{\"alice\": {\"role\": ",
+    )
+    .unwrap();
+    let before = tree(dir.path());
+    tenantgen(dir.path())
+        .args(["render", "--yes"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("is not valid JSON"))
+        .stderr(predicate::str::contains("line 1"));
+    assert_eq!(tree(dir.path()), before);
+}
+
+#[test]
+fn validate_reports_counts_and_warnings() {
+    let dir = example_workspace();
+    tenantgen(dir.path())
+        .arg("validate")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "k8s_users is valid: 5 users, 4 namespaces, 5 domains",
+        ));
+    edit_users(dir.path(), |users| {
+        users.insert("frank".into(), json!({"role": "admin", "team": "x"}));
+    });
+    tenantgen(dir.path())
+        .arg("validate")
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains(
+            "warning: user \"frank\": unknown field \"team\"",
+        ));
+    tenantgen(dir.path())
+        .args(["validate", "--strict"])
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn flags_override_the_config() {
+    let dir = example_workspace();
+    std::fs::rename(
+        dir.path().join("examples/k8s_users.json"),
+        dir.path().join("people.json"),
+    )
+    .unwrap();
+    std::fs::rename(
+        dir.path().join("tenantgen.hcl"),
+        dir.path().join("other.hcl"),
+    )
+    .unwrap();
+    tenantgen(dir.path())
+        .args([
+            "render",
+            "--yes",
+            "--config",
+            "other.hcl",
+            "--users",
+            "people.json",
+            "--out",
+            "elsewhere",
+        ])
+        .assert()
+        .success();
+    assert!(dir.path().join("elsewhere/vault/tenant-alice.tf").exists());
+    tenantgen(dir.path())
+        .arg("validate")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("pass --users FILE"));
+}
+
+#[test]
+fn config_errors_name_the_file_and_key() {
+    let dir = example_workspace();
+    std::fs::write(dir.path().join("tenantgen.hcl"), "users_file = \"examples/k8s_users.json\"\nzone = \"example.com\"\ndns {\n  proxy = true\n}\n").unwrap();
+    tenantgen(dir.path())
+        .arg("validate")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("tenantgen.hcl"))
+        .stderr(predicate::str::contains(
+            "unknown key `proxy` in block `dns`; did you mean `proxied`?",
+        ));
+}
+
+#[test]
+fn templates_can_be_overridden() {
+    let dir = example_workspace();
+    let overrides = dir.path().join("my-templates/factory");
+    std::fs::create_dir_all(&overrides).unwrap();
+    std::fs::write(
+        overrides.join("main.tf.j2"),
+        "{% for instance in factory.instances %}\nmodule {{ instance.tf }} {\nsource = \"../\"\nuser = {{ instance.user }}\ndomain = {{ instance.domain }}\nextra = \"custom\"\n}\n{% endfor %}\n",
+    )
+    .unwrap();
+    tenantgen(dir.path())
+        .args(["render", "--yes", "--templates", "my-templates"])
+        .assert()
+        .success();
+    let factory =
+        std::fs::read_to_string(dir.path().join("stacks-out/actualbudget/factory/main.tf"))
+            .unwrap();
+    assert!(factory.contains("  extra  = \"custom\"\n"), "{factory}");
+    std::fs::write(dir.path().join("my-templates/typo.tf.j2"), "").unwrap();
+    tenantgen(dir.path())
+        .args(["diff", "--templates", "my-templates"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("matches no built-in template"));
+}
+
+#[test]
+fn colour_follows_the_flag() {
+    let dir = example_workspace();
+    tenantgen(dir.path())
+        .args(["diff", "--color", "always"])
+        .assert()
+        .stdout(predicate::str::contains("\x1b[32m+"));
+    tenantgen(dir.path())
+        .args(["diff", "--color", "never"])
+        .assert()
+        .stdout(predicate::str::contains("\x1b[").not());
+}

@@ -1,0 +1,235 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+pub mod schema;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `tenantgen` command running in `dir`, with colours off.
+pub fn tenantgen(dir: &Path) -> assert_cmd::Command {
+    let mut command = assert_cmd::Command::cargo_bin("tenantgen").expect("binary builds");
+    command.current_dir(dir).env_remove("NO_COLOR");
+    command
+}
+
+/// A workspace like the repository: the example users, a config pointing
+/// at them and output `stacks-out`, the hand-written files of `stacks-out`.
+pub fn example_workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("examples")).unwrap();
+    std::fs::copy(
+        repo().join("examples/k8s_users.json"),
+        root.join("examples/k8s_users.json"),
+    )
+    .unwrap();
+    std::fs::copy(repo().join("tenantgen.hcl"), root.join("tenantgen.hcl")).unwrap();
+    for (path, contents) in hand_written_files() {
+        let target = root.join("stacks-out").join(&path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, contents).unwrap();
+    }
+    dir
+}
+
+/// The hand-written files of the committed `stacks-out/`, by relative path.
+pub fn hand_written_files() -> BTreeMap<String, String> {
+    tree(&repo().join("stacks-out"))
+        .into_iter()
+        .filter_map(|(path, bytes)| {
+            let text = String::from_utf8(bytes).ok()?;
+            let generated =
+                text.starts_with(tenantgen::header::MARKER) || path == tenantgen::manifest::PATH;
+            (!generated).then_some((path, text))
+        })
+        .collect()
+}
+
+/// Every file under `root`, by `/`-separated relative path.
+pub fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_file())
+        .map(|entry| {
+            let relative = entry.path().strip_prefix(root).unwrap();
+            let key = relative
+                .components()
+                .map(|part| part.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            (key, std::fs::read(entry.path()).unwrap())
+        })
+        .collect()
+}
+
+/// Renders `users` with `config_text` through the library, in memory.
+pub fn generate(users: &Value, config_text: &str) -> Vec<tenantgen::verify::GeneratedFile> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("users.json"), users.to_string()).unwrap();
+    std::fs::write(dir.path().join("tenantgen.hcl"), config_text).unwrap();
+    let options = tenantgen::Options {
+        working_dir: dir.path().to_path_buf(),
+        users: Some("users.json".into()),
+        ..Default::default()
+    };
+    let loaded = tenantgen::load(&options).unwrap_or_else(|err| panic!("{err:#}\n{users:#}"));
+    tenantgen::generate(&loaded, None).unwrap().files
+}
+
+/// Writes generated files under `root`.
+pub fn write_files(root: &Path, files: &[tenantgen::verify::GeneratedFile]) {
+    for file in files {
+        let target = root.join(&file.path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, &file.contents).unwrap();
+    }
+}
+
+/// The example users file.
+pub fn example_users() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(repo().join("examples/k8s_users.json")).unwrap())
+        .unwrap()
+}
+
+/// Config variants every output property is checked under.
+pub fn config_variants() -> Vec<(&'static str, String)> {
+    let base = std::fs::read_to_string(repo().join("tenantgen.hcl")).unwrap();
+    vec![
+        ("example", base.clone()),
+        ("cloudflare5", base.replace("provider_version = 4", "provider_version = 5")),
+        (
+            "isolation",
+            format!(
+                "{base}\nnetwork_policy {{\n  allow_from_namespaces = [\"ingress-nginx\", \"monitoring\"]\n}}\n\nlimit_range {{\n  default_cpu = \"1\"\n}}\n\nnamespaces {{\n  labels = {{\n    \"pod-security.kubernetes.io/enforce\" = \"baseline\"\n  }}\n  annotations = {{\n    \"owner.example.com/contact\" = \"platform team\"\n  }}\n}}\n"
+            ),
+        ),
+        (
+            "references",
+            format!(
+                "{}\nvault {{\n  oidc_accessor = \"vault_jwt_auth_backend.oidc.accessor\"\n  mount         = \"kv\"\n}}\n",
+                base.replace("provider_version = 4", "provider_version = 4\n  zone_id          = \"data.cloudflare_zone.main.id\"\n  type             = \"A\"")
+                    .replace("target           = \"ingress.example.com\"", "target           = \"192.0.2.10\"")
+            ),
+        ),
+    ]
+}
+
+/// A random but valid users map: every role, long and short quota keys,
+/// numbers and strings, digit-leading names, nested domains, both apps.
+pub fn random_users(seed: u64, count: usize) -> Value {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut users = serde_json::Map::new();
+    let word = |rng: &mut fastrand::Rng| -> String {
+        let len = rng.usize(1..8);
+        let mut text: String = (0..len)
+            .map(|_| rng.alphanumeric().to_ascii_lowercase())
+            .collect();
+        if rng.u8(..) < 40 {
+            text.push('-');
+            text.push(rng.lowercase());
+        }
+        text
+    };
+    for index in 0..count {
+        let name = format!("{}{index}", word(&mut rng));
+        let role = ["namespace-owner", "namespace-owner", "power-user", "admin"][rng.usize(..4)];
+        let mut user = json!({ "role": role });
+        let fields = user.as_object_mut().unwrap();
+        if rng.bool() {
+            fields.insert(
+                "email".into(),
+                json!(format!("{name}@mail{}.example.org", rng.u8(..9))),
+            );
+        }
+        if role == "namespace-owner" && rng.bool() {
+            let namespaces: Vec<String> = (0..rng.usize(1..4))
+                .map(|n| format!("{name}-ns{n}"))
+                .collect();
+            fields.insert("namespaces".into(), json!(namespaces));
+        }
+        if rng.bool() {
+            let domains: Vec<String> = (0..rng.usize(1..4))
+                .map(|n| format!("{}{n}.{name}.example.com", word(&mut rng)))
+                .collect();
+            fields.insert("domains".into(), json!(domains));
+        }
+        if rng.bool() {
+            let mut quota = serde_json::Map::new();
+            let cpu_key = if rng.bool() { "cpu" } else { "cpu_requests" };
+            quota.insert(
+                cpu_key.into(),
+                if rng.bool() {
+                    json!(rng.u8(1..16))
+                } else {
+                    json!("500m")
+                },
+            );
+            let memory_key = if rng.bool() {
+                "memory"
+            } else {
+                "memory_requests"
+            };
+            quota.insert(memory_key.into(), json!(format!("{}Gi", rng.u8(1..64))));
+            if rng.bool() {
+                quota.insert(
+                    "memory_limits".into(),
+                    json!(["1.5Gi", "12Gi", "2e9"][rng.usize(..3)]),
+                );
+            }
+            if rng.bool() {
+                quota.insert("pods".into(), json!(rng.u16(1..500)));
+            }
+            fields.insert("quota".into(), Value::Object(quota));
+        }
+        let apps: Vec<&str> = ["actualbudget", "freedify"]
+            .into_iter()
+            .filter(|_| rng.bool())
+            .collect();
+        if !apps.is_empty() {
+            fields.insert("apps".into(), json!(apps));
+        }
+        users.insert(name, user);
+    }
+    Value::Object(users)
+}
+
+/// Whether `terraform` can be used; when it cannot, panics under CI and
+/// otherwise prints why the test is skipped.
+pub fn terraform_available(test: &str) -> bool {
+    let found = Command::new("terraform")
+        .arg("version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: `terraform` is not on PATH, and CI is set"
+        );
+        eprintln!("skipping {test}: `terraform` is not on PATH");
+    }
+    found
+}
+
+/// `terraform fmt -check -recursive -diff` over `dir`, with a private CLI config.
+pub fn terraform_fmt_check(dir: &Path) -> std::process::Output {
+    let cli_config = dir.join(".terraformrc-test");
+    std::fs::write(&cli_config, "").unwrap();
+    let output = Command::new("terraform")
+        .args(["fmt", "-check", "-recursive", "-diff"])
+        .arg(dir)
+        .env("TF_CLI_CONFIG_FILE", &cli_config)
+        .output()
+        .expect("terraform runs");
+    let _ = std::fs::remove_file(cli_config);
+    output
+}
