@@ -76,16 +76,15 @@ fn users_from_document(document: Document, what: &str) -> Result<RawUsers> {
             bail!("{what} must hold a JSON object keyed by username, or a JSON string holding one")
         }
     };
-    let canonical: Map<String, Value> = entries
-        .iter()
-        .map(|(name, json)| (name.clone(), json.to_value()))
+    let entries: Vec<(String, Value)> = entries
+        .into_iter()
+        .map(|(name, json)| (name, json.into_value()))
         .collect();
+    // serde_json's map is sorted, so this is the canonical form of the input.
+    let canonical: Map<String, Value> = entries.iter().cloned().collect();
     let digest = Sha256::digest(serde_json::to_vec(&canonical).unwrap_or_default());
     Ok(RawUsers {
-        entries: entries
-            .into_iter()
-            .map(|(name, json)| (name, json.into_value()))
-            .collect(),
+        entries,
         origin: Origin::File {
             sha256: hex(&digest),
         },
@@ -128,22 +127,6 @@ enum Json {
 }
 
 impl Json {
-    fn to_value(&self) -> Value {
-        match self {
-            Json::Null => Value::Null,
-            Json::Bool(value) => Value::Bool(*value),
-            Json::Number(number) => Value::Number(number.clone()),
-            Json::String(text) => Value::String(text.clone()),
-            Json::Array(items) => Value::Array(items.iter().map(Json::to_value).collect()),
-            Json::Object(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|(key, value)| (key.clone(), value.to_value()))
-                    .collect(),
-            ),
-        }
-    }
-
     fn into_value(self) -> Value {
         match self {
             Json::Null => Value::Null,

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::diff::{Changes, Status};
-use crate::manifest::{Manifest, TenantRecord};
+use crate::manifest::Manifest;
 use crate::model::Role;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -70,21 +70,14 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
         files: count_files(changes),
         ..Summary::default()
     };
-    let none = TenantRecord {
-        role: Role::NamespaceOwner,
-        email: String::new(),
-        namespaces: Vec::new(),
-        domains: Vec::new(),
-        apps: Vec::new(),
-    };
     for (user, record) in &current.tenants {
-        match previous.get(user) {
+        let old = previous.get(user);
+        match old {
             None => summary.users_added.push((user.clone(), record.role)),
             Some(old) if old != record => summary.users_changed.push(user.clone()),
             Some(_) => {}
         }
-        let old = previous.get(user).unwrap_or(&none);
-        if previous.contains_key(user) && old.role != record.role {
+        if let Some(old) = old.filter(|old| old.role != record.role) {
             summary.role_changes.push(RoleChange {
                 user: user.clone(),
                 from: old.role,
@@ -92,24 +85,29 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
                 escalation: rank(record.role) > rank(old.role),
             });
         }
+        let no_items = Vec::new();
+        let (old_namespaces, old_domains, old_apps) = old
+            .map_or((&no_items, &no_items, &no_items), |old| {
+                (&old.namespaces, &old.domains, &old.apps)
+            });
         compare_lists(
-            &old.namespaces,
+            old_namespaces,
             &record.namespaces,
             &mut summary.namespaces_created,
             &mut summary.namespaces_removed,
         );
         compare_lists(
-            &old.domains,
+            old_domains,
             &record.domains,
             &mut summary.domains_added,
             &mut summary.domains_removed,
         );
-        for app in record.apps.iter().filter(|app| !old.apps.contains(app)) {
+        for app in record.apps.iter().filter(|app| !old_apps.contains(app)) {
             summary
                 .app_instances_added
                 .push((app.clone(), user.clone()));
         }
-        for app in old.apps.iter().filter(|app| !record.apps.contains(app)) {
+        for app in old_apps.iter().filter(|app| !record.apps.contains(app)) {
             summary
                 .app_instances_removed
                 .push((app.clone(), user.clone()));

@@ -495,3 +495,73 @@ fn colour_follows_the_flag() {
         .assert()
         .stdout(predicate::str::contains("\x1b[").not());
 }
+
+/// `script` (util-linux) gives render a terminal; the answer comes on stdin.
+fn render_on_a_terminal(dir: &std::path::Path, answer: &str) -> std::process::Output {
+    use std::io::Write;
+    let binary = assert_cmd::cargo::cargo_bin("tenantgen");
+    let mut child = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} render --color never", binary.display()),
+            "/dev/null",
+        ])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("`script` from util-linux runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn render_asks_before_writing() {
+    let dir = example_workspace();
+    let declined = render_on_a_terminal(dir.path(), "n\n");
+    let stdout = String::from_utf8_lossy(&declined.stdout);
+    assert!(
+        stdout.contains("Write these changes to stacks-out? [y/N]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Nothing written."), "{stdout}");
+    assert_eq!(declined.status.code(), Some(1));
+    assert!(!dir.path().join("stacks-out/vault/tenant-alice.tf").exists());
+
+    let accepted = render_on_a_terminal(dir.path(), "y\n");
+    assert_eq!(
+        accepted.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&accepted.stdout)
+    );
+    tenantgen(dir.path()).arg("check").assert().code(0);
+}
+
+#[test]
+fn the_summary_speaks_in_tenant_terms() {
+    let dir = rendered_workspace();
+    edit_users(dir.path(), |users| {
+        users["bob"]["role"] = json!("admin");
+        users["dave"]["apps"] = json!(["freedify"]);
+        users.insert("frank".into(), json!({"role": "namespace-owner", "domains": ["frank.example.com"], "apps": ["actualbudget"]}));
+    });
+    tenantgen(dir.path())
+        .arg("diff")
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("users added:           frank (namespace-owner)"))
+        .stdout(predicate::str::contains("role changes:          bob: namespace-owner -> admin (ESCALATION)"))
+        .stdout(predicate::str::contains("namespaces created:    frank"))
+        .stdout(predicate::str::contains("domains added:         frank.example.com"))
+        .stdout(predicate::str::contains("app instances added:   actualbudget/frank"))
+        .stdout(predicate::str::contains("app instances removed: actualbudget/dave"))
+        .stdout(predicate::str::contains("Authentik: add frank to the groups kubernetes-namespace-owners and Headscale Users"))
+        .stdout(predicate::str::contains("export the NFS share /mnt/data/actualbudget/frank and add the Cloudflare route budget.frank.example.com"))
+        .stdout(predicate::str::contains("apply in this order: vault, then platform, then woodpecker, then actualbudget/factory"));
+}
