@@ -4,12 +4,14 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::diff::{self, Changes};
 use crate::report::{self, Style};
+use crate::source::vault::VaultFlags;
 use crate::summary;
 use crate::{Generation, Loaded, Options};
 
@@ -47,6 +49,48 @@ pub struct Common {
     /// When to colour the output
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Read the users from Vault KV v2 (vault block of the config, VAULT_* variables)
+    #[arg(long, global = true, conflicts_with = "users")]
+    pub vault: bool,
+    /// Vault address; overrides vault.address and VAULT_ADDR
+    #[arg(long, global = true, value_name = "URL")]
+    pub vault_addr: Option<String>,
+    /// Vault namespace; overrides vault.namespace and VAULT_NAMESPACE
+    #[arg(long, global = true, value_name = "NAMESPACE")]
+    pub vault_namespace: Option<String>,
+    /// CA certificate (PEM) that signed Vault's certificate; overrides VAULT_CACERT
+    #[arg(long, global = true, value_name = "FILE")]
+    pub vault_cacert: Option<PathBuf>,
+    /// Do not verify Vault's TLS certificate (dev servers only)
+    #[arg(long, global = true)]
+    pub vault_skip_verify: bool,
+    /// Read this version of the secret instead of the latest
+    #[arg(long, global = true, value_name = "N")]
+    pub vault_version: Option<u64>,
+    /// Give up on Vault requests after this many seconds [default: vault.timeout or 10]
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub vault_timeout: Option<u64>,
+}
+
+impl Common {
+    /// The Vault overrides, when the users come from Vault.
+    fn vault_flags(&self) -> Option<VaultFlags> {
+        let flags = VaultFlags {
+            address: self.vault_addr.clone(),
+            namespace: self.vault_namespace.clone(),
+            ca_cert: self.vault_cacert.clone(),
+            skip_verify: self.vault_skip_verify,
+            version: self.vault_version,
+            timeout: self.vault_timeout.map(Duration::from_secs),
+        };
+        let any_flag = flags.address.is_some()
+            || flags.namespace.is_some()
+            || flags.ca_cert.is_some()
+            || flags.skip_verify
+            || flags.version.is_some()
+            || flags.timeout.is_some();
+        (self.vault || any_flag).then_some(flags)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,6 +161,7 @@ fn options(common: &Common) -> Result<Options> {
         out: common.out.clone(),
         templates: common.templates.clone(),
         strict: common.strict,
+        vault: common.vault_flags(),
     })
 }
 

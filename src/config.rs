@@ -50,6 +50,16 @@ pub struct VaultConfig {
     pub oidc_accessor: String,
     /// Auth backend path of the deployer roles.
     pub kubernetes_backend: String,
+    /// `None`: taken from `VAULT_NAMESPACE`.
+    pub namespace: Option<String>,
+    /// Mount of tenantgen's own login method; `None`: the method's name.
+    pub auth_mount: Option<String>,
+    /// AppRole role id (not a secret); `VAULT_ROLE_ID` overrides it.
+    pub role_id: Option<String>,
+    /// File holding the AppRole secret id; `VAULT_SECRET_ID` overrides it.
+    pub secret_id_file: Option<PathBuf>,
+    /// Bound on each request to Vault, in seconds.
+    pub timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,6 +219,11 @@ impl Default for Config {
                 jwt_path: PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount/token"),
                 oidc_accessor: "var.tenantgen_oidc_accessor".into(),
                 kubernetes_backend: "kubernetes".into(),
+                namespace: None,
+                auth_mount: None,
+                role_id: None,
+                secret_id_file: None,
+                timeout_seconds: 10,
             },
             identity: IdentityConfig::default(),
             deployer: DeployerConfig {
@@ -416,7 +431,7 @@ fn read_config(body: &hcl::Body, base: &Path, errors: &mut Vec<String>) -> Confi
         }
         let mut section = Section::new(name, block.body(), errors);
         match name {
-            "vault" => read_vault(&mut section, &mut config.vault),
+            "vault" => read_vault(&mut section, &mut config.vault, base),
             "identity" => {
                 section.set_bool("require_email", &mut config.identity.require_email);
                 section.finish(&["require_email"]);
@@ -476,7 +491,7 @@ fn unreachable_block(name: &str, errors: &mut Vec<String>) {
     ));
 }
 
-fn read_vault(section: &mut Section<'_, '_>, vault: &mut VaultConfig) {
+fn read_vault(section: &mut Section<'_, '_>, vault: &mut VaultConfig, base: &Path) {
     if let Some(address) = section.string("address") {
         vault.address = Some(address);
     }
@@ -497,10 +512,30 @@ fn read_vault(section: &mut Section<'_, '_>, vault: &mut VaultConfig) {
         vault.kubernetes_role = Some(role);
     }
     if let Some(path) = section.string("jwt_path") {
-        vault.jwt_path = PathBuf::from(path);
+        vault.jwt_path = base.join(path);
     }
     section.set_expression("oidc_accessor", &mut vault.oidc_accessor);
     section.set_string("kubernetes_backend", &mut vault.kubernetes_backend);
+    if let Some(namespace) = section.string("namespace") {
+        vault.namespace = Some(namespace);
+    }
+    if let Some(mount) = section.string("auth_mount") {
+        vault.auth_mount = Some(mount);
+    }
+    if let Some(role_id) = section.string("role_id") {
+        vault.role_id = Some(role_id);
+    }
+    if let Some(path) = section.string("secret_id_file") {
+        vault.secret_id_file = Some(base.join(path));
+    }
+    if let Some(timeout) = section.string("timeout") {
+        match parse_duration(&timeout) {
+            Some(seconds) => vault.timeout_seconds = seconds,
+            None => section.error(format!(
+                "vault.timeout = {timeout:?}: not a duration; write it like \"10s\" or \"1m\""
+            )),
+        }
+    }
     section.finish(&[
         "address",
         "mount",
@@ -511,14 +546,21 @@ fn read_vault(section: &mut Section<'_, '_>, vault: &mut VaultConfig) {
         "jwt_path",
         "oidc_accessor",
         "kubernetes_backend",
+        "namespace",
+        "auth_mount",
+        "role_id",
+        "secret_id_file",
+        "timeout",
     ]);
 }
 
 fn check_vault_paths(vault: &VaultConfig, errors: &mut Vec<String>) {
+    let auth_mount = vault.auth_mount.clone().unwrap_or_else(|| "approle".into());
     for (key, value) in [
         ("vault.mount", &vault.mount),
         ("vault.path", &vault.path),
         ("vault.kubernetes_backend", &vault.kubernetes_backend),
+        ("vault.auth_mount", &auth_mount),
     ] {
         let valid = !value.is_empty()
             && value.split('/').all(|segment| {

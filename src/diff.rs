@@ -94,16 +94,18 @@ pub fn compare(out_root: &Path, generated: &[GeneratedFile]) -> Result<Changes> 
             }
             Ownership::Generated { intact } => !intact,
         };
-        let status = if old == file.contents {
-            Status::Unchanged
+        let unchanged = old == file.contents
+            || (file.path == manifest::PATH && Manifest::same_render(&old, &file.contents));
+        let (status, new) = if unchanged {
+            (Status::Unchanged, old.clone())
         } else {
-            Status::Modified
+            (Status::Modified, file.contents.clone())
         };
         files.push(FileChange {
             path: file.path.clone(),
             status,
             old: Some(old),
-            new: Some(file.contents.clone()),
+            new: Some(new),
             hand_edited,
         });
     }

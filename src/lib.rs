@@ -43,6 +43,8 @@ pub struct Options {
     pub out: Option<PathBuf>,
     pub templates: Option<PathBuf>,
     pub strict: bool,
+    /// Read the users from Vault, with these overrides.
+    pub vault: Option<source::vault::VaultFlags>,
 }
 
 /// Configuration and validated tenants: everything before planning.
@@ -68,15 +70,29 @@ pub fn load(options: &Options) -> Result<Loaded> {
         Some(out) => options.working_dir.join(out),
         None => config.out.clone(),
     };
-    let users_file = match (&options.users, &config.users_file) {
-        (Some(users), _) => options.working_dir.join(users),
-        (None, Some(users_file)) => users_file.clone(),
-        (None, None) => bail!(
-            "no users source: pass --users FILE, or set users_file in {}",
-            config::DEFAULT_FILE
-        ),
+    let raw = match (&options.users, &options.vault, &config.users_file) {
+        (Some(_), Some(_), _) => {
+            bail!("--users and --vault both name a users source; pass only one")
+        }
+        (Some(users), None, _) => source::read_file(&options.working_dir.join(users))?,
+        (None, None, Some(users_file)) => source::read_file(users_file)?,
+        // Without a file, Vault is the source (SPEC §3).
+        (None, flags, _) => {
+            let flags = flags.clone().unwrap_or_default();
+            let env = |name: &str| std::env::var(name).ok();
+            let settings = source::vault::Settings::resolve(&config.vault, &flags, &env).map_err(|err| {
+                if options.vault.is_some() {
+                    err
+                } else {
+                    err.context(format!(
+                        "no users file is set, so the users are read from Vault; pass --users FILE or set users_file in {} to read a file",
+                        config::DEFAULT_FILE
+                    ))
+                }
+            })?;
+            source::vault::read(&settings)?
+        }
     };
-    let raw = source::read_file(&users_file)?;
     let validated = model::build(&raw, &config, options.strict)?;
     Ok(Loaded {
         config,

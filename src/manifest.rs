@@ -90,6 +90,27 @@ impl Manifest {
             .filter(|manifest| manifest.generator == GENERATOR && manifest.format == FORMAT)
     }
 
+    /// Whether two records describe the same render: a newer Vault version
+    /// holding the very same users is not a change, so an unrelated write to
+    /// the secret churns nothing.
+    pub fn same_render(old_text: &str, new_text: &str) -> bool {
+        let (Some(mut old), Some(new)) = (Manifest::parse(old_text), Manifest::parse(new_text))
+        else {
+            return false;
+        };
+        if let (
+            Origin::Vault {
+                version: old_version,
+                ..
+            },
+            Origin::Vault { version, .. },
+        ) = (&mut old.source, &new.source)
+        {
+            *old_version = *version;
+        }
+        old == new
+    }
+
     /// Whether a file at [`PATH`] was written by tenantgen (of any version).
     pub fn is_ours(text: &str) -> bool {
         serde_json::from_str::<serde_json::Value>(text)

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::config::{Config, QuotaKey};
 use crate::names;
 use crate::quantity;
-use crate::source::RawUsers;
+use crate::source::{Origin, RawUsers};
 
 /// The validated users, sorted by name.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -76,16 +76,20 @@ pub struct Validated {
 #[derive(Debug)]
 pub struct Invalid {
     pub problems: Vec<String>,
+    /// Where the users came from, when that is not a file the user named.
+    pub source: Option<String>,
 }
 
 impl fmt::Display for Invalid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.problems.len();
-        write!(
-            f,
-            "k8s_users has {count} problem{}:",
-            if count == 1 { "" } else { "s" }
-        )?;
+        let source = self
+            .source
+            .as_ref()
+            .map(|source| format!(" ({source})"))
+            .unwrap_or_default();
+        let plural = if count == 1 { "" } else { "s" };
+        write!(f, "k8s_users{source} has {count} problem{plural}:")?;
         for problem in &self.problems {
             write!(f, "\n  - {problem}")?;
         }
@@ -123,6 +127,10 @@ pub fn build(raw: &RawUsers, config: &Config, strict: bool) -> Result<Validated,
     } else {
         Err(Invalid {
             problems: checker.problems,
+            source: match &raw.origin {
+                Origin::File { .. } => None,
+                origin @ Origin::Vault { .. } => Some(origin.describe()),
+            },
         })
     }
 }

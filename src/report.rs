@@ -107,6 +107,7 @@ pub fn summary(summary: &Summary, style: Style) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    line("source:", summary.source_change.clone().unwrap_or_default());
     line("users added:", users(&summary.users_added));
     line("users removed:", users(&summary.users_removed));
     line("users changed:", list(&summary.users_changed));

@@ -1,4 +1,5 @@
-//! Stage 1: read the raw `k8s_users` map from its source.
+//! Stage 1: read the raw `k8s_users` map from its source, a file or Vault
+//! ([`vault`]).
 //!
 //! Accepts the map itself, a JSON string holding the map (how Vault KV
 //! usually stores it), or a secret-shaped object with a `k8s_users` key.
@@ -12,6 +13,8 @@ use anyhow::{Context, Result, bail};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+
+pub mod vault;
 
 /// The key of the users map inside a Vault secret.
 pub const USERS_KEY: &str = "k8s_users";
@@ -32,6 +35,46 @@ pub enum Origin {
     /// order and whitespace do not matter, and the path is left out so that
     /// rendering from another checkout gives the same bytes.
     File { sha256: String },
+    /// A Vault KV v2 secret, at the version that was read, with the digest of
+    /// the users it held.
+    Vault {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
+        mount: String,
+        path: String,
+        key: String,
+        version: u64,
+        sha256: String,
+    },
+}
+
+impl Origin {
+    /// Digest of the canonical users JSON.
+    pub fn sha256(&self) -> &str {
+        match self {
+            Origin::File { sha256 } | Origin::Vault { sha256, .. } => sha256,
+        }
+    }
+
+    /// The source in a few words, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Origin::File { .. } => "the users file".to_string(),
+            Origin::Vault {
+                namespace,
+                mount,
+                path,
+                version,
+                ..
+            } => {
+                let namespace = namespace
+                    .as_deref()
+                    .map(|ns| format!("{ns}/"))
+                    .unwrap_or_default();
+                format!("Vault {namespace}{mount}/{path} version {version}")
+            }
+        }
+    }
 }
 
 /// Reads the users file at `path`.
@@ -46,16 +89,20 @@ pub fn read_file(path: &Path) -> Result<RawUsers> {
     parse(&bytes, &format!("users file {shown}"))
 }
 
-/// Parses users JSON; `what` names the source in errors.
+/// Parses users JSON from a file; `what` names the source in errors.
 pub fn parse(bytes: &[u8], what: &str) -> Result<RawUsers> {
+    let (entries, sha256) = parse_users(bytes, what)?;
+    Ok(RawUsers {
+        entries,
+        origin: Origin::File { sha256 },
+    })
+}
+
+/// The users map in `bytes` and the digest of its canonical JSON.
+pub(crate) fn parse_users(bytes: &[u8], what: &str) -> Result<(Vec<(String, Value)>, String)> {
     let document: Document = serde_json::from_slice(bytes).map_err(|err| {
         anyhow::anyhow!("{what} is not valid JSON: {err}; fix it (a JSON object keyed by username)")
     })?;
-    users_from_document(document, what)
-}
-
-/// Extracts the users map from a parsed document; `what` names the source in errors.
-fn users_from_document(document: Document, what: &str) -> Result<RawUsers> {
     let entries = match document.0 {
         Json::Object(entries) => {
             let mut entries = entries;
@@ -83,12 +130,7 @@ fn users_from_document(document: Document, what: &str) -> Result<RawUsers> {
     // serde_json's map is sorted, so this is the canonical form of the input.
     let canonical: Map<String, Value> = entries.iter().cloned().collect();
     let digest = Sha256::digest(serde_json::to_vec(&canonical).unwrap_or_default());
-    Ok(RawUsers {
-        entries,
-        origin: Origin::File {
-            sha256: hex(&digest),
-        },
-    })
+    Ok((entries, hex(&digest)))
 }
 
 fn parse_embedded(text: &str, what: &str) -> Result<Vec<(String, Json)>> {

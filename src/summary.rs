@@ -15,6 +15,8 @@ use crate::model::Role;
 pub struct Summary {
     /// False on the first render into a tree (no previous record).
     pub has_previous_render: bool,
+    /// How the users source moved since the last render, when it did.
+    pub source_change: Option<String>,
     pub users_added: Vec<(String, Role)>,
     pub users_removed: Vec<(String, Role)>,
     /// Users whose role, identity, namespaces, domains or apps changed.
@@ -68,6 +70,17 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
     let mut summary = Summary {
         has_previous_render: changes.previous.is_some(),
         files: count_files(changes),
+        source_change: changes
+            .previous
+            .as_ref()
+            .filter(|previous| previous.source.sha256() != current.source.sha256())
+            .map(|previous| {
+                format!(
+                    "the users changed since the last render (rendered from {}, now {})",
+                    previous.source.describe(),
+                    current.source.describe()
+                )
+            }),
         ..Summary::default()
     };
     for (user, record) in &current.tenants {

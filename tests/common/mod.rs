@@ -7,6 +7,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
+pub mod bao;
 pub mod schema;
 
 /// The repository root.

@@ -1,0 +1,683 @@
+//! Reading `k8s_users` from a Vault (or OpenBao) KV v2 secret with vaultrs.
+//!
+//! Settings come from flags, then `tenantgen.hcl`, then the usual `VAULT_*`
+//! variables. Every failure is one message that says what to do, and no
+//! message ever contains a token.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use rustify_derive::Endpoint;
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+use vaultrs::api::kv2::requests::ReadSecretRequest;
+use vaultrs::client::{Client, VaultClient, VaultClientSettingsBuilder};
+use vaultrs::error::ClientError;
+
+use super::{Origin, RawUsers};
+use crate::config::{VaultAuth, VaultConfig};
+
+/// Vault settings given on the command line; they win over the config.
+#[derive(Debug, Clone, Default)]
+pub struct VaultFlags {
+    pub address: Option<String>,
+    pub namespace: Option<String>,
+    pub ca_cert: Option<PathBuf>,
+    pub skip_verify: bool,
+    /// Pin this KV version instead of reading the latest.
+    pub version: Option<u64>,
+    pub timeout: Option<Duration>,
+}
+
+/// A credential that never shows in `Debug` output or messages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Secret {
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How tenantgen logs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    Token(Secret),
+    AppRole {
+        mount: String,
+        role_id: String,
+        secret_id: Secret,
+    },
+    Kubernetes {
+        mount: String,
+        role: String,
+        jwt: Secret,
+    },
+}
+
+/// Everything needed to read the users, resolved and checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub address: Url,
+    pub namespace: Option<String>,
+    pub ca_cert: Option<PathBuf>,
+    pub verify: bool,
+    pub timeout: Duration,
+    pub login: Login,
+    pub mount: String,
+    pub path: String,
+    pub key: String,
+    pub version: Option<u64>,
+}
+
+impl Settings {
+    /// Resolves flags, config and environment (`env` looks a variable up).
+    pub fn resolve(
+        config: &VaultConfig,
+        flags: &VaultFlags,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings> {
+        let non_empty = |name: &str| env(name).filter(|value| !value.trim().is_empty());
+        let address_text = flags
+            .address
+            .clone()
+            .or_else(|| config.address.clone())
+            .or_else(|| non_empty("VAULT_ADDR"))
+            .ok_or_else(|| {
+                anyhow!("no Vault address: set VAULT_ADDR, vault.address in tenantgen.hcl or --vault-addr (or read a file with --users FILE)")
+            })?;
+        let address = parse_address(&address_text)?;
+        let login = match config.auth {
+            VaultAuth::Token => Login::Token(token(env)?),
+            VaultAuth::AppRole => {
+                let role_id = non_empty("VAULT_ROLE_ID").or_else(|| config.role_id.clone()).ok_or_else(|| {
+                    anyhow!("AppRole login needs a role id: set VAULT_ROLE_ID or vault.role_id in tenantgen.hcl")
+                })?;
+                let secret_id = match (non_empty("VAULT_SECRET_ID"), &config.secret_id_file) {
+                    (Some(secret_id), _) => secret_id,
+                    (None, Some(file)) => {
+                        read_secret_file(file, "AppRole secret id", "vault.secret_id_file")?
+                    }
+                    (None, None) => bail!(
+                        "AppRole login needs a secret id: set VAULT_SECRET_ID or vault.secret_id_file in tenantgen.hcl"
+                    ),
+                };
+                Login::AppRole {
+                    mount: config
+                        .auth_mount
+                        .clone()
+                        .unwrap_or_else(|| "approle".into()),
+                    role_id: role_id.trim().to_string(),
+                    secret_id: Secret(secret_id.trim().to_string()),
+                }
+            }
+            VaultAuth::Kubernetes => {
+                let role = config.kubernetes_role.clone().ok_or_else(|| {
+                    anyhow!(
+                        "Kubernetes login needs a role: set vault.kubernetes_role in tenantgen.hcl"
+                    )
+                })?;
+                let jwt =
+                    read_secret_file(&config.jwt_path, "service-account token", "vault.jwt_path")?;
+                Login::Kubernetes {
+                    mount: config
+                        .auth_mount
+                        .clone()
+                        .unwrap_or_else(|| "kubernetes".into()),
+                    role,
+                    jwt: Secret(jwt.trim().to_string()),
+                }
+            }
+        };
+        let skip_verify = flags.skip_verify
+            || non_empty("VAULT_SKIP_VERIFY")
+                .is_some_and(|value| !matches!(value.to_lowercase().as_str(), "0" | "f" | "false"));
+        Ok(Settings {
+            address,
+            namespace: flags
+                .namespace
+                .clone()
+                .or_else(|| config.namespace.clone())
+                .or_else(|| non_empty("VAULT_NAMESPACE")),
+            ca_cert: flags
+                .ca_cert
+                .clone()
+                .or_else(|| non_empty("VAULT_CACERT").map(PathBuf::from)),
+            verify: !skip_verify,
+            timeout: flags
+                .timeout
+                .unwrap_or(Duration::from_secs(config.timeout_seconds)),
+            login,
+            mount: config.mount.clone(),
+            path: config.path.clone(),
+            key: config.key.clone(),
+            version: flags.version,
+        })
+    }
+
+    /// `mount/path` as `vault kv get` shows it.
+    fn secret(&self) -> String {
+        format!("{}/{}", self.mount, self.path)
+    }
+
+    /// The API path a policy must grant `read` on.
+    fn api_path(&self) -> String {
+        format!("{}/data/{}", self.mount, self.path)
+    }
+
+    fn where_(&self) -> String {
+        match &self.namespace {
+            Some(namespace) => format!("{} (namespace {namespace})", self.address),
+            None => self.address.to_string(),
+        }
+    }
+}
+
+/// Checked before vaultrs sees it: its builder panics on a bad URL.
+fn parse_address(text: &str) -> Result<Url> {
+    let url = Url::parse(text.trim()).map_err(|err| {
+        anyhow!("Vault address {text:?} is not a URL ({err}); write it like https://vault.example.com:8200")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        bail!(
+            "Vault address {text:?} must be an http:// or https:// URL with a host, like https://vault.example.com:8200"
+        );
+    }
+    Ok(url)
+}
+
+/// `VAULT_TOKEN`, else the token `vault login` leaves in `~/.vault-token`.
+fn token(env: &dyn Fn(&str) -> Option<String>) -> Result<Secret> {
+    if let Some(token) = env("VAULT_TOKEN").filter(|token| !token.trim().is_empty()) {
+        return Ok(Secret(token.trim().to_string()));
+    }
+    if let Some(home) = env("HOME").filter(|home| !home.is_empty()) {
+        let file = Path::new(&home).join(".vault-token");
+        if let Ok(token) = std::fs::read_to_string(&file)
+            && !token.trim().is_empty()
+        {
+            return Ok(Secret(token.trim().to_string()));
+        }
+    }
+    bail!(
+        "no Vault token: set VAULT_TOKEN or run `vault login` (which writes ~/.vault-token), or configure vault.auth = \"approle\" or \"kubernetes\""
+    )
+}
+
+fn read_secret_file(path: &Path, what: &str, key: &str) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the {what} at {}; check {key}", path.display()))?;
+    if text.trim().is_empty() {
+        bail!("the {what} file {} is empty; check {key}", path.display());
+    }
+    Ok(text)
+}
+
+/// The mount's type and options, as `vault kv` preflights them.
+#[derive(Debug, Endpoint)]
+#[endpoint(path = "sys/internal/ui/mounts/{self.mount}", response = "MountInfo")]
+struct MountInfoRequest {
+    #[endpoint(skip)]
+    mount: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct MountInfo {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    options: Option<MountOptions>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MountOptions {
+    #[serde(default)]
+    version: Option<String>,
+}
+
+/// Reads the users from Vault.
+pub fn read(settings: &Settings) -> Result<RawUsers> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime for the Vault client")?;
+    runtime.block_on(read_async(settings))
+}
+
+async fn read_async(settings: &Settings) -> Result<RawUsers> {
+    let mut client = client(settings)?;
+    match &settings.login {
+        Login::Token(token) => client.set_token(token.expose()),
+        Login::AppRole {
+            mount,
+            role_id,
+            secret_id,
+        } => {
+            let auth = vaultrs::auth::approle::login(&client, mount, role_id, secret_id.expose())
+                .await
+                .map_err(|err| {
+                    explain(
+                        err,
+                        settings,
+                        &format!("AppRole login at auth/{mount}"),
+                        LoginHint::AppRole,
+                    )
+                })?;
+            client.set_token(&auth.client_token);
+        }
+        Login::Kubernetes { mount, role, jwt } => {
+            let auth = vaultrs::auth::kubernetes::login(&client, mount, role, jwt.expose())
+                .await
+                .map_err(|err| {
+                    explain(
+                        err,
+                        settings,
+                        &format!("Kubernetes login as role {role:?} at auth/{mount}"),
+                        LoginHint::Kubernetes,
+                    )
+                })?;
+            client.set_token(&auth.client_token);
+        }
+    }
+    check_kv_version(&client, settings).await?;
+
+    let request = ReadSecretRequest::builder()
+        .mount(settings.mount.as_str())
+        .path(settings.path.as_str())
+        .version(settings.version)
+        .build()
+        .map_err(|err| anyhow!("cannot build the Vault request: {err}"))?;
+    let response = vaultrs::api::exec_with_result(&client, request)
+        .await
+        .map_err(|err| {
+            explain(
+                err,
+                settings,
+                &format!("reading {}", settings.secret()),
+                LoginHint::Read,
+            )
+        })?;
+    let version = response.metadata.version;
+    let shown = format!("Vault secret {} version {version}", settings.secret());
+    let Value::Object(data) = response.data else {
+        bail!(
+            "{shown} holds no data (it may have been deleted); write the users under key {:?}",
+            settings.key
+        );
+    };
+    let Some(users) = data.get(&settings.key) else {
+        let keys: Vec<&str> = data.keys().map(String::as_str).collect();
+        bail!(
+            "{shown} has no key {:?} (its keys: {}); store the users there or set vault.key",
+            settings.key,
+            if keys.is_empty() {
+                "none".to_string()
+            } else {
+                keys.join(", ")
+            }
+        );
+    };
+    let what = format!("{shown}, key {:?},", settings.key);
+    let text = match users {
+        Value::String(text) => text.clone(),
+        Value::Object(_) => users.to_string(),
+        other => bail!(
+            "{what} holds {}, not the users map; store a JSON object keyed by username (or a string holding one)",
+            kind_of(other)
+        ),
+    };
+    let (entries, sha256) = super::parse_users(text.as_bytes(), &what)?;
+    Ok(RawUsers {
+        entries,
+        origin: Origin::Vault {
+            namespace: settings.namespace.clone(),
+            mount: settings.mount.clone(),
+            path: settings.path.clone(),
+            key: settings.key.clone(),
+            version,
+            sha256,
+        },
+    })
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn client(settings: &Settings) -> Result<VaultClient> {
+    let mut builder = VaultClientSettingsBuilder::default();
+    builder
+        .address(settings.address.as_str())
+        .token("")
+        .verify(settings.verify)
+        .timeout(Some(settings.timeout))
+        .ca_certs(
+            settings
+                .ca_cert
+                .iter()
+                .map(|path| path.to_string_lossy().into_owned())
+                .collect(),
+        );
+    if let Some(namespace) = &settings.namespace {
+        builder.set_namespace(namespace.clone());
+    }
+    let client_settings = builder
+        .build()
+        .map_err(|err| anyhow!("invalid Vault client settings: {err}"))?;
+    VaultClient::new(client_settings).map_err(|err| match err {
+        ClientError::FileReadError { path, .. } | ClientError::ParseCertificateError { path, .. } => anyhow!(
+            "cannot use the CA certificate {path}; point VAULT_CACERT (or --vault-cacert) at a readable PEM file"
+        ),
+        other => anyhow!("cannot set up the Vault client: {other}"),
+    })
+}
+
+/// A KV v1 mount answers a v2 read with a bare 404; tell the two apart first.
+async fn check_kv_version(client: &VaultClient, settings: &Settings) -> Result<()> {
+    let request = MountInfoRequest {
+        mount: settings.mount.clone(),
+    };
+    // Tokens without access to the preflight endpoint still get the read.
+    let Ok(info) = vaultrs::api::exec_with_result(client, request).await else {
+        return Ok(());
+    };
+    let version = info.options.and_then(|options| options.version);
+    if info.kind != "kv" {
+        bail!(
+            "{}/ at {} is a {:?} secrets engine, not KV; set vault.mount to the KV v2 mount holding the users",
+            settings.mount,
+            settings.where_(),
+            info.kind
+        );
+    }
+    if version.as_deref() != Some("2") {
+        bail!(
+            "{}/ at {} is a KV version 1 mount; tenantgen reads KV version 2 (upgrade it with `vault kv enable-versioning {}/`, or point vault.mount at a KV v2 mount)",
+            settings.mount,
+            settings.where_(),
+            settings.mount
+        );
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum LoginHint {
+    AppRole,
+    Kubernetes,
+    Read,
+}
+
+/// One clear message per failure; never includes a token.
+fn explain(err: ClientError, settings: &Settings, action: &str, hint: LoginHint) -> anyhow::Error {
+    let at = settings.where_();
+    match &err {
+        ClientError::APIError { code: 403, .. } => {
+            let fix = match hint {
+                LoginHint::AppRole => "check VAULT_ROLE_ID and VAULT_SECRET_ID (the secret id may have expired or been used up)".to_string(),
+                LoginHint::Kubernetes => "check that vault.kubernetes_role binds this service account and namespace".to_string(),
+                LoginHint::Read => format!(
+                    "the token needs a policy granting `read` on \"{}\", or it is invalid or expired: log in again",
+                    settings.api_path()
+                ),
+            };
+            anyhow!("{action} on {at}: permission denied; {fix}")
+        }
+        ClientError::APIError { code: 404, .. } | ClientError::RestClientError { .. }
+            if status_of(&err) == Some(404) =>
+        {
+            let deleted = deleted_version(&err);
+            match (deleted, settings.version) {
+                (Some(state), Some(version)) => anyhow!(
+                    "{action} on {at}: version {version} was {state}; pin another version with --vault-version or drop the flag"
+                ),
+                (Some(state), None) => anyhow!(
+                    "{action} on {at}: the latest version was {state}; undelete it or write the users again"
+                ),
+                (None, Some(version)) => anyhow!(
+                    "{action} on {at}: there is no version {version} of {}; list versions with `vault kv metadata get {}`",
+                    settings.secret(),
+                    settings.secret()
+                ),
+                (None, None) => anyhow!(
+                    "{action} on {at}: no secret at {} (KV v2 mount {:?}, path {:?}); check vault.mount and vault.path, or write the users with `vault kv put {} {}=@users.json`",
+                    settings.secret(),
+                    settings.mount,
+                    settings.path,
+                    settings.secret(),
+                    settings.key
+                ),
+            }
+        }
+        ClientError::APIError { code, errors } => anyhow!(
+            "{action} on {at}: Vault answered {code}: {}; check the server's logs",
+            if errors.is_empty() {
+                "no details".to_string()
+            } else {
+                errors.join("; ")
+            }
+        ),
+        _ => transport_error(&err, settings, action),
+    }
+}
+
+fn status_of(err: &ClientError) -> Option<u16> {
+    match err {
+        ClientError::APIError { code, .. } => Some(*code),
+        ClientError::RestClientError {
+            source: rustify::errors::ClientError::ServerResponseError { code, .. },
+        } => Some(*code),
+        _ => None,
+    }
+}
+
+/// "deleted" or "destroyed" when a 404 is about a removed version.
+fn deleted_version(err: &ClientError) -> Option<&'static str> {
+    let ClientError::RestClientError {
+        source:
+            rustify::errors::ClientError::ServerResponseError {
+                content: Some(content),
+                ..
+            },
+    } = err
+    else {
+        return None;
+    };
+    let body: Value = serde_json::from_str(content).ok()?;
+    let metadata = body.get("data")?.get("metadata")?;
+    if metadata.get("destroyed").and_then(Value::as_bool) == Some(true) {
+        return Some("destroyed");
+    }
+    let deletion = metadata
+        .get("deletion_time")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    (!deletion.is_empty()).then_some("deleted")
+}
+
+/// Network-level failures: unreachable, timed out, TLS.
+fn transport_error(err: &ClientError, settings: &Settings, action: &str) -> anyhow::Error {
+    let at = settings.where_();
+    let mut chain = Vec::new();
+    let mut timed_out = false;
+    let mut connect = false;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(current) = source {
+        if let Some(reqwest_err) = current.downcast_ref::<reqwest::Error>() {
+            timed_out |= reqwest_err.is_timeout();
+            connect |= reqwest_err.is_connect();
+        }
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            timed_out |= io.kind() == std::io::ErrorKind::TimedOut;
+        }
+        chain.push(current.to_string());
+        source = current.source();
+    }
+    let lower = chain.join(": ").to_lowercase();
+    // The innermost cause says what happened; the layers above repeat the URL.
+    let details = chain.last().cloned().unwrap_or_default();
+    if lower.contains("certificate")
+        || lower.contains("tls")
+        || lower.contains("handshake")
+        || lower.contains("invalidcontenttype")
+    {
+        anyhow!(
+            "{action}: TLS with {at} failed ({details}); set VAULT_CACERT (or --vault-cacert) to the CA that signed Vault's certificate, or use http:// for a dev server"
+        )
+    } else if timed_out {
+        anyhow!(
+            "{action}: {at} did not answer within {} s; check the server and network, or raise the limit with --vault-timeout SECONDS",
+            settings.timeout.as_secs()
+        )
+    } else if connect {
+        anyhow!(
+            "{action}: cannot reach Vault at {at} ({details}); check VAULT_ADDR and that the server is running"
+        )
+    } else {
+        anyhow!("{action} on {at} failed: {details}; check VAULT_ADDR and the server")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    fn config() -> VaultConfig {
+        crate::config::Config::default().vault
+    }
+
+    #[test]
+    fn flags_beat_config_beats_environment() {
+        let mut config = config();
+        let env = env_of(&[
+            ("VAULT_ADDR", "http://env:8200"),
+            ("VAULT_TOKEN", "t"),
+            ("VAULT_NAMESPACE", "env-ns"),
+        ]);
+        let settings = Settings::resolve(&config, &VaultFlags::default(), &env).unwrap();
+        assert_eq!(settings.address.as_str(), "http://env:8200/");
+        assert_eq!(settings.namespace.as_deref(), Some("env-ns"));
+        config.address = Some("http://config:8200".into());
+        config.namespace = Some("config-ns".into());
+        let settings = Settings::resolve(&config, &VaultFlags::default(), &env).unwrap();
+        assert_eq!(settings.address.as_str(), "http://config:8200/");
+        assert_eq!(settings.namespace.as_deref(), Some("config-ns"));
+        let flags = VaultFlags {
+            address: Some("https://flag:8200".into()),
+            namespace: Some("flag-ns".into()),
+            ..VaultFlags::default()
+        };
+        let settings = Settings::resolve(&config, &flags, &env).unwrap();
+        assert_eq!(settings.address.as_str(), "https://flag:8200/");
+        assert_eq!(settings.namespace.as_deref(), Some("flag-ns"));
+    }
+
+    #[test]
+    fn bad_addresses_are_rejected_before_vaultrs_sees_them() {
+        for address in ["not a url", "vault.example.com", "ftp://vault", "http://"] {
+            let env = env_of(&[("VAULT_ADDR", address), ("VAULT_TOKEN", "t")]);
+            let err = Settings::resolve(&config(), &VaultFlags::default(), &env).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("Vault address"),
+                "{address}: {err:#}"
+            );
+        }
+        let err = Settings::resolve(&config(), &VaultFlags::default(), &env_of(&[])).unwrap_err();
+        assert!(format!("{err:#}").contains("no Vault address"), "{err:#}");
+    }
+
+    #[test]
+    fn token_from_environment_or_file() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(home.path().join(".vault-token"), "s.file-token\n").unwrap();
+        let home_text = home.path().to_string_lossy().into_owned();
+        let from_file = env_of(&[("VAULT_ADDR", "http://v:1"), ("HOME", &home_text)]);
+        let settings = Settings::resolve(&config(), &VaultFlags::default(), &from_file).unwrap();
+        assert_eq!(settings.login, Login::Token(Secret("s.file-token".into())));
+        let from_env = env_of(&[
+            ("VAULT_ADDR", "http://v:1"),
+            ("HOME", &home_text),
+            ("VAULT_TOKEN", "s.env"),
+        ]);
+        let settings = Settings::resolve(&config(), &VaultFlags::default(), &from_env).unwrap();
+        assert_eq!(settings.login, Login::Token(Secret("s.env".into())));
+        let none = env_of(&[("VAULT_ADDR", "http://v:1"), ("HOME", "/nonexistent")]);
+        let err = Settings::resolve(&config(), &VaultFlags::default(), &none).unwrap_err();
+        assert!(format!("{err:#}").contains("no Vault token"), "{err:#}");
+    }
+
+    #[test]
+    fn approle_and_kubernetes_need_their_credentials() {
+        let mut config = config();
+        config.auth = VaultAuth::AppRole;
+        let env = env_of(&[("VAULT_ADDR", "http://v:1"), ("VAULT_ROLE_ID", "role")]);
+        let err = Settings::resolve(&config, &VaultFlags::default(), &env).unwrap_err();
+        assert!(format!("{err:#}").contains("VAULT_SECRET_ID"), "{err:#}");
+        config.auth = VaultAuth::Kubernetes;
+        let err = Settings::resolve(&config, &VaultFlags::default(), &env).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("vault.kubernetes_role"),
+            "{err:#}"
+        );
+        config.kubernetes_role = Some("tenantgen".into());
+        config.jwt_path = "/nonexistent/token".into();
+        let err = Settings::resolve(&config, &VaultFlags::default(), &env).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("service-account token at /nonexistent/token"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let env = env_of(&[
+            ("VAULT_ADDR", "http://v:1"),
+            ("VAULT_TOKEN", "s.supersecret"),
+        ]);
+        let settings = Settings::resolve(&config(), &VaultFlags::default(), &env).unwrap();
+        assert!(!format!("{settings:?}").contains("supersecret"));
+    }
+
+    #[test]
+    fn skip_verify_follows_vault_conventions() {
+        for (value, verify) in [("true", false), ("1", false), ("false", true), ("0", true)] {
+            let env = env_of(&[
+                ("VAULT_ADDR", "https://v:1"),
+                ("VAULT_TOKEN", "t"),
+                ("VAULT_SKIP_VERIFY", value),
+            ]);
+            assert_eq!(
+                Settings::resolve(&config(), &VaultFlags::default(), &env)
+                    .unwrap()
+                    .verify,
+                verify,
+                "{value}"
+            );
+        }
+    }
+}

@@ -1,0 +1,717 @@
+//! Reading the users from a real OpenBao dev server on loopback.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::bao::{self, Bao};
+use common::{example_users, example_workspace, tree};
+use predicates::prelude::*;
+use serde_json::json;
+
+/// `tenantgen` with a clean Vault environment pointing at `bao` as root.
+fn tenantgen(dir: &Path, bao: &Bao) -> assert_cmd::Command {
+    let mut command = bare_tenantgen(dir);
+    command
+        .env("VAULT_ADDR", &bao.address)
+        .env("VAULT_TOKEN", &bao.root_token);
+    if let Some(ca) = &bao.ca_cert {
+        command.env("VAULT_CACERT", ca);
+    }
+    command
+}
+
+/// `tenantgen` with no Vault variables at all and HOME inside `dir`.
+fn bare_tenantgen(dir: &Path) -> assert_cmd::Command {
+    let mut command = common::tenantgen(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("VAULT_") || name.starts_with("BAO_") {
+            command.env_remove(name);
+        }
+    }
+    command.env("HOME", dir.join("home"));
+    command
+}
+
+fn add_config(dir: &Path, extra: &str) {
+    let path = dir.join("tenantgen.hcl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(path, format!("{text}\n{extra}\n")).unwrap();
+}
+
+/// The generated `.tf` files of a tree, and its render record as JSON.
+fn outputs(dir: &Path) -> (BTreeMap<String, Vec<u8>>, serde_json::Value) {
+    let mut files = tree(&dir.join("stacks-out"));
+    let record = files
+        .remove(tenantgen::manifest::PATH)
+        .expect("render record");
+    (files, serde_json::from_slice(&record).unwrap())
+}
+
+fn rendered_from_file() -> (BTreeMap<String, Vec<u8>>, serde_json::Value) {
+    let dir = example_workspace();
+    common::tenantgen(dir.path())
+        .args(["render", "--yes"])
+        .assert()
+        .success();
+    outputs(dir.path())
+}
+
+#[test]
+fn string_and_object_storage_render_exactly_like_the_file() {
+    if !bao::available("string_and_object_storage_render_exactly_like_the_file") {
+        return;
+    }
+    let bao = Bao::start();
+    let (file_tf, file_record) = rendered_from_file();
+    for (shape, version) in [("string", 1), ("object", 2)] {
+        if shape == "string" {
+            bao.put_users_string(&example_users());
+        } else {
+            bao.put_users_object(&example_users());
+        }
+        let dir = example_workspace();
+        tenantgen(dir.path(), &bao)
+            .args(["render", "--yes", "--vault"])
+            .assert()
+            .success();
+        let (vault_tf, vault_record) = outputs(dir.path());
+        assert_eq!(
+            vault_tf, file_tf,
+            "{shape}: generated files differ from the file render"
+        );
+        assert_eq!(vault_record["tenants"], file_record["tenants"]);
+        assert_eq!(vault_record["files"], file_record["files"]);
+        assert_eq!(
+            vault_record["source"],
+            json!({"kind": "vault", "mount": "secret", "path": "platform", "key": "k8s_users",
+                   "version": version, "sha256": file_record["source"]["sha256"]}),
+            "{shape}"
+        );
+        tenantgen(dir.path(), &bao)
+            .args(["check", "--vault"])
+            .assert()
+            .code(0);
+    }
+}
+
+#[test]
+fn without_a_users_file_vault_is_the_source() {
+    if !bao::available("without_a_users_file_vault_is_the_source") {
+        return;
+    }
+    let bao = Bao::start();
+    bao.put_users_string(&example_users());
+    let dir = example_workspace();
+    let config = std::fs::read_to_string(dir.path().join("tenantgen.hcl")).unwrap();
+    std::fs::write(
+        dir.path().join("tenantgen.hcl"),
+        config.replace("users_file = \"examples/k8s_users.json\"", ""),
+    )
+    .unwrap();
+    tenantgen(dir.path(), &bao)
+        .args(["render", "--yes"])
+        .assert()
+        .success();
+    assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
+    bare_tenantgen(dir.path())
+        .arg("check")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no Vault address"))
+        .stderr(predicate::str::contains(
+            "pass --users FILE or set users_file",
+        ));
+}
+
+#[test]
+fn the_token_file_of_vault_login_is_used() {
+    if !bao::available("the_token_file_of_vault_login_is_used") {
+        return;
+    }
+    let bao = Bao::start();
+    bao.put_users_string(&example_users());
+    let dir = example_workspace();
+    std::fs::create_dir_all(dir.path().join("home")).unwrap();
+    std::fs::write(
+        dir.path().join("home/.vault-token"),
+        format!("{}\n", bao.root_token),
+    )
+    .unwrap();
+    bare_tenantgen(dir.path())
+        .env("VAULT_ADDR", &bao.address)
+        .args(["render", "--yes", "--vault"])
+        .assert()
+        .success();
+    assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
+}
+
+const READER_POLICY: &str = "path \"secret/data/platform\" {\n  capabilities = [\"read\"]\n}\n";
+
+#[test]
+fn approle_login() {
+    if !bao::available("approle_login") {
+        return;
+    }
+    let bao = Bao::start();
+    bao.put_users_string(&example_users());
+    bao.run_with(
+        &["policy", "write", "tenantgen-reader", "-"],
+        Some(READER_POLICY),
+    );
+    bao.run(&["auth", "enable", "approle"]);
+    bao.run(&[
+        "write",
+        "auth/approle/role/tenantgen",
+        "token_policies=tenantgen-reader",
+        "token_ttl=10m",
+    ]);
+    let role_id = bao
+        .run(&[
+            "read",
+            "-field=role_id",
+            "auth/approle/role/tenantgen/role-id",
+        ])
+        .trim()
+        .to_string();
+    let secret_id = bao
+        .run(&[
+            "write",
+            "-f",
+            "-field=secret_id",
+            "auth/approle/role/tenantgen/secret-id",
+        ])
+        .trim()
+        .to_string();
+
+    let dir = example_workspace();
+    add_config(dir.path(), "vault {\n  auth = \"approle\"\n}");
+    bare_tenantgen(dir.path())
+        .env("VAULT_ADDR", &bao.address)
+        .env("VAULT_ROLE_ID", &role_id)
+        .env("VAULT_SECRET_ID", &secret_id)
+        .args(["render", "--yes", "--vault"])
+        .assert()
+        .success();
+    assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
+
+    // The same through the config: role id in it, secret id in a file.
+    std::fs::write(dir.path().join("secret-id"), &secret_id).unwrap();
+    add_config(dir.path(), "");
+    let config = std::fs::read_to_string(dir.path().join("tenantgen.hcl")).unwrap();
+    let config = config.replace(
+        "auth = \"approle\"",
+        &format!("auth = \"approle\"\n  role_id = \"{role_id}\"\n  secret_id_file = \"secret-id\""),
+    );
+    std::fs::write(dir.path().join("tenantgen.hcl"), config).unwrap();
+    bare_tenantgen(dir.path())
+        .env("VAULT_ADDR", &bao.address)
+        .args(["check", "--vault"])
+        .assert()
+        .code(0);
+
+    bare_tenantgen(dir.path())
+        .env("VAULT_ADDR", &bao.address)
+        .env("VAULT_SECRET_ID", "wrong-secret-id")
+        .args(["check", "--vault"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("AppRole login at auth/approle"))
+        .stderr(predicate::str::contains("wrong-secret-id").not());
+}
+
+/// Answers Kubernetes TokenReview requests: `jwt` is the service account
+/// `ci/tenantgen`, every other token is unauthenticated.
+fn token_review_responder(jwt: String) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let reviews = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = reviews.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            let body = loop {
+                let read = stream.read(&mut buffer).unwrap_or(0);
+                if read == 0 {
+                    break None;
+                }
+                request.extend_from_slice(&buffer[..read]);
+                let text = String::from_utf8_lossy(&request).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|line| {
+                            line.to_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break Some(body[..length].to_string());
+                    }
+                }
+            };
+            let Some(body) = body else { continue };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let review: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let authenticated = review["spec"]["token"] == json!(jwt);
+            let response = json!({
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenReview",
+                "status": if authenticated {
+                    json!({"authenticated": true, "user": {
+                        "username": "system:serviceaccount:ci:tenantgen",
+                        "uid": "d77f89bc-9055-11e7-a068-0800276d99bf",
+                        "groups": ["system:serviceaccounts", "system:serviceaccounts:ci", "system:authenticated"]}})
+                } else {
+                    json!({"authenticated": false, "error": "invalid token"})
+                }
+            })
+            .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{response}",
+                response.len()
+            );
+        }
+    });
+    (port, reviews)
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// A service-account token as the kubelet mounts it (the signature is never
+/// checked locally: the TokenReview responder vouches for it).
+fn service_account_jwt(signature_byte: u8) -> String {
+    let header = base64url(br#"{"alg":"RS256","kid":"test"}"#);
+    let claims = json!({
+        "iss": "kubernetes/serviceaccount",
+        "sub": "system:serviceaccount:ci:tenantgen",
+        "kubernetes.io/serviceaccount/namespace": "ci",
+        "kubernetes.io/serviceaccount/secret.name": "tenantgen-token",
+        "kubernetes.io/serviceaccount/service-account.name": "tenantgen",
+        "kubernetes.io/serviceaccount/service-account.uid": "d77f89bc-9055-11e7-a068-0800276d99bf"
+    });
+    let payload = base64url(claims.to_string().as_bytes());
+    let signature = base64url(&[signature_byte; 256]);
+    format!("{header}.{payload}.{signature}")
+}
+
+#[test]
+fn kubernetes_login_end_to_end() {
+    if !bao::available("kubernetes_login_end_to_end") {
+        return;
+    }
+    let bao = Bao::start();
+    bao.put_users_string(&example_users());
+    let jwt = service_account_jwt(7);
+    let (port, reviews) = token_review_responder(jwt.clone());
+    bao.run_with(
+        &["policy", "write", "tenantgen-reader", "-"],
+        Some(READER_POLICY),
+    );
+    bao.run(&["auth", "enable", "kubernetes"]);
+    bao.run(&[
+        "write",
+        "auth/kubernetes/config",
+        &format!("kubernetes_host=http://127.0.0.1:{port}"),
+        // Parsed but unused: the API server is plain http on loopback.
+        &format!(
+            "kubernetes_ca_cert=@{}",
+            common::repo()
+                .join("tests/data/kubernetes-ca.pem")
+                .display()
+        ),
+        "disable_local_ca_jwt=true",
+    ]);
+    bao.run(&[
+        "write",
+        "auth/kubernetes/role/tenantgen",
+        "bound_service_account_names=tenantgen",
+        "bound_service_account_namespaces=ci",
+        "token_policies=tenantgen-reader",
+        "token_ttl=10m",
+    ]);
+    let dir = example_workspace();
+    std::fs::write(dir.path().join("sa-token"), &jwt).unwrap();
+    add_config(
+        dir.path(),
+        "vault {\n  auth            = \"kubernetes\"\n  kubernetes_role = \"tenantgen\"\n  jwt_path        = \"sa-token\"\n}",
+    );
+    bare_tenantgen(dir.path())
+        .env("VAULT_ADDR", &bao.address)
+        .args(["render", "--yes", "--vault"])
+        .assert()
+        .success();
+    assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
+    assert!(
+        reviews.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the TokenReview responder was consulted"
+    );
+
+    // A token the cluster does not vouch for is refused, with a hint.
+    std::fs::write(dir.path().join("sa-token"), service_account_jwt(8)).unwrap();
+    bare_tenantgen(dir.path())
+        .env("VAULT_ADDR", &bao.address)
+        .args(["check", "--vault"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "Kubernetes login as role \"tenantgen\"",
+        ));
+}
+
+#[test]
+fn vault_namespaces() {
+    if !bao::available("vault_namespaces") {
+        return;
+    }
+    let bao = Bao::start();
+    bao.run(&["namespace", "create", "team1"]);
+    bao.run(&["secrets", "enable", "-ns=team1", "-path=secret", "kv-v2"]);
+    let data = json!({"k8s_users": example_users().to_string()}).to_string();
+    bao.run_with(
+        &["kv", "put", "-ns=team1", "-mount=secret", "platform", "-"],
+        Some(&data),
+    );
+    let dir = example_workspace();
+    tenantgen(dir.path(), &bao)
+        .env("VAULT_NAMESPACE", "team1")
+        .args(["render", "--yes", "--vault"])
+        .assert()
+        .success();
+    let (files, record) = outputs(dir.path());
+    assert_eq!(files, rendered_from_file().0);
+    assert_eq!(record["source"]["namespace"], "team1");
+    tenantgen(dir.path(), &bao)
+        .args(["check", "--vault", "--vault-namespace", "team1"])
+        .assert()
+        .code(0);
+    // The root namespace holds no such secret.
+    tenantgen(dir.path(), &bao)
+        .args(["check", "--vault"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no secret at secret/platform"));
+}
+
+#[test]
+fn versions_are_pinned_and_recorded() {
+    if !bao::available("versions_are_pinned_and_recorded") {
+        return;
+    }
+    let bao = Bao::start();
+    let users = example_users();
+    bao.put_users_string(&users);
+    let mut without_carol = users.clone();
+    without_carol.as_object_mut().unwrap().remove("carol");
+    bao.put_users_string(&without_carol);
+
+    let dir = example_workspace();
+    tenantgen(dir.path(), &bao)
+        .args(["render", "--yes", "--vault-version", "1"])
+        .assert()
+        .success();
+    let (files, record) = outputs(dir.path());
+    assert_eq!(files, rendered_from_file().0);
+    assert_eq!(record["source"]["version"], 1);
+
+    tenantgen(dir.path(), &bao)
+        .args(["check", "--vault"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(
+            "the users changed since the last render (rendered from Vault secret/platform version 1, now Vault secret/platform version 2)",
+        ))
+        .stdout(predicate::str::contains("users removed:         carol"));
+    tenantgen(dir.path(), &bao)
+        .args(["render", "--yes", "--vault"])
+        .assert()
+        .success();
+    assert_eq!(outputs(dir.path()).1["source"]["version"], 2);
+
+    // An unrelated write to the secret (a new version with the same users) churns nothing.
+    let data = json!({"k8s_users": without_carol.to_string(), "unrelated": "x"}).to_string();
+    bao.run_with(
+        &["kv", "put", "-mount=secret", "platform", "-"],
+        Some(&data),
+    );
+    let before = tree(dir.path());
+    tenantgen(dir.path(), &bao)
+        .args(["check", "--vault"])
+        .assert()
+        .code(0);
+    tenantgen(dir.path(), &bao)
+        .args(["render", "--yes", "--vault"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("No changes"));
+    assert_eq!(tree(dir.path()), before);
+
+    tenantgen(dir.path(), &bao)
+        .args(["check", "--vault-version", "99"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "there is no version 99 of secret/platform",
+        ));
+    bao.run(&["kv", "delete", "-mount=secret", "-versions=1", "platform"]);
+    tenantgen(dir.path(), &bao)
+        .args(["check", "--vault-version", "1"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("version 1 was deleted"));
+}
+
+#[test]
+fn tls_with_the_right_ca_and_failure_without() {
+    if !bao::available("tls_with_the_right_ca_and_failure_without") {
+        return;
+    }
+    let bao = Bao::start_tls();
+    bao.put_users_string(&example_users());
+    let dir = example_workspace();
+    tenantgen(dir.path(), &bao)
+        .args(["render", "--yes", "--vault"])
+        .assert()
+        .success();
+    assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
+    let before = tree(dir.path());
+    tenantgen(dir.path(), &bao)
+        .env_remove("VAULT_CACERT")
+        .args(["render", "--yes", "--vault"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("TLS with"))
+        .stderr(predicate::str::contains("set VAULT_CACERT"))
+        .stderr(predicate::str::contains(&bao.root_token).not());
+    assert_eq!(tree(dir.path()), before);
+    tenantgen(dir.path(), &bao)
+        .env_remove("VAULT_CACERT")
+        .args(["check", "--vault", "--vault-skip-verify"])
+        .assert()
+        .code(0);
+}
+
+/// Each failure: exit 1, one clear message, no token in it, nothing written.
+#[test]
+fn failures_are_clear_and_write_nothing() {
+    if !bao::available("failures_are_clear_and_write_nothing") {
+        return;
+    }
+    let bao = Bao::start();
+    bao.put_users_string(&example_users());
+    bao.run(&["secrets", "enable", "-path=kv1", "-version=1", "kv"]);
+    bao.run(&["secrets", "enable", "-path=other", "kv-v2"]);
+    bao.run_with(
+        &["kv", "put", "-mount=other", "nokey", "-"],
+        Some(r#"{"users": "{}", "admins": "x"}"#),
+    );
+    bao.run_with(
+        &["kv", "put", "-mount=other", "badjson", "-"],
+        Some(r#"{"k8s_users": "{\"alice\": "}"#),
+    );
+    bao.run_with(
+        &["kv", "put", "-mount=other", "list", "-"],
+        Some(r#"{"k8s_users": "[1, 2]"}"#),
+    );
+    bao.run_with(
+        &["kv", "put", "-mount=other", "number", "-"],
+        Some(r#"{"k8s_users": 42}"#),
+    );
+    bao.run_with(
+        &["kv", "put", "-mount=other", "invalid", "-"],
+        Some(&json!({"k8s_users": {"bob": {"role": "root"}}}).to_string()),
+    );
+    let weak_token = bao.token_with_policy(
+        "nothing",
+        "path \"secret/data/elsewhere\" {\n  capabilities = [\"read\"]\n}\n",
+    );
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_address = format!("http://{}", silent.local_addr().unwrap());
+    let closed_address = format!("http://127.0.0.1:{}", bao::free_port());
+
+    struct Case {
+        name: &'static str,
+        config: &'static str,
+        env: Vec<(&'static str, String)>,
+        args: Vec<&'static str>,
+        expected: &'static str,
+    }
+    let case =
+        |name, config, env: Vec<(&'static str, String)>, args: Vec<&'static str>, expected| Case {
+            name,
+            config,
+            env,
+            args,
+            expected,
+        };
+    let cases = vec![
+        case(
+            "unreachable",
+            "",
+            vec![("VAULT_ADDR", closed_address.clone())],
+            vec![],
+            "cannot reach Vault at http://127.0.0.1:",
+        ),
+        case(
+            "timeout",
+            "",
+            vec![("VAULT_ADDR", silent_address.clone())],
+            vec!["--vault-timeout", "1"],
+            "did not answer within 1 s",
+        ),
+        case(
+            "tls",
+            "",
+            vec![("VAULT_ADDR", bao.address.replace("http://", "https://"))],
+            vec![],
+            "TLS with https://127.0.0.1",
+        ),
+        case(
+            "bad address",
+            "",
+            vec![("VAULT_ADDR", "vault.example.com:8200".into())],
+            vec![],
+            "must be an http:// or https:// URL",
+        ),
+        case(
+            "403",
+            "",
+            vec![("VAULT_TOKEN", weak_token.clone())],
+            vec![],
+            "permission denied; the token needs a policy granting `read` on \"secret/data/platform\"",
+        ),
+        case(
+            "bad token",
+            "",
+            vec![("VAULT_TOKEN", "s.not-a-token".into())],
+            vec![],
+            "permission denied",
+        ),
+        case(
+            "missing path",
+            "vault {\n  path = \"nothing\"\n}",
+            vec![],
+            vec![],
+            "no secret at secret/nothing",
+        ),
+        case(
+            "missing key",
+            "vault {\n  mount = \"other\"\n  path = \"nokey\"\n}",
+            vec![],
+            vec![],
+            "has no key \"k8s_users\" (its keys: admins, users)",
+        ),
+        case(
+            "kv v1",
+            "vault {\n  mount = \"kv1\"\n}",
+            vec![],
+            vec![],
+            "is a KV version 1 mount",
+        ),
+        case(
+            "not json",
+            "vault {\n  mount = \"other\"\n  path = \"badjson\"\n}",
+            vec![],
+            vec![],
+            "key \"k8s_users\", is not valid JSON",
+        ),
+        case(
+            "a list",
+            "vault {\n  mount = \"other\"\n  path = \"list\"\n}",
+            vec![],
+            vec![],
+            "must hold a JSON object keyed by username",
+        ),
+        case(
+            "a number",
+            "vault {\n  mount = \"other\"\n  path = \"number\"\n}",
+            vec![],
+            vec![],
+            "holds a number, not the users map",
+        ),
+        case(
+            "invalid users",
+            "vault {\n  mount = \"other\"\n  path = \"invalid\"\n}",
+            vec![],
+            vec![],
+            "k8s_users (Vault other/invalid version 1) has 1 problem:\n  - user \"bob\": role = \"root\": unknown role",
+        ),
+    ];
+    let dir = example_workspace();
+    tenantgen(dir.path(), &bao)
+        .args(["render", "--yes", "--vault"])
+        .assert()
+        .success();
+    let config = std::fs::read_to_string(dir.path().join("tenantgen.hcl")).unwrap();
+    for case in cases {
+        std::fs::write(
+            dir.path().join("tenantgen.hcl"),
+            format!("{config}\n{}\n", case.config),
+        )
+        .unwrap();
+        let before = tree(&dir.path().join("stacks-out"));
+        let started = Instant::now();
+        let mut command = tenantgen(dir.path(), &bao);
+        command
+            .args(["render", "--yes", "--vault"])
+            .args(&case.args);
+        for (name, value) in &case.env {
+            command.env(name, value);
+        }
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{}: {stderr}", case.name);
+        assert!(
+            stderr.contains(case.expected),
+            "{}: expected {:?} in:\n{stderr}",
+            case.name,
+            case.expected
+        );
+        let errors = stderr
+            .lines()
+            .filter(|line| line.starts_with("error:"))
+            .count();
+        assert_eq!(errors, 1, "{}: one message, got:\n{stderr}", case.name);
+        for secret in [&bao.root_token, &weak_token] {
+            assert!(
+                !stderr.contains(secret.as_str()),
+                "{}: the token leaked:\n{stderr}",
+                case.name
+            );
+        }
+        assert_eq!(
+            tree(&dir.path().join("stacks-out")),
+            before,
+            "{}",
+            case.name
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{}: took {:?}",
+            case.name,
+            started.elapsed()
+        );
+    }
+    drop(silent);
+}
