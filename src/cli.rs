@@ -2,17 +2,18 @@
 //! per command, exit codes as documented in the README.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::diff::{self, Changes};
 use crate::report::{self, Style};
 use crate::source::vault::VaultFlags;
 use crate::summary;
+use crate::write::{self, Lock};
 use crate::{Generation, Loaded, Options};
 
 #[derive(Debug, Parser)]
@@ -49,6 +50,9 @@ pub struct Common {
     /// When to colour the output
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Output of diff and check: text for people, json for tools
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
     /// Read the users from Vault KV v2 (vault block of the config, VAULT_* variables)
     #[arg(long, global = true, conflicts_with = "users")]
     pub vault: bool,
@@ -107,9 +111,19 @@ pub enum Command {
     /// Show what render would change; exit 0 when nothing, 2 when something would change
     Diff,
     /// For CI: exit 0 when the generated files are up to date, 2 when stale or hand-edited
-    Check,
+    Check {
+        /// Without reading the users: check headers and the file set against the last render's record
+        #[arg(long)]
+        offline: bool,
+    },
     /// Validate the users and the config only
     Validate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -168,6 +182,10 @@ fn options(common: &Common) -> Result<Options> {
 /// Runs one parsed command line; returns the exit status.
 pub fn run(cli: &Cli, style: Style) -> Result<u8> {
     let options = options(&cli.common)?;
+    let format = cli.common.format;
+    if let Command::Check { offline: true } = cli.command {
+        return check_offline(&options, format, style);
+    }
     let loaded = crate::load(&options)?;
     for warning in &loaded.validated.warnings {
         eprintln!("{} {warning}", style.warning_prefix());
@@ -180,14 +198,80 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
         .as_ref()
         .map(|dir| options.working_dir.join(dir));
     let generation = crate::generate(&loaded, templates.as_deref())?;
+    let writes = matches!(cli.command, Command::Render { .. });
+    let _lock = guard_tree(&loaded.out_root, command_name(&cli.command), writes)?;
     let changes = diff::compare(&loaded.out_root, &generation.files)?;
-    refuse_conflicts(&changes, &loaded)?;
+    refuse_conflicts(&changes, &loaded.out_root)?;
+    let view = View {
+        loaded: &loaded,
+        generation: &generation,
+        changes: &changes,
+        label: root_label(&loaded.out_root),
+        style,
+    };
     match cli.command {
-        Command::Render { yes, force } => render(&loaded, &generation, &changes, yes, force, style),
-        Command::Diff => Ok(show(&loaded, &generation, &changes, style)),
-        Command::Check => check(&loaded, &generation, &changes, style),
+        Command::Render { yes, force } => render(&view, yes, force),
+        Command::Diff => Ok(view.show("diff", format)),
+        Command::Check { .. } => Ok(check(&view, format)),
         Command::Validate => Ok(OK),
     }
+}
+
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Render { .. } => "render",
+        Command::Diff => "diff",
+        Command::Check { .. } => "check",
+        Command::Validate => "validate",
+    }
+}
+
+/// Takes the output root's lock for the rest of the command, and settles a
+/// write an earlier run left unfinished. Read-only commands lock when they
+/// can, so they never see a write half-way, and never create the root.
+fn guard_tree(root: &Path, command: &str, writes: bool) -> Result<Option<Lock>> {
+    if root.exists() && !root.is_dir() {
+        bail!(
+            "the output root {} is not a directory; point --out or `out` at a directory",
+            root.display()
+        );
+    }
+    if writes {
+        std::fs::create_dir_all(root).with_context(|| {
+            format!(
+                "cannot create the output root {}; check its parent's permissions",
+                root.display()
+            )
+        })?;
+    } else if !root.exists() {
+        return Ok(None);
+    }
+    let lock = match Lock::acquire(root, command) {
+        Ok(lock) => Some(lock),
+        Err(err) if writes || is_busy(&err) => return Err(err),
+        // A read-only checkout cannot hold a lock file; reading is still safe enough.
+        Err(_) => None,
+    };
+    if root.join(write::JOURNAL).exists() {
+        if !writes {
+            bail!(
+                "an interrupted `tenantgen render` left {} unfinished ({} exists); run `tenantgen render` to settle it first",
+                root.display(),
+                write::JOURNAL
+            );
+        }
+        write::recover(root)?;
+        eprintln!(
+            "note: settled a write that an earlier run left unfinished in {}",
+            root.display()
+        );
+    }
+    Ok(lock)
+}
+
+fn is_busy(err: &anyhow::Error) -> bool {
+    err.to_string()
+        .contains("is locked by another tenantgen run")
 }
 
 fn validate(loaded: &Loaded) -> Result<u8> {
@@ -203,59 +287,76 @@ fn validate(loaded: &Loaded) -> Result<u8> {
 }
 
 /// Hand-written files in the way are never overwritten, whatever the flags.
-fn refuse_conflicts(changes: &Changes, loaded: &Loaded) -> Result<()> {
+fn refuse_conflicts(changes: &Changes, root: &Path) -> Result<()> {
     if changes.conflicts.is_empty() {
         return Ok(());
     }
-    let root = loaded.out_root.display();
     let paths: Vec<String> = changes
         .conflicts
         .iter()
-        .map(|path| format!("  {root}/{path}"))
+        .map(|path| format!("  {}/{path}", root.display()))
         .collect();
     bail!(
-        "these files are in the way of generated files but were not generated by tenantgen:\n{}\nmove or rename them (tenantgen never overwrites hand-written files); nothing was written",
+        "these paths are in the way of generated files and tenantgen will not touch them:\n{}\nmove or rename them (tenantgen never overwrites hand-written files or writes through symlinks); nothing was written",
         paths.join("\n")
     )
 }
 
-fn root_label(loaded: &Loaded) -> String {
+/// The output root as the user would write it.
+fn root_label(root: &Path) -> String {
     let cwd = std::env::current_dir().unwrap_or_default();
-    loaded
-        .out_root
-        .strip_prefix(&cwd)
-        .unwrap_or(&loaded.out_root)
+    root.strip_prefix(&cwd)
+        .unwrap_or(root)
         .display()
         .to_string()
 }
 
-/// Prints the summary and diffs; returns the `diff` exit status.
-fn show(loaded: &Loaded, generation: &Generation, changes: &Changes, style: Style) -> u8 {
-    let label = root_label(loaded);
-    if !changes.has_changes() {
-        println!("No changes: {label} is up to date.");
-        return OK;
-    }
-    let summary = summary::summarise(changes, &generation.manifest, &loaded.config);
-    print!("{}", report::file_diffs(changes, &label, style));
-    println!();
-    print!("{}", report::summary(&summary, style));
-    DIFFERS
+/// Everything the diff-showing commands print from.
+struct View<'a> {
+    loaded: &'a Loaded,
+    generation: &'a Generation,
+    changes: &'a Changes,
+    label: String,
+    style: Style,
 }
 
-fn render(
-    loaded: &Loaded,
-    generation: &Generation,
-    changes: &Changes,
-    yes: bool,
-    force: bool,
-    style: Style,
-) -> Result<u8> {
-    if show(loaded, generation, changes, style) == OK {
+impl View<'_> {
+    fn summary(&self) -> summary::Summary {
+        summary::summarise(self.changes, &self.generation.manifest, &self.loaded.config)
+    }
+
+    /// Prints the diffs and the summary; returns the `diff` exit status.
+    fn show(&self, command: &str, format: Format) -> u8 {
+        let has_changes = self.changes.has_changes();
+        if format == Format::Json {
+            let summary = has_changes.then(|| self.summary());
+            print!(
+                "{}",
+                report::json_changes(command, self.changes, summary.as_ref(), &self.label)
+            );
+            return if has_changes { DIFFERS } else { OK };
+        }
+        if !has_changes {
+            println!("No changes: {} is up to date.", self.label);
+            return OK;
+        }
+        print!(
+            "{}",
+            report::file_diffs(self.changes, &self.label, self.style)
+        );
+        println!();
+        print!("{}", report::summary(&self.summary(), self.style));
+        DIFFERS
+    }
+}
+
+fn render(view: &View<'_>, yes: bool, force: bool) -> Result<u8> {
+    if view.show("render", Format::Text) == OK {
         return Ok(OK);
     }
-    let label = root_label(loaded);
-    let edited: Vec<String> = changes
+    let label = &view.label;
+    let edited: Vec<String> = view
+        .changes
         .hand_edited()
         .map(|file| format!("  {label}/{}", file.path))
         .collect();
@@ -280,19 +381,23 @@ fn render(
             return Ok(ERROR);
         }
     }
-    crate::write::apply(&loaded.out_root, changes)?;
+    write::apply(&view.loaded.out_root, view.changes)?;
     println!("Wrote {label}.");
     Ok(OK)
 }
 
-fn check(loaded: &Loaded, generation: &Generation, changes: &Changes, style: Style) -> Result<u8> {
-    let label = root_label(loaded);
-    if !changes.has_changes() {
-        println!("{label} is up to date.");
-        return Ok(OK);
+fn check(view: &View<'_>, format: Format) -> u8 {
+    if format == Format::Text && !view.changes.has_changes() {
+        println!("{} is up to date.", view.label);
+        return OK;
     }
-    let status = show(loaded, generation, changes, style);
-    let edited: Vec<&str> = changes
+    let status = view.show("check", format);
+    if status == OK || format == Format::Json {
+        return status;
+    }
+    let style = view.style;
+    let edited: Vec<&str> = view
+        .changes
         .hand_edited()
         .map(|file| file.path.as_str())
         .collect();
@@ -304,8 +409,37 @@ fn check(loaded: &Loaded, generation: &Generation, changes: &Changes, style: Sty
         );
     }
     eprintln!(
-        "{} {label} is not what tenantgen generates from the current users and config; run `tenantgen render` and commit the result",
-        style.error_prefix()
+        "{} {} is not what tenantgen generates from the current users and config; run `tenantgen render` and commit the result",
+        style.error_prefix(),
+        view.label
     );
-    Ok(status)
+    status
+}
+
+/// `check --offline`: headers and the file set against the render record,
+/// without the users source (for CI jobs with no Vault access).
+fn check_offline(options: &Options, format: Format, style: Style) -> Result<u8> {
+    let (_, out_root) = crate::output_root(options)?;
+    let label = root_label(&out_root);
+    if !out_root.is_dir() {
+        bail!(
+            "the output root {label} does not exist; run `tenantgen render` first, or point --out at it"
+        );
+    }
+    let _lock = guard_tree(&out_root, "check --offline", false)?;
+    let problems = diff::verify_offline(&out_root)?;
+    if format == Format::Json {
+        print!("{}", report::json_offline(&problems, &label));
+    } else if problems.is_empty() {
+        println!("{label} matches its render record: every generated file is present and intact.");
+    } else {
+        for problem in &problems {
+            println!("{label}/{}: {}", problem.path, problem.problem.describe());
+        }
+        eprintln!(
+            "{} {label} does not match the record of its last render; run `tenantgen render` (with access to the users) and commit the result",
+            style.error_prefix()
+        );
+    }
+    Ok(if problems.is_empty() { OK } else { DIFFERS })
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use crate::confine;
 use crate::header::{self, Ownership};
 use crate::manifest::{self, Manifest};
 use crate::verify::GeneratedFile;
@@ -72,6 +73,10 @@ pub fn compare(out_root: &Path, generated: &[GeneratedFile]) -> Result<Changes> 
     let mut files = Vec::with_capacity(generated.len());
 
     for file in generated {
+        if let Some(problem) = confine::problem(out_root, &file.path) {
+            conflicts.push(format!("{} ({problem})", file.path));
+            continue;
+        }
         let Some(old) = on_disk.remove(&file.path) else {
             // Something that is not a regular file (a directory, a symlink) is in the way.
             if out_root.join(&file.path).symlink_metadata().is_ok() {
@@ -188,4 +193,84 @@ fn scan(out_root: &Path) -> Result<BTreeMap<String, String>> {
         found.insert(path, String::from_utf8_lossy(&bytes).into_owned());
     }
     Ok(found)
+}
+
+/// What `check --offline` finds wrong with a tree, judged by file headers
+/// and the render record alone.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OfflineProblem {
+    pub path: String,
+    pub problem: OfflineKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OfflineKind {
+    /// Recorded by the last render but not on disk.
+    Missing,
+    /// A generated file the last render did not produce.
+    NotRecorded,
+    /// The body no longer matches the hash in its header.
+    HandEdited,
+    /// Intact, but not the file the last render wrote.
+    DiffersFromRecord,
+}
+
+impl OfflineKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            OfflineKind::Missing => "missing: the last render wrote it",
+            OfflineKind::NotRecorded => "not produced by the last render",
+            OfflineKind::HandEdited => "edited by hand: its body does not match its header's hash",
+            OfflineKind::DiffersFromRecord => "not the file the last render wrote",
+        }
+    }
+}
+
+/// Checks `out_root` against its render record without reading the users
+/// source: every recorded file present and intact, nothing extra.
+pub fn verify_offline(out_root: &Path) -> Result<Vec<OfflineProblem>> {
+    let mut on_disk = scan(out_root)?;
+    let record = on_disk.remove(manifest::PATH).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{} has no render record ({}); run `tenantgen render` (and commit the record) before checking offline",
+            out_root.display(),
+            manifest::PATH
+        )
+    })?;
+    let record = Manifest::parse(&record).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{} is not a render record this tenantgen understands; run `tenantgen render` to rewrite it",
+            out_root.join(manifest::PATH).display()
+        )
+    })?;
+    let mut problems = Vec::new();
+    for (path, recorded_hash) in &record.files {
+        let problem = match on_disk.remove(path.as_str()) {
+            None => Some(OfflineKind::Missing),
+            Some(contents) => match header::split(&contents) {
+                _ if header::inspect(&contents) != (Ownership::Generated { intact: true }) => {
+                    Some(OfflineKind::HandEdited)
+                }
+                Some((hash, _)) if hash != recorded_hash => Some(OfflineKind::DiffersFromRecord),
+                _ => None,
+            },
+        };
+        if let Some(problem) = problem {
+            problems.push(OfflineProblem {
+                path: path.clone(),
+                problem,
+            });
+        }
+    }
+    for (path, contents) in on_disk {
+        if let Ownership::Generated { .. } = header::inspect(&contents) {
+            problems.push(OfflineProblem {
+                path,
+                problem: OfflineKind::NotRecorded,
+            });
+        }
+    }
+    problems.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(problems)
 }

@@ -11,6 +11,7 @@ use anyhow::{Result, bail};
 
 pub mod cli;
 pub mod config;
+pub mod confine;
 pub mod diff;
 pub mod escape;
 pub mod header;
@@ -63,13 +64,19 @@ pub struct Generation {
     pub manifest: Manifest,
 }
 
-/// Reads the config and the users source and validates the users.
-pub fn load(options: &Options) -> Result<Loaded> {
+/// Reads the config and decides the output root (`--out` wins over `out`).
+pub fn output_root(options: &Options) -> Result<(Config, PathBuf)> {
     let (config, _) = Config::discover(options.config.as_deref(), &options.working_dir)?;
     let out_root = match &options.out {
         Some(out) => options.working_dir.join(out),
         None => config.out.clone(),
     };
+    Ok((config, out_root))
+}
+
+/// Reads the config and the users source and validates the users.
+pub fn load(options: &Options) -> Result<Loaded> {
+    let (config, out_root) = output_root(options)?;
     let raw = match (&options.users, &options.vault, &config.users_file) {
         (Some(_), Some(_), _) => {
             bail!("--users and --vault both name a users source; pass only one")

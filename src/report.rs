@@ -2,8 +2,10 @@
 
 use std::fmt::Write as _;
 
-use crate::diff::{Changes, FileChange, Status};
-use crate::summary::Summary;
+use serde::Serialize;
+
+use crate::diff::{Changes, FileChange, OfflineProblem, Status};
+use crate::summary::{AppInstance, Summary, UserRole};
 
 /// Whether output carries ANSI colours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,27 +48,16 @@ pub fn file_diffs(changes: &Changes, root_label: &str, style: Style) -> String {
 }
 
 fn file_diff(change: &FileChange, root_label: &str, style: Style) -> String {
-    let old = change.old.as_deref().unwrap_or("");
-    let new = change.new.as_deref().unwrap_or("");
-    let path = format!("{root_label}/{}", change.path);
-    let (from, to) = match change.status {
-        Status::Added => ("/dev/null".to_string(), format!("b/{path}")),
-        Status::Deleted => (format!("a/{path}"), "/dev/null".to_string()),
-        _ => (format!("a/{path}"), format!("b/{path}")),
-    };
-    let diff = similar::TextDiff::from_lines(old, new);
     let mut out = String::new();
     if change.hand_edited {
-        let note = format!("# {path} was edited by hand; this change discards that edit");
+        let note = format!(
+            "# {root_label}/{} was edited by hand; this change discards that edit",
+            change.path
+        );
         out.push_str(&style.paint(YELLOW, &note));
         out.push('\n');
     }
-    let unified = diff
-        .unified_diff()
-        .context_radius(3)
-        .header(&from, &to)
-        .to_string();
-    for line in unified.lines() {
+    for line in unified(change, root_label).lines() {
         let painted = if line.starts_with("+++") || line.starts_with("---") {
             style.paint(BOLD, line)
         } else if line.starts_with('+') {
@@ -82,6 +73,85 @@ fn file_diff(change: &FileChange, root_label: &str, style: Style) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The unified diff of one file, `a/` and `b/` paths under `root_label`.
+fn unified(change: &FileChange, root_label: &str) -> String {
+    let old = change.old.as_deref().unwrap_or("");
+    let new = change.new.as_deref().unwrap_or("");
+    let path = format!("{root_label}/{}", change.path);
+    let (from, to) = match change.status {
+        Status::Added => ("/dev/null".to_string(), format!("b/{path}")),
+        Status::Deleted => (format!("a/{path}"), "/dev/null".to_string()),
+        _ => (format!("a/{path}"), format!("b/{path}")),
+    };
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&from, &to)
+        .to_string()
+}
+
+/// One changed file in the JSON report.
+#[derive(Debug, Serialize)]
+struct JsonFile {
+    path: String,
+    status: &'static str,
+    hand_edited: bool,
+    diff: String,
+}
+
+/// The JSON document of `diff --format json` and `check --format json`
+/// (its shape is documented in the README).
+pub fn json_changes(
+    command: &str,
+    changes: &Changes,
+    summary: Option<&Summary>,
+    root_label: &str,
+) -> String {
+    let files: Vec<JsonFile> = changes
+        .changed()
+        .map(|change| JsonFile {
+            path: change.path.clone(),
+            status: match change.status {
+                Status::Added => "added",
+                Status::Modified => "modified",
+                Status::Deleted => "deleted",
+                Status::Unchanged => "unchanged",
+            },
+            hand_edited: change.hand_edited,
+            diff: unified(change, root_label),
+        })
+        .collect();
+    let up_to_date = files.is_empty();
+    let document = serde_json::json!({
+        "command": command,
+        "output_root": root_label,
+        "up_to_date": up_to_date,
+        "exit_code": if up_to_date { 0 } else { 2 },
+        "summary": summary,
+        "files": files,
+    });
+    pretty(&document)
+}
+
+/// The JSON document of `check --offline --format json`.
+pub fn json_offline(problems: &[OfflineProblem], root_label: &str) -> String {
+    let document = serde_json::json!({
+        "command": "check",
+        "offline": true,
+        "output_root": root_label,
+        "up_to_date": problems.is_empty(),
+        "exit_code": if problems.is_empty() { 0 } else { 2 },
+        "problems": problems,
+    });
+    pretty(&document)
+}
+
+fn pretty(document: &serde_json::Value) -> String {
+    let mut text = serde_json::to_string_pretty(document).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 fn list<T: AsRef<str>>(items: &[T]) -> String {
@@ -100,10 +170,10 @@ pub fn summary(summary: &Summary, style: Style) -> String {
             let _ = writeln!(out, "  {label:<22} {value}");
         }
     };
-    let users = |pairs: &[(String, crate::model::Role)]| {
+    let users = |pairs: &[UserRole]| {
         pairs
             .iter()
-            .map(|(user, role)| format!("{user} ({role})"))
+            .map(|entry| format!("{} ({})", entry.user, entry.role))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -134,10 +204,10 @@ pub fn summary(summary: &Summary, style: Style) -> String {
     }
     line("domains added:", list(&summary.domains_added));
     line("domains removed:", list(&summary.domains_removed));
-    let instances = |pairs: &[(String, String)]| {
+    let instances = |pairs: &[AppInstance]| {
         pairs
             .iter()
-            .map(|(app, user)| format!("{app}/{user}"))
+            .map(|entry| format!("{}/{}", entry.app, entry.user))
             .collect::<Vec<_>>()
             .join(", ")
     };

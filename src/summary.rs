@@ -17,8 +17,8 @@ pub struct Summary {
     pub has_previous_render: bool,
     /// How the users source moved since the last render, when it did.
     pub source_change: Option<String>,
-    pub users_added: Vec<(String, Role)>,
-    pub users_removed: Vec<(String, Role)>,
+    pub users_added: Vec<UserRole>,
+    pub users_removed: Vec<UserRole>,
     /// Users whose role, identity, namespaces, domains or apps changed.
     pub users_changed: Vec<String>,
     pub role_changes: Vec<RoleChange>,
@@ -26,11 +26,22 @@ pub struct Summary {
     pub namespaces_removed: Vec<String>,
     pub domains_added: Vec<String>,
     pub domains_removed: Vec<String>,
-    /// `(app, user)` pairs.
-    pub app_instances_added: Vec<(String, String)>,
-    pub app_instances_removed: Vec<(String, String)>,
+    pub app_instances_added: Vec<AppInstance>,
+    pub app_instances_removed: Vec<AppInstance>,
     pub files: FileCounts,
     pub manual_steps: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct UserRole {
+    pub user: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct AppInstance {
+    pub app: String,
+    pub user: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -86,7 +97,10 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
     for (user, record) in &current.tenants {
         let old = previous.get(user);
         match old {
-            None => summary.users_added.push((user.clone(), record.role)),
+            None => summary.users_added.push(UserRole {
+                user: user.clone(),
+                role: record.role,
+            }),
             Some(old) if old != record => summary.users_changed.push(user.clone()),
             Some(_) => {}
         }
@@ -116,28 +130,36 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
             &mut summary.domains_removed,
         );
         for app in record.apps.iter().filter(|app| !old_apps.contains(app)) {
-            summary
-                .app_instances_added
-                .push((app.clone(), user.clone()));
+            summary.app_instances_added.push(AppInstance {
+                app: app.clone(),
+                user: user.clone(),
+            });
         }
         for app in old_apps.iter().filter(|app| !record.apps.contains(app)) {
-            summary
-                .app_instances_removed
-                .push((app.clone(), user.clone()));
+            summary.app_instances_removed.push(AppInstance {
+                app: app.clone(),
+                user: user.clone(),
+            });
         }
     }
     for (user, old) in previous {
         if current.tenants.contains_key(user) {
             continue;
         }
-        summary.users_removed.push((user.clone(), old.role));
+        summary.users_removed.push(UserRole {
+            user: user.clone(),
+            role: old.role,
+        });
         summary
             .namespaces_removed
             .extend(old.namespaces.iter().cloned());
         summary.domains_removed.extend(old.domains.iter().cloned());
         summary
             .app_instances_removed
-            .extend(old.apps.iter().map(|app| (app.clone(), user.clone())));
+            .extend(old.apps.iter().map(|app| AppInstance {
+                app: app.clone(),
+                user: user.clone(),
+            }));
     }
     for list in [
         &mut summary.namespaces_created,
@@ -194,7 +216,7 @@ fn count_files(changes: &Changes) -> FileCounts {
 /// The seed's onboarding steps that happen outside Terraform, for what changed.
 fn manual_steps(summary: &Summary, changes: &Changes, config: &Config) -> Vec<String> {
     let mut steps = Vec::new();
-    for (user, role) in &summary.users_added {
+    for UserRole { user, role } in &summary.users_added {
         let group = match role {
             Role::NamespaceOwner => "kubernetes-namespace-owners",
             Role::PowerUser => "kubernetes-power-users",
@@ -210,12 +232,12 @@ fn manual_steps(summary: &Summary, changes: &Changes, config: &Config) -> Vec<St
             change.user, change.from, change.to
         ));
     }
-    for (user, _) in &summary.users_removed {
+    for UserRole { user, .. } in &summary.users_removed {
         steps.push(format!(
             "Authentik: remove {user} from the Kubernetes and Headscale groups"
         ));
     }
-    for (app, user) in &summary.app_instances_added {
+    for AppInstance { app, user } in &summary.app_instances_added {
         if let Some(app_config) = config.apps.get(app) {
             steps.push(format!(
                 "{app} for {user}: export the NFS share {} and add the Cloudflare route {}",
