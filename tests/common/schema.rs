@@ -309,10 +309,10 @@ fn collect_references(expr: &Expression, out: &mut Vec<Vec<String>>) {
         }
         Expression::Array(items) => items.iter().for_each(|item| collect_references(item, out)),
         Expression::Object(object) => object.iter().for_each(|(key, value)| {
-            if let ObjectKey::Expression(key) = key {
-                if !matches!(key, Expression::Variable(_)) {
-                    collect_references(key, out);
-                }
+            if let ObjectKey::Expression(key) = key
+                && !matches!(key, Expression::Variable(_))
+            {
+                collect_references(key, out);
             }
             collect_references(value, out);
         }),
