@@ -113,6 +113,12 @@ pub fn load(options: &Options) -> Result<Loaded> {
 pub fn generate(loaded: &Loaded, templates_dir: Option<&Path>) -> Result<Generation> {
     let templates = render::Templates::load(templates_dir)?;
     let plan = plan::build(&loaded.validated.tenants, &loaded.config);
+    if let Err(problems) = plan::check(&plan, &loaded.config.woodpecker.static_admins) {
+        bail!(
+            "the plan failed tenantgen's own consistency check; this is a tenantgen bug, please report it with this output:\n  - {}\nnothing was written",
+            problems.join("\n  - ")
+        );
+    }
     let rendered = render::render(&plan, &templates)?;
     let mut files = verify::verify(rendered)?;
     let manifest = Manifest::new(&loaded.raw.origin, &loaded.validated.tenants, &files);

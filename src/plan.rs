@@ -72,6 +72,8 @@ pub struct PolicyRule {
 pub struct Entity {
     pub tf: String,
     pub name: String,
+    /// Terraform names of the `vault_policy` resources the entity carries.
+    pub policies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,6 +89,8 @@ pub struct DeployerRole {
     pub tf: String,
     pub name: String,
     pub namespace: String,
+    /// Terraform names of the `vault_policy` resources the role's tokens get.
+    pub policies: Vec<String>,
     pub backend: String,
     pub service_account: String,
     pub service_account_namespace: String,
@@ -325,6 +329,7 @@ fn vault_tenant(user: &User, config: &Config) -> VaultTenant {
         entity: Entity {
             tf: user_tf.clone(),
             name: user.name.clone(),
+            policies: vec![user_tf.clone()],
         },
         alias: EntityAlias {
             tf: user_tf,
@@ -338,6 +343,7 @@ fn vault_tenant(user: &User, config: &Config) -> VaultTenant {
                 tf: format!("{}_deployer", identifier(namespace)),
                 name: format!("{namespace}-deployer"),
                 namespace: namespace.clone(),
+                policies: vec![identifier(&user.name)],
                 backend: config.vault.kubernetes_backend.clone(),
                 service_account: config.deployer.service_account.clone(),
                 service_account_namespace: config.deployer.namespace.clone(),
@@ -544,6 +550,64 @@ fn factories(users: &[User], config: &Config) -> Vec<Factory> {
 mod tests {
     use super::*;
 
+    fn example_plan() -> (Plan, Config) {
+        let users = serde_json::json!({
+            "alice": {"role": "namespace-owner", "namespaces": ["alice-a", "alice-b"], "domains": ["alice.example.com"], "apps": ["freedify"]},
+            "dave": {"role": "power-user"},
+            "erin": {"role": "admin"}
+        });
+        let raw = crate::source::parse(users.to_string().as_bytes(), "test").unwrap();
+        let config = Config::default();
+        let tenants = crate::model::build(&raw, &config, false).unwrap().tenants;
+        (build(&tenants, &config), config)
+    }
+
+    fn problems(plan: &Plan, config: &Config) -> Vec<String> {
+        check(plan, &config.woodpecker.static_admins)
+            .err()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_plan_from_valid_users_is_consistent() {
+        let (plan, config) = example_plan();
+        assert_eq!(problems(&plan, &config), Vec::<String>::new());
+        // vault 2 namespaces, policy, entity, alias, 2 roles; platform 2 shared roles, 3 per
+        // namespace, 3 cluster bindings, 1 record; woodpecker 2 bindings; 1 module.
+        assert_eq!(plan.addresses().len(), 7 + 12 + 2 + 1);
+    }
+
+    #[test]
+    fn every_cross_stack_rule_is_enforced() {
+        let (mut plan, config) = example_plan();
+        plan.vault.tenants[0].namespaces.pop();
+        plan.vault.tenants[0].entity.policies = vec!["ghost".into()];
+        plan.vault.tenants[0].deployer_roles[1].policies = vec!["phantom".into()];
+        plan.woodpecker.admins.push("mallory".into());
+        let duplicate = plan.platform.tenants[0].dns_records[0].clone();
+        plan.platform.tenants[0].dns_records.push(duplicate);
+        let binding = plan.platform.tenants[1].cluster_binding.clone();
+        plan.platform.tenants[2].cluster_binding.name = binding.name;
+        let role = plan.vault.tenants[0].deployer_roles[0].name.clone();
+        plan.vault.tenants[0].deployer_roles[1].name = role;
+        let found = problems(&plan, &config).join("\n");
+        for expected in [
+            "platform binds and limits namespace \"alice-b\" of alice, which the vault stack does not create",
+            "woodpecker lets the deployer into namespace \"alice-b\"",
+            "entity alice names policy vault_policy.ghost, which is not generated",
+            "names policy vault_policy.phantom",
+            "CI admin \"mallory\" is neither a namespace-owner nor a static admin",
+            "two blocks share the address platform: cloudflare_record.alice",
+            "two Kubernetes ClusterRoleBinding objects are named \"dave-power-user\"",
+            "two Vault auth/kubernetes role objects are named \"alice-a-deployer\"",
+        ] {
+            assert!(
+                found.contains(expected),
+                "missing {expected:?} in:\n{found}"
+            );
+        }
+    }
+
     #[test]
     fn dns_identifiers_never_collide() {
         assert_eq!(dns_identifier("app.alice"), "app_alice");
@@ -559,5 +623,274 @@ mod tests {
         );
         assert!(own_variable("var.zone", "d").is_none());
         assert!(own_variable("vault_jwt_auth_backend.oidc.accessor", "d").is_none());
+    }
+}
+
+/// A Terraform block a stack directory gets.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address {
+    /// The stack directory, relative to the output root.
+    pub dir: String,
+    /// `resource` or `module`.
+    pub block: &'static str,
+    /// The resource type (empty for modules).
+    pub kind: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.block {
+            "module" => write!(f, "{}: module.{}", self.dir, self.name),
+            _ => write!(f, "{}: {}.{}", self.dir, self.kind, self.name),
+        }
+    }
+}
+
+impl Plan {
+    /// Every resource and module block the plan implies, stack by stack.
+    pub fn addresses(&self) -> Vec<Address> {
+        let mut out = Vec::new();
+        let mut add = |dir: &str, kind: &str, name: &str| {
+            out.push(Address {
+                dir: dir.to_string(),
+                block: if kind.is_empty() {
+                    "module"
+                } else {
+                    "resource"
+                },
+                kind: kind.to_string(),
+                name: name.to_string(),
+            });
+        };
+        for tenant in &self.vault.tenants {
+            for namespace in &tenant.namespaces {
+                add("vault", "kubernetes_namespace_v1", &namespace.tf);
+            }
+            add("vault", "vault_policy", &tenant.policy.tf);
+            add("vault", "vault_identity_entity", &tenant.entity.tf);
+            add("vault", "vault_identity_entity_alias", &tenant.alias.tf);
+            for role in &tenant.deployer_roles {
+                add("vault", "vault_kubernetes_auth_backend_role", &role.tf);
+            }
+        }
+        let platform = &self.platform;
+        for role in platform
+            .read_only_role
+            .iter()
+            .chain(&platform.power_user_role)
+        {
+            add("platform", "kubernetes_cluster_role_v1", &role.tf);
+        }
+        for tenant in &platform.tenants {
+            for namespace in &tenant.namespaces {
+                add(
+                    "platform",
+                    "kubernetes_role_binding_v1",
+                    &namespace.admin_binding.tf,
+                );
+                add(
+                    "platform",
+                    "kubernetes_resource_quota_v1",
+                    &namespace.quota.tf,
+                );
+                add("platform", "kubernetes_manifest", &namespace.certificate.tf);
+                if let Some(policy) = &namespace.network_policy {
+                    add("platform", "kubernetes_network_policy_v1", &policy.tf);
+                }
+                if let Some(limits) = &namespace.limit_range {
+                    add("platform", "kubernetes_limit_range_v1", &limits.tf);
+                }
+            }
+            add(
+                "platform",
+                "kubernetes_cluster_role_binding_v1",
+                &tenant.cluster_binding.tf,
+            );
+            for record in &tenant.dns_records {
+                add("platform", record.resource_type, &record.tf);
+            }
+        }
+        for tenant in &self.woodpecker.tenants {
+            for binding in &tenant.deployer_bindings {
+                add("woodpecker", "kubernetes_role_binding_v1", &binding.tf);
+            }
+        }
+        for factory in &self.factories {
+            for instance in &factory.instances {
+                add(&format!("{}/factory", factory.app), "", &instance.tf);
+            }
+        }
+        out
+    }
+
+    /// Kubernetes objects as `(kind, namespace, name)`; cluster-scoped ones have no namespace.
+    fn kubernetes_objects(&self) -> Vec<(&'static str, Option<&str>, &str)> {
+        let mut out = Vec::new();
+        for tenant in &self.vault.tenants {
+            for namespace in &tenant.namespaces {
+                out.push(("Namespace", None, namespace.name.as_str()));
+            }
+        }
+        let platform = &self.platform;
+        for role in platform
+            .read_only_role
+            .iter()
+            .chain(&platform.power_user_role)
+        {
+            out.push(("ClusterRole", None, role.name.as_str()));
+        }
+        for tenant in &platform.tenants {
+            for namespace in &tenant.namespaces {
+                let ns = Some(namespace.name.as_str());
+                out.push(("RoleBinding", ns, namespace.admin_binding.name.as_str()));
+                out.push(("ResourceQuota", ns, namespace.quota.name.as_str()));
+                out.push(("Certificate", ns, namespace.certificate.name.as_str()));
+                if let Some(policy) = &namespace.network_policy {
+                    out.push(("NetworkPolicy", ns, policy.name.as_str()));
+                }
+                if let Some(limits) = &namespace.limit_range {
+                    out.push(("LimitRange", ns, limits.name.as_str()));
+                }
+            }
+            out.push((
+                "ClusterRoleBinding",
+                None,
+                tenant.cluster_binding.name.as_str(),
+            ));
+        }
+        for tenant in &self.woodpecker.tenants {
+            for binding in &tenant.deployer_bindings {
+                out.push((
+                    "RoleBinding",
+                    Some(binding.namespace.as_str()),
+                    binding.name.as_str(),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Vault objects as `(kind, name)`.
+    fn vault_objects(&self) -> Vec<(String, &str)> {
+        let mut out = Vec::new();
+        for tenant in &self.vault.tenants {
+            out.push(("policy".to_string(), tenant.policy.name.as_str()));
+            out.push(("entity".to_string(), tenant.entity.name.as_str()));
+            out.push((
+                format!("alias on {}", tenant.alias.mount_accessor),
+                tenant.alias.name.as_str(),
+            ));
+            for role in &tenant.deployer_roles {
+                out.push((format!("auth/{} role", role.backend), role.name.as_str()));
+            }
+        }
+        out
+    }
+}
+
+/// Checks the plan as a whole before anything is rendered: what one stack
+/// refers to, another creates; no two objects share an address or a name.
+/// A problem here is a tenantgen bug, never bad input.
+pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    let created: std::collections::BTreeSet<&str> = plan
+        .vault
+        .tenants
+        .iter()
+        .flat_map(|tenant| {
+            tenant
+                .namespaces
+                .iter()
+                .map(|namespace| namespace.name.as_str())
+        })
+        .collect();
+    for tenant in &plan.platform.tenants {
+        for namespace in &tenant.namespaces {
+            if !created.contains(namespace.name.as_str()) {
+                problems.push(format!(
+                    "platform binds and limits namespace {:?} of {}, which the vault stack does not create",
+                    namespace.name, tenant.user
+                ));
+            }
+        }
+    }
+    for tenant in &plan.woodpecker.tenants {
+        for binding in &tenant.deployer_bindings {
+            if !created.contains(binding.namespace.as_str()) {
+                problems.push(format!(
+                    "woodpecker lets the deployer into namespace {:?} of {}, which the vault stack does not create",
+                    binding.namespace, tenant.user
+                ));
+            }
+        }
+    }
+    let policies: std::collections::BTreeSet<&str> = plan
+        .vault
+        .tenants
+        .iter()
+        .map(|tenant| tenant.policy.tf.as_str())
+        .collect();
+    for tenant in &plan.vault.tenants {
+        let named = tenant
+            .entity
+            .policies
+            .iter()
+            .map(|policy| (format!("entity {}", tenant.entity.name), policy))
+            .chain(tenant.deployer_roles.iter().flat_map(|role| {
+                role.policies
+                    .iter()
+                    .map(move |policy| (format!("deployer role {}", role.name), policy))
+            }));
+        for (holder, policy) in named {
+            if !policies.contains(policy.as_str()) {
+                problems.push(format!(
+                    "{holder} names policy vault_policy.{policy}, which is not generated"
+                ));
+            }
+        }
+    }
+    let owners: std::collections::BTreeSet<&str> = plan
+        .platform
+        .tenants
+        .iter()
+        .filter(|tenant| tenant.role == Role::NamespaceOwner)
+        .map(|tenant| tenant.user.as_str())
+        .collect();
+    for admin in &plan.woodpecker.admins {
+        if !owners.contains(admin.as_str()) && !static_admins.contains(admin) {
+            problems.push(format!(
+                "CI admin {admin:?} is neither a namespace-owner nor a static admin"
+            ));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for address in plan.addresses() {
+        if !seen.insert(address.clone()) {
+            problems.push(format!("two blocks share the address {address}"));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for object in plan.kubernetes_objects() {
+        if !seen.insert(object) {
+            let (kind, namespace, name) = object;
+            let place = namespace
+                .map(|ns| format!(" in namespace {ns}"))
+                .unwrap_or_default();
+            problems.push(format!(
+                "two Kubernetes {kind} objects are named {name:?}{place}"
+            ));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (kind, name) in plan.vault_objects() {
+        if !seen.insert((kind.clone(), name)) {
+            problems.push(format!("two Vault {kind} objects are named {name:?}"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
     }
 }

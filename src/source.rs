@@ -16,6 +16,11 @@ use sha2::{Digest, Sha256};
 
 pub mod vault;
 
+/// Largest users source read, in bytes: ten times what 10,000 users take.
+pub const MAX_INPUT_BYTES: u64 = 32 * 1024 * 1024;
+/// Most users rendered at once; the benchmark measures 10,000.
+pub const MAX_USERS: usize = 20_000;
+
 /// The key of the users map inside a Vault secret.
 pub const USERS_KEY: &str = "k8s_users";
 
@@ -83,6 +88,14 @@ pub fn read_file(path: &Path) -> Result<RawUsers> {
     if path.is_dir() {
         bail!("users file {shown} is a directory; pass the JSON file with --users FILE");
     }
+    let size = std::fs::metadata(path)
+        .with_context(|| {
+            format!(
+                "cannot read users file {shown}; check the path given with --users or users_file"
+            )
+        })?
+        .len();
+    check_size(size, &format!("users file {shown}"))?;
     let bytes = std::fs::read(path).with_context(|| {
         format!("cannot read users file {shown}; check the path given with --users or users_file")
     })?;
@@ -99,7 +112,20 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<RawUsers> {
 }
 
 /// The users map in `bytes` and the digest of its canonical JSON.
+/// Refuses sources too large to be a real users map before reading them.
+pub(crate) fn check_size(size: u64, what: &str) -> Result<()> {
+    if size > MAX_INPUT_BYTES {
+        bail!(
+            "{what} is {:.1} MB; tenantgen reads at most {} MB of users (about ten times 10,000 users), so this is not a users map",
+            size as f64 / 1e6,
+            MAX_INPUT_BYTES / (1024 * 1024)
+        );
+    }
+    Ok(())
+}
+
 pub(crate) fn parse_users(bytes: &[u8], what: &str) -> Result<(Vec<(String, Value)>, String)> {
+    check_size(bytes.len() as u64, what)?;
     let document: Document = serde_json::from_slice(bytes).map_err(|err| {
         anyhow::anyhow!("{what} is not valid JSON: {err}; fix it (a JSON object keyed by username)")
     })?;
@@ -123,6 +149,12 @@ pub(crate) fn parse_users(bytes: &[u8], what: &str) -> Result<(Vec<(String, Valu
             bail!("{what} must hold a JSON object keyed by username, or a JSON string holding one")
         }
     };
+    if entries.len() > MAX_USERS {
+        bail!(
+            "{what} has {} users; tenantgen renders at most {MAX_USERS} at once; split them across several output roots",
+            entries.len()
+        );
+    }
     let entries: Vec<(String, Value)> = entries
         .into_iter()
         .map(|(name, json)| (name, json.into_value()))

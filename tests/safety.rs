@@ -1,0 +1,362 @@
+//! Writing safely: all-or-nothing, one writer at a time, never through a
+//! symlink; offline checks against the render record; JSON reports.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Stdio;
+
+use common::{example_workspace, tenantgen, tree};
+use predicates::prelude::*;
+use serde_json::{Value, json};
+
+fn rendered_workspace() -> tempfile::TempDir {
+    let dir = example_workspace();
+    tenantgen(dir.path())
+        .args(["render", "--yes"])
+        .assert()
+        .success();
+    dir
+}
+
+fn write_users(dir: &Path, name: &str, users: &Value) {
+    std::fs::write(dir.join(name), serde_json::to_string_pretty(users).unwrap()).unwrap();
+}
+
+#[test]
+fn a_failed_write_leaves_the_tree_exactly_as_it_was() {
+    let dir = rendered_workspace();
+    // A new factory app needs wiki/factory/, but a regular file is where the directory must go.
+    std::fs::write(dir.path().join("stacks-out/wiki"), "not a directory\n").unwrap();
+    let config = std::fs::read_to_string(dir.path().join("tenantgen.hcl")).unwrap();
+    std::fs::write(
+        dir.path().join("tenantgen.hcl"),
+        format!("{config}\napp \"wiki\" {{\n  domain   = \"wiki.{{user}}.{{zone}}\"\n  nfs_path = \"/srv/wiki/{{user}}\"\n}}\n"),
+    )
+    .unwrap();
+    let mut users = common::example_users();
+    users["alice"]["apps"] = json!(["wiki"]);
+    users["frank"] = json!({"role": "namespace-owner"});
+    write_users(dir.path(), "examples/k8s_users.json", &users);
+    let before = tree(dir.path());
+    tenantgen(dir.path())
+        .args(["render", "--yes"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "rolled back: the output tree is as it was",
+        ));
+    assert_eq!(tree(dir.path()), before);
+}
+
+#[test]
+fn symlinks_never_lead_a_write_outside_the_root() {
+    let dir = rendered_workspace();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("precious.tf"), "keep me\n").unwrap();
+    let vault = dir.path().join("stacks-out/vault");
+    std::fs::remove_dir_all(&vault).unwrap();
+    std::os::unix::fs::symlink(outside.path(), &vault).unwrap();
+    let file_link = dir.path().join("stacks-out/platform/tenant-alice.tf");
+    std::fs::remove_file(&file_link).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("precious.tf"), &file_link).unwrap();
+    let outside_before = tree(outside.path());
+    let before = tree(dir.path());
+    tenantgen(dir.path())
+        .args(["render", "--yes", "--force"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("stacks-out/vault is a symlink"))
+        .stderr(predicate::str::contains("tenant-alice.tf is a symlink"));
+    assert_eq!(tree(outside.path()), outside_before);
+    assert_eq!(tree(dir.path()), before);
+}
+
+#[test]
+fn a_held_lock_names_its_holder() {
+    let dir = rendered_workspace();
+    let root = dir.path().join("stacks-out");
+    let lock = tenantgen::write::Lock::acquire(&root, "render").unwrap();
+    let before = tree(dir.path());
+    for command in [vec!["render", "--yes"], vec!["check"], vec!["diff"]] {
+        tenantgen(dir.path())
+            .args(&command)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(
+                "stacks-out is locked by another tenantgen run",
+            ))
+            .stderr(predicate::str::contains(format!(
+                "pid {}",
+                std::process::id()
+            )))
+            .stderr(predicate::str::contains("`tenantgen render`"));
+    }
+    assert_eq!(tree(dir.path()), before);
+    drop(lock);
+    tenantgen(dir.path()).arg("check").assert().code(0);
+    assert!(
+        !root.join(tenantgen::write::LOCK).exists(),
+        "the lock file goes away with its holder"
+    );
+}
+
+/// The tree `users` renders to from scratch, without the lock file.
+fn reference_tree(users: &Value) -> BTreeMap<String, Vec<u8>> {
+    let dir = example_workspace();
+    write_users(dir.path(), "examples/k8s_users.json", users);
+    tenantgen(dir.path())
+        .args(["render", "--yes"])
+        .assert()
+        .success();
+    tree(&dir.path().join("stacks-out"))
+}
+
+#[test]
+fn concurrent_renders_never_interleave() {
+    let inputs: Vec<Value> = (0..4).map(|seed| common::random_users(seed, 60)).collect();
+    let references: Vec<_> = inputs.iter().map(reference_tree).collect();
+    let dir = example_workspace();
+    for (index, users) in inputs.iter().enumerate() {
+        write_users(dir.path(), &format!("users-{index}.json"), users);
+    }
+    let binary = assert_cmd::cargo::cargo_bin("tenantgen");
+    for round in 0..4 {
+        let children: Vec<_> = (0..inputs.len())
+            .map(|index| {
+                std::process::Command::new(&binary)
+                    .args([
+                        "render",
+                        "--yes",
+                        "--color",
+                        "never",
+                        "--users",
+                        &format!("users-{index}.json"),
+                    ])
+                    .current_dir(dir.path())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut succeeded = 0;
+        for child in children {
+            let output = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            if output.status.success() {
+                succeeded += 1;
+            } else {
+                assert!(
+                    stderr.contains("is locked by another tenantgen run"),
+                    "round {round}: {stderr}"
+                );
+            }
+        }
+        assert!(succeeded >= 1, "round {round}: no run succeeded");
+        let final_tree = tree(&dir.path().join("stacks-out"));
+        assert!(
+            references.contains(&final_tree),
+            "round {round}: the tree is not exactly one run's output ({} files)",
+            final_tree.len()
+        );
+    }
+}
+
+#[test]
+fn check_refuses_a_half_settled_tree_and_render_settles_it() {
+    let dir = rendered_workspace();
+    let journal = json!({"entries": [{"path": "vault/tenant-zed.tf", "kind": "add"}], "created_dirs": [], "committed": false});
+    std::fs::write(
+        dir.path()
+            .join("stacks-out")
+            .join(tenantgen::write::JOURNAL),
+        journal.to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("stacks-out/vault/tenant-zed.tf"),
+        "half written\n",
+    )
+    .unwrap();
+    tenantgen(dir.path())
+        .arg("check")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "run `tenantgen render` to settle it first",
+        ));
+    tenantgen(dir.path())
+        .args(["render", "--yes"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "settled a write that an earlier run left unfinished",
+        ));
+    assert!(!dir.path().join("stacks-out/vault/tenant-zed.tf").exists());
+    tenantgen(dir.path()).arg("check").assert().code(0);
+}
+
+#[test]
+fn offline_check_needs_no_users_source() {
+    let dir = rendered_workspace();
+    std::fs::remove_file(dir.path().join("examples/k8s_users.json")).unwrap();
+    tenantgen(dir.path())
+        .args(["check", "--offline"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("matches its render record"));
+    tenantgen(dir.path()).arg("check").assert().code(1);
+
+    let root = dir.path().join("stacks-out");
+    std::fs::remove_file(root.join("vault/tenant-bob.tf")).unwrap();
+    std::fs::copy(
+        root.join("platform/tenant-bob.tf"),
+        root.join("platform/tenant-zed.tf"),
+    )
+    .unwrap();
+    let edited = std::fs::read_to_string(root.join("woodpecker/tenantgen.tf"))
+        .unwrap()
+        .replace("\"alice\",", "\"mallory\",");
+    std::fs::write(root.join("woodpecker/tenantgen.tf"), edited).unwrap();
+    tenantgen(dir.path())
+        .args(["check", "--offline"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(
+            "stacks-out/vault/tenant-bob.tf: missing: the last render wrote it",
+        ))
+        .stdout(predicate::str::contains(
+            "stacks-out/platform/tenant-zed.tf: not produced by the last render",
+        ))
+        .stdout(predicate::str::contains(
+            "stacks-out/woodpecker/tenantgen.tf: edited by hand",
+        ));
+    let report: Value = serde_json::from_slice(
+        &tenantgen(dir.path())
+            .args(["check", "--offline", "--format", "json"])
+            .assert()
+            .code(2)
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(report["up_to_date"], false);
+    assert_eq!(
+        report["problems"],
+        json!([
+            {"path": "platform/tenant-zed.tf", "problem": "not-recorded"},
+            {"path": "vault/tenant-bob.tf", "problem": "missing"},
+            {"path": "woodpecker/tenantgen.tf", "problem": "hand-edited"}
+        ])
+    );
+    std::fs::remove_file(root.join(tenantgen::manifest::PATH)).unwrap();
+    tenantgen(dir.path())
+        .args(["check", "--offline"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("has no render record"));
+}
+
+#[test]
+fn json_reports_for_diff_and_check() {
+    let dir = rendered_workspace();
+    let clean: Value = serde_json::from_slice(
+        &tenantgen(dir.path())
+            .args(["check", "--format", "json"])
+            .assert()
+            .code(0)
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        clean,
+        json!({"command": "check", "output_root": "stacks-out", "up_to_date": true, "exit_code": 0, "summary": null, "files": []})
+    );
+
+    let mut users = common::example_users();
+    users.as_object_mut().unwrap().remove("carol");
+    users["bob"]["role"] = json!("admin");
+    write_users(dir.path(), "examples/k8s_users.json", &users);
+    let report: Value = serde_json::from_slice(
+        &tenantgen(dir.path())
+            .args(["diff", "--format", "json"])
+            .assert()
+            .code(2)
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(report["command"], "diff");
+    assert_eq!(report["exit_code"], 2);
+    let summary = &report["summary"];
+    assert_eq!(
+        summary["users_removed"],
+        json!([{"user": "carol", "role": "namespace-owner"}])
+    );
+    assert_eq!(
+        summary["role_changes"],
+        json!([{"user": "bob", "from": "namespace-owner", "to": "admin", "escalation": true}])
+    );
+    assert_eq!(summary["namespaces_removed"], json!(["carol"]));
+    assert_eq!(
+        summary["app_instances_removed"],
+        json!([{"app": "actualbudget", "user": "carol"}])
+    );
+    let files = report["files"].as_array().unwrap();
+    let deleted: Vec<&str> = files
+        .iter()
+        .filter(|f| f["status"] == "deleted")
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        deleted,
+        [
+            "platform/tenant-carol.tf",
+            "vault/tenant-carol.tf",
+            "woodpecker/tenant-carol.tf"
+        ]
+    );
+    let bob = files
+        .iter()
+        .find(|f| f["path"] == "platform/tenant-bob.tf")
+        .unwrap();
+    assert_eq!(bob["status"], "modified");
+    assert!(
+        bob["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+    name      = \"cluster-admin\""),
+        "{}",
+        bob["diff"]
+    );
+    let check: Value = serde_json::from_slice(
+        &tenantgen(dir.path())
+            .args(["check", "--format", "json"])
+            .assert()
+            .code(2)
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(check["files"], report["files"]);
+}
+
+#[test]
+fn an_output_root_that_is_a_file_is_refused() {
+    let dir = example_workspace();
+    std::fs::remove_dir_all(dir.path().join("stacks-out")).unwrap();
+    std::fs::write(dir.path().join("stacks-out"), "a file\n").unwrap();
+    let before = tree(dir.path());
+    for command in [vec!["render", "--yes"], vec!["check"], vec!["diff"]] {
+        tenantgen(dir.path())
+            .args(&command)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("the output root"))
+            .stderr(predicate::str::contains("is not a directory"));
+    }
+    assert_eq!(tree(dir.path()), before);
+}
