@@ -10,11 +10,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::diff::{self, Changes};
+use crate::manifest::Manifest;
 use crate::report::{self, Style};
 use crate::source::vault::VaultFlags;
 use crate::summary;
 use crate::write::{self, Lock};
-use crate::{Generation, Loaded, Options};
+use crate::{Loaded, Options};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -197,22 +198,25 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
         .templates
         .as_ref()
         .map(|dir| options.working_dir.join(dir));
-    let generation = crate::generate(&loaded, templates.as_deref())?;
     let writes = matches!(cli.command, Command::Render { .. });
-    let _lock = guard_tree(&loaded.out_root, command_name(&cli.command), writes)?;
-    let changes = diff::compare(&loaded.out_root, &generation.files)?;
+    // Held from before the tree is read until after it is written.
+    let _guard = guard_tree(&loaded.out_root, command_name(&cli.command), writes)?;
+    let mut comparison = diff::Comparison::start(&loaded.out_root)?;
+    let manifest =
+        crate::generate_each(&loaded, templates.as_deref(), |file| comparison.add(file))?;
+    let changes = comparison.finish()?;
     refuse_conflicts(&changes, &loaded.out_root)?;
     let view = View {
         loaded: &loaded,
-        generation: &generation,
+        manifest: &manifest,
         changes: &changes,
         label: root_label(&loaded.out_root),
         style,
     };
     match cli.command {
         Command::Render { yes, force } => render(&view, yes, force),
-        Command::Diff => Ok(view.show("diff", format)),
-        Command::Check { .. } => Ok(check(&view, format)),
+        Command::Diff => view.show("diff", format),
+        Command::Check { .. } => check(&view, format),
         Command::Validate => Ok(OK),
     }
 }
@@ -226,17 +230,41 @@ fn command_name(command: &Command) -> &'static str {
     }
 }
 
+/// The output root's lock, and the root itself when this run created it.
+struct TreeGuard {
+    lock: Option<Lock>,
+    created_root: Option<PathBuf>,
+}
+
+impl Drop for TreeGuard {
+    /// A run that wrote nothing leaves no empty root behind; `remove_dir`
+    /// removes only an empty directory, so written output stays.
+    fn drop(&mut self) {
+        drop(self.lock.take());
+        if let Some(root) = &self.created_root {
+            let _ = std::fs::remove_dir(root);
+        }
+    }
+}
+
 /// Takes the output root's lock for the rest of the command, and settles a
 /// write an earlier run left unfinished. Read-only commands lock when they
 /// can, so they never see a write half-way, and never create the root.
-fn guard_tree(root: &Path, command: &str, writes: bool) -> Result<Option<Lock>> {
+fn guard_tree(root: &Path, command: &str, writes: bool) -> Result<TreeGuard> {
     if root.exists() && !root.is_dir() {
         bail!(
             "the output root {} is not a directory; point --out or `out` at a directory",
             root.display()
         );
     }
+    let mut guard = TreeGuard {
+        lock: None,
+        created_root: None,
+    };
     if writes {
+        if !root.exists() {
+            guard.created_root = Some(root.to_path_buf());
+        }
         std::fs::create_dir_all(root).with_context(|| {
             format!(
                 "cannot create the output root {}; check its parent's permissions",
@@ -244,9 +272,9 @@ fn guard_tree(root: &Path, command: &str, writes: bool) -> Result<Option<Lock>> 
             )
         })?;
     } else if !root.exists() {
-        return Ok(None);
+        return Ok(guard);
     }
-    let lock = match Lock::acquire(root, command) {
+    guard.lock = match Lock::acquire(root, command) {
         Ok(lock) => Some(lock),
         Err(err) if writes || is_busy(&err) => return Err(err),
         // A read-only checkout cannot hold a lock file; reading is still safe enough.
@@ -266,7 +294,7 @@ fn guard_tree(root: &Path, command: &str, writes: bool) -> Result<Option<Lock>> 
             root.display()
         );
     }
-    Ok(lock)
+    Ok(guard)
 }
 
 fn is_busy(err: &anyhow::Error) -> bool {
@@ -314,7 +342,7 @@ fn root_label(root: &Path) -> String {
 /// Everything the diff-showing commands print from.
 struct View<'a> {
     loaded: &'a Loaded,
-    generation: &'a Generation,
+    manifest: &'a Manifest,
     changes: &'a Changes,
     label: String,
     style: Style,
@@ -322,36 +350,49 @@ struct View<'a> {
 
 impl View<'_> {
     fn summary(&self) -> summary::Summary {
-        summary::summarise(self.changes, &self.generation.manifest, &self.loaded.config)
+        summary::summarise(self.changes, self.manifest, &self.loaded.config)
     }
 
     /// Prints the diffs and the summary; returns the `diff` exit status.
-    fn show(&self, command: &str, format: Format) -> u8 {
+    fn show(&self, command: &str, format: Format) -> Result<u8> {
         let has_changes = self.changes.has_changes();
-        if format == Format::Json {
-            let summary = has_changes.then(|| self.summary());
-            print!(
-                "{}",
-                report::json_changes(command, self.changes, summary.as_ref(), &self.label)
-            );
-            return if has_changes { DIFFERS } else { OK };
-        }
-        if !has_changes {
+        if format == Format::Text && !has_changes {
             println!("No changes: {} is up to date.", self.label);
-            return OK;
+            return Ok(OK);
         }
-        print!(
-            "{}",
-            report::file_diffs(self.changes, &self.label, self.style)
-        );
-        println!();
-        print!("{}", report::summary(&self.summary(), self.style));
-        DIFFERS
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let printed = if format == Format::Json {
+            let summary = has_changes.then(|| self.summary());
+            report::write_json_changes(
+                &mut out,
+                command,
+                self.changes,
+                summary.as_ref(),
+                &self.label,
+            )
+        } else {
+            report::write_file_diffs(&mut out, self.changes, &self.label, self.style).and_then(
+                |()| {
+                    writeln!(out)?;
+                    out.write_all(report::summary(&self.summary(), self.style).as_bytes())
+                },
+            )
+        };
+        match printed.and_then(|()| out.flush()) {
+            // A reader that stops early (`tenantgen diff | head`) is not an error.
+            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(
+                    anyhow::Error::new(err).context("cannot write the diff to standard output")
+                );
+            }
+            _ => {}
+        }
+        Ok(if has_changes { DIFFERS } else { OK })
     }
 }
 
 fn render(view: &View<'_>, yes: bool, force: bool) -> Result<u8> {
-    if view.show("render", Format::Text) == OK {
+    if view.show("render", Format::Text)? == OK {
         return Ok(OK);
     }
     let label = &view.label;
@@ -386,14 +427,14 @@ fn render(view: &View<'_>, yes: bool, force: bool) -> Result<u8> {
     Ok(OK)
 }
 
-fn check(view: &View<'_>, format: Format) -> u8 {
+fn check(view: &View<'_>, format: Format) -> Result<u8> {
     if format == Format::Text && !view.changes.has_changes() {
         println!("{} is up to date.", view.label);
-        return OK;
+        return Ok(OK);
     }
-    let status = view.show("check", format);
+    let status = view.show("check", format)?;
     if status == OK || format == Format::Json {
-        return status;
+        return Ok(status);
     }
     let style = view.style;
     let edited: Vec<&str> = view
@@ -413,7 +454,7 @@ fn check(view: &View<'_>, format: Format) -> u8 {
         style.error_prefix(),
         view.label
     );
-    status
+    Ok(status)
 }
 
 /// `check --offline`: headers and the file set against the render record,
@@ -426,7 +467,7 @@ fn check_offline(options: &Options, format: Format, style: Style) -> Result<u8> 
             "the output root {label} does not exist; run `tenantgen render` first, or point --out at it"
         );
     }
-    let _lock = guard_tree(&out_root, "check --offline", false)?;
+    let _guard = guard_tree(&out_root, "check --offline", false)?;
     let problems = diff::verify_offline(&out_root)?;
     if format == Format::Json {
         print!("{}", report::json_offline(&problems, &label));

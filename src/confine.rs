@@ -2,10 +2,11 @@
 //! relative, made of plain names, and reach its target without crossing a
 //! symlink (which could point anywhere).
 
+use std::collections::HashMap;
 use std::path::{Component, Path};
 
-/// Why `relative` must not be written under `root`, or `None` when it may.
-pub fn problem(root: &Path, relative: &str) -> Option<String> {
+/// Why `relative` can never name a path inside the root, or `None`.
+pub fn syntax_problem(relative: &str) -> Option<String> {
     let path = Path::new(relative);
     if relative.is_empty()
         || !path
@@ -14,22 +15,70 @@ pub fn problem(root: &Path, relative: &str) -> Option<String> {
     {
         return Some("generated paths must be plain relative names inside the output root".into());
     }
-    let mut current = root.to_path_buf();
-    for part in path.components() {
-        current.push(part);
-        match current.symlink_metadata() {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Some(format!(
-                    "{} is a symlink, and tenantgen never writes through symlinks; replace it with a real directory or file",
-                    current.display()
-                ));
-            }
-            Ok(_) => {}
-            // Nothing further down exists yet, so nothing can be a symlink.
-            Err(_) => break,
+    None
+}
+
+/// Why `relative` must not be written under `root`, or `None` when it may.
+pub fn problem(root: &Path, relative: &str) -> Option<String> {
+    Confinement::new(root).problem(relative)
+}
+
+/// [`problem`] for many paths, looking at each directory on disk once.
+pub struct Confinement<'a> {
+    root: &'a Path,
+    /// Directories already looked at: whether each exists (as a real directory).
+    dirs: HashMap<String, bool>,
+}
+
+impl<'a> Confinement<'a> {
+    pub fn new(root: &'a Path) -> Confinement<'a> {
+        Confinement {
+            root,
+            dirs: HashMap::new(),
         }
     }
-    None
+
+    /// Why `relative` must not be written under the root, or `None` when it may.
+    pub fn problem(&mut self, relative: &str) -> Option<String> {
+        if let Some(problem) = syntax_problem(relative) {
+            return Some(problem);
+        }
+        let mut end = 0;
+        while let Some(slash) = relative[end..].find('/') {
+            end += slash;
+            let dir = &relative[..end];
+            let exists = match self.dirs.get(dir) {
+                Some(&exists) => exists,
+                None => {
+                    let exists = match self.look(dir) {
+                        Ok(exists) => exists,
+                        Err(problem) => return Some(problem),
+                    };
+                    self.dirs.insert(dir.to_string(), exists);
+                    exists
+                }
+            };
+            // Nothing further down exists yet, so nothing can be a symlink.
+            if !exists {
+                return None;
+            }
+            end += 1;
+        }
+        self.look(relative).err()
+    }
+
+    /// Whether the path exists, or why it is not safe to write through.
+    fn look(&self, relative: &str) -> Result<bool, String> {
+        let path = self.root.join(relative);
+        match path.symlink_metadata() {
+            Ok(meta) if meta.file_type().is_symlink() => Err(format!(
+                "{} is a symlink, and tenantgen never writes through symlinks; replace it with a real directory or file",
+                path.display()
+            )),
+            Ok(_) => Ok(true),
+            Err(_) => Ok(false),
+        }
+    }
 }
 
 #[cfg(test)]

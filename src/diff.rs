@@ -3,7 +3,7 @@
 //! `render`, `diff` and `check` share everything up to here; only `render`
 //! goes on to write.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -36,7 +36,8 @@ pub struct FileChange {
 /// Everything that differs between the generated files and the tree.
 #[derive(Debug, Clone)]
 pub struct Changes {
-    /// Sorted by path, the render record last; includes unchanged files.
+    /// Sorted by path, the render record last; includes unchanged files,
+    /// whose contents are dropped.
     pub files: Vec<FileChange>,
     /// Hand-written files at paths tenantgen wants to generate.
     pub conflicts: Vec<String>,
@@ -63,80 +64,186 @@ impl Changes {
 /// Directories never searched for generated files: tool caches and VCS data.
 const SKIPPED_DIRS: [&str; 3] = [".terraform", ".terragrunt-cache", ".git"];
 
-/// Compares `generated` with what is under `out_root`.
-pub fn compare(out_root: &Path, generated: &[GeneratedFile]) -> Result<Changes> {
-    let mut on_disk = scan(out_root)?;
-    let previous = on_disk
-        .get(manifest::PATH)
-        .and_then(|text| Manifest::parse(text));
-    let mut conflicts = Vec::new();
-    let mut files = Vec::with_capacity(generated.len());
+/// What a path in the output tree is, without following symlinks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
 
+/// Compares `generated` with what is under `out_root`.
+pub fn compare(out_root: &Path, generated: Vec<GeneratedFile>) -> Result<Changes> {
+    let mut comparison = Comparison::start(out_root)?;
     for file in generated {
-        if let Some(problem) = confine::problem(out_root, &file.path) {
-            conflicts.push(format!("{} ({problem})", file.path));
-            continue;
-        }
-        let Some(old) = on_disk.remove(&file.path) else {
-            // Something that is not a regular file (a directory, a symlink) is in the way.
-            if out_root.join(&file.path).symlink_metadata().is_ok() {
-                conflicts.push(format!("{} (not a regular file)", file.path));
-                continue;
-            }
-            files.push(FileChange {
-                path: file.path.clone(),
-                status: Status::Added,
-                old: None,
-                new: Some(file.contents.clone()),
-                hand_edited: false,
-            });
-            continue;
+        comparison.add(file)?;
+    }
+    comparison.finish()
+}
+
+/// A comparison fed one generated file at a time: a file that did not
+/// change is dropped as soon as it is compared, so memory holds only what
+/// differs.
+pub struct Comparison<'a> {
+    out_root: &'a Path,
+    /// What the tree held and no generated file has claimed yet.
+    listing: HashMap<String, Entry>,
+    previous: Option<Manifest>,
+    conflicts: Vec<String>,
+    files: Vec<FileChange>,
+}
+
+impl<'a> Comparison<'a> {
+    /// Lists the tree under `out_root` and reads the last render's record.
+    pub fn start(out_root: &'a Path) -> Result<Comparison<'a>> {
+        let listing = list(out_root)?;
+        let previous = match listing.get(manifest::PATH) {
+            Some(Entry::File) => Manifest::parse(&read_text(out_root, manifest::PATH)?),
+            _ => None,
         };
-        let hand_edited = match ownership(&file.path, &old) {
-            Ownership::HandWritten => {
-                conflicts.push(file.path.clone());
-                continue;
+        Ok(Comparison {
+            out_root,
+            listing,
+            previous,
+            conflicts: Vec::new(),
+            files: Vec::new(),
+        })
+    }
+
+    /// Compares one generated file with the tree.
+    pub fn add(&mut self, file: GeneratedFile) -> Result<()> {
+        let out_root = self.out_root;
+        if let Some(problem) = path_problem(out_root, &self.listing, &file.path) {
+            self.conflicts.push(format!("{} ({problem})", file.path));
+            return Ok(());
+        }
+        let old = match self.listing.remove(&file.path) {
+            None => {
+                self.files.push(FileChange {
+                    path: file.path,
+                    status: Status::Added,
+                    old: None,
+                    new: Some(file.contents),
+                    hand_edited: false,
+                });
+                return Ok(());
             }
-            Ownership::Generated { intact } => !intact,
+            Some(Entry::File) => read_text(out_root, &file.path)?,
+            Some(_) => {
+                self.conflicts.push(format!(
+                    "{} (a directory or special file is in the way)",
+                    file.path
+                ));
+                return Ok(());
+            }
         };
         let unchanged = old == file.contents
             || (file.path == manifest::PATH && Manifest::same_render(&old, &file.contents));
-        let (status, new) = if unchanged {
-            (Status::Unchanged, old.clone())
-        } else {
-            (Status::Modified, file.contents.clone())
+        if unchanged {
+            self.files.push(FileChange {
+                path: file.path,
+                status: Status::Unchanged,
+                old: None,
+                new: None,
+                hand_edited: false,
+            });
+            return Ok(());
+        }
+        let hand_edited = match ownership(&file.path, &old) {
+            Ownership::HandWritten => {
+                self.conflicts.push(file.path);
+                return Ok(());
+            }
+            Ownership::Generated { intact } => !intact,
         };
-        files.push(FileChange {
-            path: file.path.clone(),
-            status,
+        self.files.push(FileChange {
+            path: file.path,
+            status: Status::Modified,
             old: Some(old),
-            new: Some(new),
+            new: Some(file.contents),
             hand_edited,
         });
+        Ok(())
     }
 
-    // What is left on disk and carries our header is no longer produced.
-    for (path, contents) in on_disk {
-        let Ownership::Generated { intact } = ownership(&path, &contents) else {
-            continue;
-        };
-        files.push(FileChange {
-            path,
-            status: Status::Deleted,
-            old: Some(contents),
-            new: None,
-            hand_edited: !intact,
+    /// Generated files left on disk that nothing produced any more are
+    /// deletions; everything is sorted by path, the render record last.
+    pub fn finish(self) -> Result<Changes> {
+        let Comparison {
+            out_root,
+            listing,
+            previous,
+            conflicts,
+            mut files,
+        } = self;
+        let mut leftovers: Vec<String> = listing
+            .into_iter()
+            .filter(|(path, entry)| *entry == Entry::File && is_candidate(path))
+            .map(|(path, _)| path)
+            .collect();
+        leftovers.sort();
+        for path in leftovers {
+            let contents = read_text(out_root, &path)?;
+            let Ownership::Generated { intact } = ownership(&path, &contents) else {
+                continue;
+            };
+            files.push(FileChange {
+                path,
+                status: Status::Deleted,
+                old: Some(contents),
+                new: None,
+                hand_edited: !intact,
+            });
+        }
+        // The render record reads best after the files it describes.
+        files.sort_by(|a, b| {
+            (a.path == manifest::PATH, &a.path).cmp(&(b.path == manifest::PATH, &b.path))
         });
+        Ok(Changes {
+            files,
+            conflicts,
+            previous,
+        })
     }
-    // The render record reads best after the files it describes.
-    files.sort_by(|a, b| {
-        (a.path == manifest::PATH, &a.path).cmp(&(b.path == manifest::PATH, &b.path))
-    });
-    Ok(Changes {
-        files,
-        conflicts,
-        previous,
-    })
+}
+
+/// Why a generated path cannot be written, judged from the listing: no
+/// escape from the root, no symlink or file where a directory must be.
+fn path_problem(out_root: &Path, listing: &HashMap<String, Entry>, path: &str) -> Option<String> {
+    if let Some(problem) = confine::syntax_problem(path) {
+        return Some(problem);
+    }
+    let mut end = 0;
+    while let Some(slash) = path[end..].find('/') {
+        end += slash;
+        let prefix = &path[..end];
+        match listing.get(prefix) {
+            Some(Entry::Symlink) => {
+                return Some(format!(
+                    "{} is a symlink, and tenantgen never writes through symlinks",
+                    out_root.join(prefix).display()
+                ));
+            }
+            Some(Entry::File | Entry::Other) => {
+                return Some(format!(
+                    "{} is a file where a directory must be",
+                    out_root.join(prefix).display()
+                ));
+            }
+            Some(Entry::Dir) => {}
+            // Nothing below a missing directory exists either.
+            None => return None,
+        }
+        end += 1;
+    }
+    match listing.get(path) {
+        Some(Entry::Symlink) => Some(format!(
+            "{} is a symlink, and tenantgen never writes through symlinks",
+            out_root.join(path).display()
+        )),
+        _ => None,
+    }
 }
 
 fn ownership(path: &str, contents: &str) -> Ownership {
@@ -151,18 +258,23 @@ fn ownership(path: &str, contents: &str) -> Ownership {
     }
 }
 
-/// Every `.tf` file and the render record under `out_root`, by relative path.
-fn scan(out_root: &Path) -> Result<BTreeMap<String, String>> {
-    let mut found = BTreeMap::new();
+/// `.tf` files and the render record: the only files tenantgen may own.
+fn is_candidate(path: &str) -> bool {
+    path.ends_with(".tf") || path == manifest::PATH
+}
+
+/// Every entry under `out_root` by `/`-separated relative path, without
+/// following symlinks and without descending into tool caches.
+fn list(out_root: &Path) -> Result<HashMap<String, Entry>> {
+    let mut found = HashMap::new();
     if !out_root.exists() {
         return Ok(found);
     }
     let walker = walkdir::WalkDir::new(out_root)
-        .sort_by_file_name()
+        .min_depth(1)
         .into_iter()
         .filter_entry(|entry| {
-            entry.depth() == 0
-                || !entry.file_type().is_dir()
+            !entry.file_type().is_dir()
                 || !SKIPPED_DIRS.contains(&entry.file_name().to_string_lossy().as_ref())
         });
     for entry in walker {
@@ -172,27 +284,36 @@ fn scan(out_root: &Path) -> Result<BTreeMap<String, String>> {
                 out_root.display()
             )
         })?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
+        let kind = entry.file_type();
+        let kind = if kind.is_symlink() {
+            Entry::Symlink
+        } else if kind.is_dir() {
+            Entry::Dir
+        } else if kind.is_file() {
+            Entry::File
+        } else {
+            Entry::Other
+        };
         let relative = entry.path().strip_prefix(out_root).unwrap_or(entry.path());
-        let path = relative
-            .components()
-            .map(|part| part.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
-        if !(path.ends_with(".tf") || path == manifest::PATH) {
-            continue;
+        let mut path = String::with_capacity(relative.as_os_str().len());
+        for (index, part) in relative.components().enumerate() {
+            if index > 0 {
+                path.push('/');
+            }
+            path.push_str(&part.as_os_str().to_string_lossy());
         }
-        let bytes = std::fs::read(entry.path()).with_context(|| {
-            format!(
-                "cannot read {}; check its permissions",
-                entry.path().display()
-            )
-        })?;
-        found.insert(path, String::from_utf8_lossy(&bytes).into_owned());
+        found.insert(path, kind);
     }
     Ok(found)
+}
+
+/// A file's text; bytes that are not UTF-8 show as replacement characters.
+fn read_text(out_root: &Path, relative: &str) -> Result<String> {
+    let path = out_root.join(relative);
+    let bytes = std::fs::read(&path)
+        .with_context(|| format!("cannot read {}; check its permissions", path.display()))?;
+    Ok(String::from_utf8(bytes)
+        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned()))
 }
 
 /// What `check --offline` finds wrong with a tree, judged by file headers
@@ -230,7 +351,13 @@ impl OfflineKind {
 /// Checks `out_root` against its render record without reading the users
 /// source: every recorded file present and intact, nothing extra.
 pub fn verify_offline(out_root: &Path) -> Result<Vec<OfflineProblem>> {
-    let mut on_disk = scan(out_root)?;
+    let listing = list(out_root)?;
+    let mut on_disk: BTreeMap<String, String> = BTreeMap::new();
+    for (path, entry) in &listing {
+        if *entry == Entry::File && is_candidate(path) {
+            on_disk.insert(path.clone(), read_text(out_root, path)?);
+        }
+    }
     let record = on_disk.remove(manifest::PATH).ok_or_else(|| {
         anyhow::anyhow!(
             "{} has no render record ({}); run `tenantgen render` (and commit the record) before checking offline",

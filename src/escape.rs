@@ -15,6 +15,14 @@ pub fn quoted(value: &str) -> String {
 
 /// Appends the quoted HCL string literal for `value` to `out`.
 pub fn push_quoted(out: &mut String, value: &str) {
+    // Nearly every value is plain: copy it in one go.
+    if value.bytes().all(is_plain) {
+        out.reserve(value.len() + 2);
+        out.push('"');
+        out.push_str(value);
+        out.push('"');
+        return;
+    }
     out.push('"');
     for ch in hcl_primitives::template::escape_markers(value).chars() {
         match ch {
@@ -32,6 +40,11 @@ pub fn push_quoted(out: &mut String, value: &str) {
         }
     }
     out.push('"');
+}
+
+/// Printable ASCII that needs no escape and cannot start a template marker.
+fn is_plain(byte: u8) -> bool {
+    matches!(byte, b' '..=b'~') && !matches!(byte, b'"' | b'\\' | b'$' | b'%')
 }
 
 fn is_invisible(c: char) -> bool {

@@ -5,6 +5,7 @@
 //! [`source`] → [`model`] → [`plan`] → [`render`] → [`verify`] → [`diff`] → [`write`].
 //! `render`, `diff` and `check` share every stage up to [`diff`].
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
@@ -31,7 +32,6 @@ pub mod write;
 use config::Config;
 use manifest::Manifest;
 use model::Validated;
-use source::RawUsers;
 use verify::GeneratedFile;
 
 /// What the command line (or a test) asks for, free of clap.
@@ -53,7 +53,8 @@ pub struct Options {
 pub struct Loaded {
     pub config: Config,
     pub out_root: PathBuf,
-    pub raw: RawUsers,
+    /// Where the users came from (the raw entries are dropped once validated).
+    pub origin: source::Origin,
     pub validated: Validated,
 }
 
@@ -104,13 +105,29 @@ pub fn load(options: &Options) -> Result<Loaded> {
     Ok(Loaded {
         config,
         out_root,
-        raw,
+        origin: raw.origin,
         validated,
     })
 }
 
 /// Plans, renders and verifies every file for the loaded tenants.
 pub fn generate(loaded: &Loaded, templates_dir: Option<&Path>) -> Result<Generation> {
+    let mut files = Vec::new();
+    let manifest = generate_each(loaded, templates_dir, |file| {
+        files.push(file);
+        Ok(())
+    })?;
+    Ok(Generation { files, manifest })
+}
+
+/// [`generate`], handing each file to `emit` as soon as it is verified (the
+/// render record last), so a caller that compares files one by one never
+/// holds the whole output.
+pub fn generate_each(
+    loaded: &Loaded,
+    templates_dir: Option<&Path>,
+    mut emit: impl FnMut(GeneratedFile) -> Result<()>,
+) -> Result<Manifest> {
     let templates = render::Templates::load(templates_dir)?;
     let plan = plan::build(&loaded.validated.tenants, &loaded.config);
     if let Err(problems) = plan::check(&plan, &loaded.config.woodpecker.static_admins) {
@@ -119,9 +136,14 @@ pub fn generate(loaded: &Loaded, templates_dir: Option<&Path>) -> Result<Generat
             problems.join("\n  - ")
         );
     }
-    let rendered = render::render(&plan, &templates)?;
-    let mut files = verify::verify(rendered)?;
-    let manifest = Manifest::new(&loaded.raw.origin, &loaded.validated.tenants, &files);
-    files.push(manifest.to_file()?);
-    Ok(Generation { files, manifest })
+    let mut hashes = BTreeMap::new();
+    render::render(&plan, &templates, |rendered| {
+        let file = verify::verify(rendered)?;
+        hashes.insert(file.path.clone(), header::recorded_hash(&file.contents));
+        emit(file)
+    })?;
+    drop(plan);
+    let manifest = Manifest::new(&loaded.origin, &loaded.validated.tenants, hashes);
+    emit(manifest.to_file()?)?;
+    Ok(manifest)
 }

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::header;
 use crate::model::{Role, Tenants};
 use crate::source::Origin;
 use crate::verify::GeneratedFile;
@@ -40,7 +39,8 @@ pub struct TenantRecord {
 }
 
 impl Manifest {
-    pub fn new(source: &Origin, tenants: &Tenants, files: &[GeneratedFile]) -> Manifest {
+    /// `files` maps each generated path to the hash in its header.
+    pub fn new(source: &Origin, tenants: &Tenants, files: BTreeMap<String, String>) -> Manifest {
         Manifest {
             generator: GENERATOR.to_string(),
             format: FORMAT,
@@ -59,16 +59,7 @@ impl Manifest {
                     (user.name.clone(), record)
                 })
                 .collect(),
-            files: files
-                .iter()
-                .map(|file| {
-                    let hash = header::split(&file.contents).map_or_else(
-                        || header::body_hash(&file.contents),
-                        |(hash, _)| hash.to_string(),
-                    );
-                    (file.path.clone(), hash)
-                })
-                .collect(),
+            files,
         }
     }
 

@@ -45,14 +45,15 @@ pub struct VaultTenant {
     pub entity: Entity,
     pub alias: EntityAlias,
     pub deployer_roles: Vec<DeployerRole>,
+    /// Labels of every namespace of the tenant (kept once, not per namespace).
+    pub namespace_labels: BTreeMap<String, String>,
+    pub namespace_annotations: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Namespace {
     pub tf: String,
     pub name: String,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -119,6 +120,8 @@ pub struct PlatformTenant {
     pub user: String,
     pub role: Role,
     pub subject: String,
+    /// Labels of every object the tenant gets in this stack.
+    pub labels: BTreeMap<String, String>,
     pub namespaces: Vec<TenantNamespace>,
     pub cluster_binding: ClusterBinding,
     pub dns_records: Vec<DnsRecord>,
@@ -127,7 +130,6 @@ pub struct PlatformTenant {
 #[derive(Debug, Clone, Serialize)]
 pub struct TenantNamespace {
     pub name: String,
-    pub labels: BTreeMap<String, String>,
     pub admin_binding: Binding,
     pub quota: Quota,
     pub certificate: Certificate,
@@ -208,6 +210,8 @@ pub struct WoodpeckerStack {
 #[derive(Debug, Clone, Serialize)]
 pub struct WoodpeckerTenant {
     pub user: String,
+    /// Labels of every object the tenant gets in this stack.
+    pub labels: BTreeMap<String, String>,
     /// Lets the CI deployer deploy into each of the tenant's namespaces.
     pub deployer_bindings: Vec<DeployerBinding>,
 }
@@ -220,7 +224,6 @@ pub struct DeployerBinding {
     pub cluster_role: String,
     pub service_account: String,
     pub service_account_namespace: String,
-    pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -317,10 +320,10 @@ fn vault_tenant(user: &User, config: &Config) -> VaultTenant {
             .map(|namespace| Namespace {
                 tf: identifier(namespace),
                 name: namespace.clone(),
-                labels: labels.clone(),
-                annotations: config.namespaces.annotations.clone(),
             })
             .collect(),
+        namespace_labels: labels,
+        namespace_annotations: config.namespaces.annotations.clone(),
         policy: Policy {
             tf: user_tf.clone(),
             name: format!("namespace-owner-{}", user.name),
@@ -410,7 +413,6 @@ fn platform_tenant(user: &User, config: &Config) -> PlatformTenant {
             let namespace_tf = identifier(namespace);
             TenantNamespace {
                 name: namespace.clone(),
-                labels: labels.clone(),
                 admin_binding: Binding {
                     tf: format!("{namespace_tf}_admin"),
                     name: format!("{}-admin", user.name),
@@ -476,6 +478,7 @@ fn platform_tenant(user: &User, config: &Config) -> PlatformTenant {
         user: user.name.clone(),
         role: user.role,
         subject: user.email.clone(),
+        labels,
         namespaces,
         cluster_binding,
         dns_records,
@@ -508,6 +511,7 @@ fn woodpecker_stack(users: &[User], config: &Config) -> WoodpeckerStack {
         .filter(|user| !user.namespaces.is_empty())
         .map(|user| WoodpeckerTenant {
             user: user.name.clone(),
+            labels: labels_for(&user.name),
             deployer_bindings: user
                 .namespaces
                 .iter()
@@ -518,7 +522,6 @@ fn woodpecker_stack(users: &[User], config: &Config) -> WoodpeckerStack {
                     cluster_role: "edit".to_string(),
                     service_account: config.deployer.service_account.clone(),
                     service_account_namespace: config.deployer.namespace.clone(),
-                    labels: labels_for(&user.name),
                 })
                 .collect(),
         })
@@ -599,7 +602,7 @@ mod tests {
             "CI admin \"mallory\" is neither a namespace-owner nor a static admin",
             "two blocks share the address platform: cloudflare_record.alice",
             "two Kubernetes ClusterRoleBinding objects are named \"dave-power-user\"",
-            "two Vault auth/kubernetes role objects are named \"alice-a-deployer\"",
+            "two Vault auth role objects are named \"alice-a-deployer\" on kubernetes",
         ] {
             assert!(
                 found.contains(expected),
@@ -651,9 +654,9 @@ impl Plan {
     /// Every resource and module block the plan implies, stack by stack.
     pub fn addresses(&self) -> Vec<Address> {
         let mut out = Vec::new();
-        let mut add = |dir: &str, kind: &str, name: &str| {
+        self.visit_addresses(|dir, dir_suffix, kind, name| {
             out.push(Address {
-                dir: dir.to_string(),
+                dir: format!("{dir}{dir_suffix}"),
                 block: if kind.is_empty() {
                     "module"
                 } else {
@@ -662,16 +665,25 @@ impl Plan {
                 kind: kind.to_string(),
                 name: name.to_string(),
             });
-        };
+        });
+        out
+    }
+
+    /// Calls `visit(dir, dir_suffix, resource_type, name)` for every block;
+    /// modules have an empty resource type. Borrowed, so checking is cheap.
+    fn visit_addresses<'a>(
+        &'a self,
+        mut visit: impl FnMut(&'a str, &'static str, &'a str, &'a str),
+    ) {
         for tenant in &self.vault.tenants {
             for namespace in &tenant.namespaces {
-                add("vault", "kubernetes_namespace_v1", &namespace.tf);
+                visit("vault", "", "kubernetes_namespace_v1", &namespace.tf);
             }
-            add("vault", "vault_policy", &tenant.policy.tf);
-            add("vault", "vault_identity_entity", &tenant.entity.tf);
-            add("vault", "vault_identity_entity_alias", &tenant.alias.tf);
+            visit("vault", "", "vault_policy", &tenant.policy.tf);
+            visit("vault", "", "vault_identity_entity", &tenant.entity.tf);
+            visit("vault", "", "vault_identity_entity_alias", &tenant.alias.tf);
             for role in &tenant.deployer_roles {
-                add("vault", "vault_kubernetes_auth_backend_role", &role.tf);
+                visit("vault", "", "vault_kubernetes_auth_backend_role", &role.tf);
             }
         }
         let platform = &self.platform;
@@ -680,48 +692,55 @@ impl Plan {
             .iter()
             .chain(&platform.power_user_role)
         {
-            add("platform", "kubernetes_cluster_role_v1", &role.tf);
+            visit("platform", "", "kubernetes_cluster_role_v1", &role.tf);
         }
         for tenant in &platform.tenants {
             for namespace in &tenant.namespaces {
-                add(
+                visit(
                     "platform",
+                    "",
                     "kubernetes_role_binding_v1",
                     &namespace.admin_binding.tf,
                 );
-                add(
+                visit(
                     "platform",
+                    "",
                     "kubernetes_resource_quota_v1",
                     &namespace.quota.tf,
                 );
-                add("platform", "kubernetes_manifest", &namespace.certificate.tf);
+                visit(
+                    "platform",
+                    "",
+                    "kubernetes_manifest",
+                    &namespace.certificate.tf,
+                );
                 if let Some(policy) = &namespace.network_policy {
-                    add("platform", "kubernetes_network_policy_v1", &policy.tf);
+                    visit("platform", "", "kubernetes_network_policy_v1", &policy.tf);
                 }
                 if let Some(limits) = &namespace.limit_range {
-                    add("platform", "kubernetes_limit_range_v1", &limits.tf);
+                    visit("platform", "", "kubernetes_limit_range_v1", &limits.tf);
                 }
             }
-            add(
+            visit(
                 "platform",
+                "",
                 "kubernetes_cluster_role_binding_v1",
                 &tenant.cluster_binding.tf,
             );
             for record in &tenant.dns_records {
-                add("platform", record.resource_type, &record.tf);
+                visit("platform", "", record.resource_type, &record.tf);
             }
         }
         for tenant in &self.woodpecker.tenants {
             for binding in &tenant.deployer_bindings {
-                add("woodpecker", "kubernetes_role_binding_v1", &binding.tf);
+                visit("woodpecker", "", "kubernetes_role_binding_v1", &binding.tf);
             }
         }
         for factory in &self.factories {
             for instance in &factory.instances {
-                add(&format!("{}/factory", factory.app), "", &instance.tf);
+                visit(&factory.app, "/factory", "", &instance.tf);
             }
         }
-        out
     }
 
     /// Kubernetes objects as `(kind, namespace, name)`; cluster-scoped ones have no namespace.
@@ -771,22 +790,35 @@ impl Plan {
         out
     }
 
-    /// Vault objects as `(kind, name)`.
-    fn vault_objects(&self) -> Vec<(String, &str)> {
+    /// Vault objects as `(kind, scope, name)`.
+    fn vault_objects(&self) -> Vec<(&'static str, &str, &str)> {
         let mut out = Vec::new();
         for tenant in &self.vault.tenants {
-            out.push(("policy".to_string(), tenant.policy.name.as_str()));
-            out.push(("entity".to_string(), tenant.entity.name.as_str()));
+            out.push(("policy", "", tenant.policy.name.as_str()));
+            out.push(("entity", "", tenant.entity.name.as_str()));
             out.push((
-                format!("alias on {}", tenant.alias.mount_accessor),
+                "entity alias",
+                tenant.alias.mount_accessor.as_str(),
                 tenant.alias.name.as_str(),
             ));
             for role in &tenant.deployer_roles {
-                out.push((format!("auth/{} role", role.backend), role.name.as_str()));
+                out.push(("auth role", role.backend.as_str(), role.name.as_str()));
             }
         }
         out
     }
+}
+
+/// The items that occur more than once, each reported once, in input order.
+/// (FxHash: std's SipHash or sorting cost more than the rest of the check.)
+fn repeats<T: Eq + std::hash::Hash + Copy>(items: Vec<T>) -> Vec<T> {
+    let mut seen = rustc_hash::FxHashSet::default();
+    seen.reserve(items.len());
+    let mut reported = rustc_hash::FxHashSet::default();
+    items
+        .into_iter()
+        .filter(|item| !seen.insert(*item) && reported.insert(*item))
+        .collect()
 }
 
 /// Checks the plan as a whole before anything is rendered: what one stack
@@ -864,29 +896,37 @@ pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
             ));
         }
     }
-    let mut seen = std::collections::BTreeSet::new();
-    for address in plan.addresses() {
-        if !seen.insert(address.clone()) {
-            problems.push(format!("two blocks share the address {address}"));
-        }
+    let mut addresses = Vec::new();
+    plan.visit_addresses(|dir, dir_suffix, kind, name| {
+        addresses.push((dir, dir_suffix, kind, name))
+    });
+    for (dir, dir_suffix, kind, name) in repeats(addresses) {
+        let what = if kind.is_empty() {
+            format!("module.{name}")
+        } else {
+            format!("{kind}.{name}")
+        };
+        problems.push(format!(
+            "two blocks share the address {dir}{dir_suffix}: {what}"
+        ));
     }
-    let mut seen = std::collections::BTreeSet::new();
-    for object in plan.kubernetes_objects() {
-        if !seen.insert(object) {
-            let (kind, namespace, name) = object;
-            let place = namespace
-                .map(|ns| format!(" in namespace {ns}"))
-                .unwrap_or_default();
-            problems.push(format!(
-                "two Kubernetes {kind} objects are named {name:?}{place}"
-            ));
-        }
+    for (kind, namespace, name) in repeats(plan.kubernetes_objects()) {
+        let place = namespace
+            .map(|ns| format!(" in namespace {ns}"))
+            .unwrap_or_default();
+        problems.push(format!(
+            "two Kubernetes {kind} objects are named {name:?}{place}"
+        ));
     }
-    let mut seen = std::collections::BTreeSet::new();
-    for (kind, name) in plan.vault_objects() {
-        if !seen.insert((kind.clone(), name)) {
-            problems.push(format!("two Vault {kind} objects are named {name:?}"));
-        }
+    for (kind, scope, name) in repeats(plan.vault_objects()) {
+        let place = if scope.is_empty() {
+            String::new()
+        } else {
+            format!(" on {scope}")
+        };
+        problems.push(format!(
+            "two Vault {kind} objects are named {name:?}{place}"
+        ));
     }
     if problems.is_empty() {
         Ok(())

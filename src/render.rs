@@ -61,11 +61,16 @@ pub struct RenderedFile {
     /// Relative to the output root, `/`-separated.
     pub path: String,
     pub text: String,
+    /// The template it came from.
+    pub template: &'static str,
+    /// Whether that template came from `--templates` rather than the binary.
+    pub from_override: bool,
 }
 
 /// The template environment: built-ins plus overrides.
 pub struct Templates {
     env: Environment<'static>,
+    overridden: Vec<String>,
 }
 
 impl Templates {
@@ -84,8 +89,10 @@ impl Templates {
                 format!("built-in template {name} does not compile; this is a tenantgen bug")
             })?;
         }
+        let mut overridden = Vec::new();
         if let Some(dir) = override_dir {
             for (name, source) in read_overrides(dir)? {
+                overridden.push(name.clone());
                 env.add_template_owned(name.clone(), source)
                     .with_context(|| {
                         format!(
@@ -95,7 +102,7 @@ impl Templates {
                     })?;
             }
         }
-        Ok(Templates { env })
+        Ok(Templates { env, overridden })
     }
 
     fn render(&self, name: &str, ctx: Value, path: &str) -> Result<String> {
@@ -158,6 +165,12 @@ fn read_overrides(dir: &Path) -> Result<Vec<(String, String)>> {
 /// Prints values as HCL literals; safe strings (identifiers, expressions,
 /// macro output) verbatim.
 fn hcl_formatter(out: &mut Output, _state: &State, value: &Value) -> Result<(), Error> {
+    // Safe strings are most of the output (macro results): no copy for them.
+    if let (ValueKind::String, true) = (value.kind(), value.is_safe()) {
+        return out
+            .write_str(value.as_str().unwrap_or_default())
+            .map_err(Error::from);
+    }
     let mut text = String::new();
     write_literal(&mut text, value)?;
     out.write_str(&text).map_err(Error::from)
@@ -220,20 +233,34 @@ fn expr(value: &str) -> Result<Value, Error> {
     Ok(Value::from_safe_string(value.to_string()))
 }
 
-/// Renders every file of the plan.
-pub fn render(plan: &Plan, templates: &Templates) -> Result<Vec<RenderedFile>> {
-    let mut files = Vec::new();
-    let mut add = |path: String, template: &str, ctx: Value| -> Result<()> {
+/// Renders every file of the plan, handing each to `each` as soon as it is
+/// rendered, so the whole tree never sits in memory twice.
+pub fn render(
+    plan: &Plan,
+    templates: &Templates,
+    mut each: impl FnMut(RenderedFile) -> Result<()>,
+) -> Result<()> {
+    let mut add = |path: String, template: &'static str, ctx: Value| -> Result<()> {
         let text = templates.render(template, ctx, &path)?;
-        files.push(RenderedFile { path, text });
-        Ok(())
+        // Macros are shared, so an overridden macros.j2 makes every file suspect.
+        let from_override = templates
+            .overridden
+            .iter()
+            .any(|name| name == template || name == "macros.j2");
+        each(RenderedFile {
+            path,
+            text,
+            template,
+            from_override,
+        })
     };
 
     if !plan.vault.variables.is_empty() {
         add(
             format!("vault/{SHARED_FILE}"),
             "vault/tenantgen.tf.j2",
-            context! { stack => &plan.vault },
+            // Shared files see the stack without its tenants: serialising those costs.
+            context! { stack => context! { variables => &plan.vault.variables } },
         )?;
     }
     for tenant in &plan.vault.tenants {
@@ -252,7 +279,11 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<Vec<RenderedFile>> {
         add(
             format!("platform/{SHARED_FILE}"),
             "platform/tenantgen.tf.j2",
-            context! { stack => platform },
+            context! { stack => context! {
+                variables => &platform.variables,
+                read_only_role => &platform.read_only_role,
+                power_user_role => &platform.power_user_role,
+            } },
         )?;
     }
     for tenant in &platform.tenants {
@@ -266,7 +297,7 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<Vec<RenderedFile>> {
     add(
         format!("woodpecker/{SHARED_FILE}"),
         "woodpecker/tenantgen.tf.j2",
-        context! { stack => &plan.woodpecker },
+        context! { stack => context! { admins => &plan.woodpecker.admins } },
     )?;
     for tenant in &plan.woodpecker.tenants {
         add(
@@ -283,7 +314,7 @@ pub fn render(plan: &Plan, templates: &Templates) -> Result<Vec<RenderedFile>> {
             context! { factory },
         )?;
     }
-    Ok(files)
+    Ok(())
 }
 
 /// The per-tenant file of a stack.

@@ -1,11 +1,12 @@
 //! Text output for people: unified diffs, the tenant summary, warnings.
 
 use std::fmt::Write as _;
+use std::io;
 
 use serde::Serialize;
 
 use crate::diff::{Changes, FileChange, OfflineProblem, Status};
-use crate::summary::{AppInstance, Summary, UserRole};
+use crate::summary::{AppInstance, FileCounts, Summary, UserRole};
 
 /// Whether output carries ANSI colours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,45 +39,78 @@ impl Style {
     }
 }
 
-/// Unified diffs of every changed file, paths relative to `root_label`.
-pub fn file_diffs(changes: &Changes, root_label: &str, style: Style) -> String {
-    let mut out = String::new();
+/// Writes the unified diff of every changed file, paths relative to
+/// `root_label`, straight to `out`: a first render's diff is as large as the
+/// whole output and is never held in memory twice.
+pub fn write_file_diffs(
+    out: &mut impl io::Write,
+    changes: &Changes,
+    root_label: &str,
+    style: Style,
+) -> io::Result<()> {
     for change in changes.changed() {
-        out.push_str(&file_diff(change, root_label, style));
+        if change.hand_edited {
+            let note = format!(
+                "# {root_label}/{} was edited by hand; this change discards that edit",
+                change.path
+            );
+            writeln!(out, "{}", style.paint(YELLOW, &note))?;
+        }
+        let mut result = Ok(());
+        diff_lines(change, root_label, |prefix, body| {
+            if result.is_ok() {
+                result = write_painted(out, style, prefix, body);
+            }
+        });
+        result?;
     }
-    out
+    Ok(())
 }
 
-fn file_diff(change: &FileChange, root_label: &str, style: Style) -> String {
-    let mut out = String::new();
-    if change.hand_edited {
-        let note = format!(
-            "# {root_label}/{} was edited by hand; this change discards that edit",
-            change.path
-        );
-        out.push_str(&style.paint(YELLOW, &note));
-        out.push('\n');
+fn write_painted(
+    out: &mut impl io::Write,
+    style: Style,
+    prefix: &str,
+    body: &str,
+) -> io::Result<()> {
+    let line_start = if prefix.is_empty() { body } else { prefix };
+    let colour = if !style.color {
+        None
+    } else if body.starts_with("+++") || body.starts_with("---") {
+        Some(BOLD)
+    } else if line_start.starts_with('+') {
+        Some(GREEN)
+    } else if line_start.starts_with('-') {
+        Some(RED)
+    } else if body.starts_with("@@") {
+        Some(CYAN)
+    } else {
+        None
+    };
+    match colour {
+        Some(code) => writeln!(out, "{code}{prefix}{body}{RESET}"),
+        None => {
+            out.write_all(prefix.as_bytes())?;
+            out.write_all(body.as_bytes())?;
+            out.write_all(b"\n")
+        }
     }
-    for line in unified(change, root_label).lines() {
-        let painted = if line.starts_with("+++") || line.starts_with("---") {
-            style.paint(BOLD, line)
-        } else if line.starts_with('+') {
-            style.paint(GREEN, line)
-        } else if line.starts_with('-') {
-            style.paint(RED, line)
-        } else if line.starts_with("@@") {
-            style.paint(CYAN, line)
-        } else {
-            line.to_string()
-        };
-        out.push_str(&painted);
-        out.push('\n');
-    }
-    out
 }
 
 /// The unified diff of one file, `a/` and `b/` paths under `root_label`.
 fn unified(change: &FileChange, root_label: &str) -> String {
+    let mut text = String::new();
+    diff_lines(change, root_label, |prefix, body| {
+        text.push_str(prefix);
+        text.push_str(body);
+        text.push('\n');
+    });
+    text
+}
+
+/// Calls `emit(prefix, body)` for each line of the file's unified diff
+/// (the line is `prefix` followed by `body`, without its newline).
+fn diff_lines(change: &FileChange, root_label: &str, mut emit: impl FnMut(&str, &str)) {
     let old = change.old.as_deref().unwrap_or("");
     let new = change.new.as_deref().unwrap_or("");
     let path = format!("{root_label}/{}", change.path);
@@ -85,17 +119,43 @@ fn unified(change: &FileChange, root_label: &str) -> String {
         Status::Deleted => (format!("a/{path}"), "/dev/null".to_string()),
         _ => (format!("a/{path}"), format!("b/{path}")),
     };
-    similar::TextDiff::from_lines(old, new)
-        .unified_diff()
-        .context_radius(3)
-        .header(&from, &to)
-        .to_string()
+    // A file added or deleted whole is printed as `similar` would print it,
+    // without running a diff over every line.
+    let whole = match change.status {
+        Status::Added if new.ends_with('\n') => Some(('+', new)),
+        Status::Deleted if old.ends_with('\n') => Some(('-', old)),
+        _ => None,
+    };
+    let Some((sign, text)) = whole else {
+        let diff = similar::TextDiff::from_lines(old, new)
+            .unified_diff()
+            .context_radius(3)
+            .header(&from, &to)
+            .to_string();
+        for line in diff.lines() {
+            emit("", line);
+        }
+        return;
+    };
+    let count = text.lines().count();
+    let range = if sign == '+' {
+        format!("@@ -0,0 +1,{count} @@")
+    } else {
+        format!("@@ -1,{count} +0,0 @@")
+    };
+    emit("--- ", &from);
+    emit("+++ ", &to);
+    emit("", &range);
+    let sign = if sign == '+' { "+" } else { "-" };
+    for line in text.lines() {
+        emit(sign, line);
+    }
 }
 
 /// One changed file in the JSON report.
 #[derive(Debug, Serialize)]
-struct JsonFile {
-    path: String,
+struct JsonFile<'a> {
+    path: &'a str,
     status: &'static str,
     hand_edited: bool,
     diff: String,
@@ -103,16 +163,26 @@ struct JsonFile {
 
 /// The JSON document of `diff --format json` and `check --format json`
 /// (its shape is documented in the README).
-pub fn json_changes(
-    command: &str,
-    changes: &Changes,
-    summary: Option<&Summary>,
-    root_label: &str,
-) -> String {
-    let files: Vec<JsonFile> = changes
-        .changed()
-        .map(|change| JsonFile {
-            path: change.path.clone(),
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    command: &'a str,
+    output_root: &'a str,
+    up_to_date: bool,
+    exit_code: u8,
+    summary: Option<&'a Summary>,
+    files: JsonFiles<'a>,
+}
+
+/// The changed files, each diff built only while it is serialised.
+struct JsonFiles<'a> {
+    changes: &'a Changes,
+    root_label: &'a str,
+}
+
+impl Serialize for JsonFiles<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.changes.changed().map(|change| JsonFile {
+            path: &change.path,
             status: match change.status {
                 Status::Added => "added",
                 Status::Modified => "modified",
@@ -120,19 +190,33 @@ pub fn json_changes(
                 Status::Unchanged => "unchanged",
             },
             hand_edited: change.hand_edited,
-            diff: unified(change, root_label),
-        })
-        .collect();
-    let up_to_date = files.is_empty();
-    let document = serde_json::json!({
-        "command": command,
-        "output_root": root_label,
-        "up_to_date": up_to_date,
-        "exit_code": if up_to_date { 0 } else { 2 },
-        "summary": summary,
-        "files": files,
-    });
-    pretty(&document)
+            diff: unified(change, self.root_label),
+        }))
+    }
+}
+
+/// Writes the JSON document of `diff --format json` and `check --format json`.
+pub fn write_json_changes(
+    out: &mut impl io::Write,
+    command: &str,
+    changes: &Changes,
+    summary: Option<&Summary>,
+    root_label: &str,
+) -> io::Result<()> {
+    let up_to_date = !changes.has_changes();
+    let report = JsonReport {
+        command,
+        output_root: root_label,
+        up_to_date,
+        exit_code: if up_to_date { 0 } else { 2 },
+        summary,
+        files: JsonFiles {
+            changes,
+            root_label,
+        },
+    };
+    serde_json::to_writer_pretty(&mut *out, &report)?;
+    out.write_all(b"\n")
 }
 
 /// The JSON document of `check --offline --format json`.
@@ -219,14 +303,37 @@ pub fn summary(summary: &Summary, style: Style) -> String {
         "app instances removed:",
         instances(&summary.app_instances_removed),
     );
-    let files = &summary.files;
-    line(
-        "files:",
+    let counts = |files: &FileCounts| {
         format!(
             "{} added, {} changed, {} deleted (+{} -{} lines)",
             files.added, files.modified, files.deleted, files.lines_added, files.lines_removed
-        ),
-    );
+        )
+    };
+    let files = &summary.files;
+    line("files:", counts(files));
+    // Per stack, in the order they are applied; the render record last.
+    let mut stacks: Vec<(&String, &FileCounts)> = summary.stacks.iter().collect();
+    stacks.sort_by_key(|(stack, _)| {
+        let rank = crate::render::STACKS
+            .iter()
+            .position(|known| known == stack)
+            .unwrap_or(if stack.as_str() == "." { 4 } else { 3 });
+        (rank, stack.as_str())
+    });
+    let width = stacks
+        .iter()
+        .map(|(stack, _)| stack.len() + 3)
+        .max()
+        .unwrap_or(0)
+        .max(22);
+    for (stack, files) in stacks {
+        let label = if stack == "." {
+            "  render record:".to_string()
+        } else {
+            format!("  {stack}:")
+        };
+        line(&format!("{label:<width$}"), counts(files));
+    }
     if files.hand_edited > 0 {
         line(
             "hand-edited files:",
@@ -248,4 +355,36 @@ pub fn summary(summary: &Summary, style: Style) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_file_diffs_match_similar() {
+        let text = "a = 1\n\nb {\n  c = 2\n}\n";
+        for (status, old, new) in [
+            (Status::Added, None, Some(text)),
+            (Status::Deleted, Some(text), None),
+        ] {
+            let change = FileChange {
+                path: "x.tf".into(),
+                status,
+                old: old.map(String::from),
+                new: new.map(String::from),
+                hand_edited: false,
+            };
+            let (from, to) = match status {
+                Status::Added => ("/dev/null".to_string(), "b/out/x.tf".to_string()),
+                _ => ("a/out/x.tf".to_string(), "/dev/null".to_string()),
+            };
+            let expected = similar::TextDiff::from_lines(old.unwrap_or(""), new.unwrap_or(""))
+                .unified_diff()
+                .context_radius(3)
+                .header(&from, &to)
+                .to_string();
+            assert_eq!(unified(&change, "out"), expected);
+        }
+    }
 }

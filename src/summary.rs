@@ -28,7 +28,10 @@ pub struct Summary {
     pub domains_removed: Vec<String>,
     pub app_instances_added: Vec<AppInstance>,
     pub app_instances_removed: Vec<AppInstance>,
+    /// All files, then per stack directory (`vault`, `actualbudget/factory`,
+    /// `.` for the render record).
     pub files: FileCounts,
+    pub stacks: BTreeMap<String, FileCounts>,
     pub manual_steps: Vec<String>,
 }
 
@@ -80,7 +83,6 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
         .map_or(&empty, |manifest| &manifest.tenants);
     let mut summary = Summary {
         has_previous_render: changes.previous.is_some(),
-        files: count_files(changes),
         source_change: changes
             .previous
             .as_ref()
@@ -94,6 +96,7 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
             }),
         ..Summary::default()
     };
+    (summary.files, summary.stacks) = count_files(changes);
     for (user, record) in &current.tenants {
         let old = previous.get(user);
         match old {
@@ -185,9 +188,12 @@ fn compare_lists(
     removed.extend(old.iter().filter(|item| !new.contains(item)).cloned());
 }
 
-fn count_files(changes: &Changes) -> FileCounts {
-    let mut counts = FileCounts::default();
+/// File and line counts, in all and per stack directory.
+fn count_files(changes: &Changes) -> (FileCounts, BTreeMap<String, FileCounts>) {
+    let mut total = FileCounts::default();
+    let mut stacks: BTreeMap<String, FileCounts> = BTreeMap::new();
     for change in changes.changed() {
+        let mut counts = FileCounts::default();
         match change.status {
             Status::Added => counts.added += 1,
             Status::Modified => counts.modified += 1,
@@ -199,18 +205,39 @@ fn count_files(changes: &Changes) -> FileCounts {
         }
         let old = change.old.as_deref().unwrap_or("");
         let new = change.new.as_deref().unwrap_or("");
-        let diff = similar::TextDiff::from_lines(old, new);
-        for op in diff.ops() {
-            for item in diff.iter_changes(op) {
-                match item.tag() {
-                    similar::ChangeTag::Insert => counts.lines_added += 1,
-                    similar::ChangeTag::Delete => counts.lines_removed += 1,
-                    similar::ChangeTag::Equal => {}
+        match change.status {
+            // Nothing to align for a whole file coming or going.
+            Status::Added => counts.lines_added += new.lines().count(),
+            Status::Deleted => counts.lines_removed += old.lines().count(),
+            _ => {
+                let diff = similar::TextDiff::from_lines(old, new);
+                for op in diff.ops() {
+                    for item in diff.iter_changes(op) {
+                        match item.tag() {
+                            similar::ChangeTag::Insert => counts.lines_added += 1,
+                            similar::ChangeTag::Delete => counts.lines_removed += 1,
+                            similar::ChangeTag::Equal => {}
+                        }
+                    }
                 }
             }
         }
+        let stack = change.path.rsplit_once('/').map_or(".", |(dir, _)| dir);
+        total.add(&counts);
+        stacks.entry(stack.to_string()).or_default().add(&counts);
     }
-    counts
+    (total, stacks)
+}
+
+impl FileCounts {
+    fn add(&mut self, other: &FileCounts) {
+        self.added += other.added;
+        self.modified += other.modified;
+        self.deleted += other.deleted;
+        self.lines_added += other.lines_added;
+        self.lines_removed += other.lines_removed;
+        self.hand_edited += other.hand_edited;
+    }
 }
 
 /// The seed's onboarding steps that happen outside Terraform, for what changed.

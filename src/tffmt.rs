@@ -7,13 +7,23 @@
 //! blank lines (no runs, none at the edges of a block), which `terraform fmt`
 //! keeps as they are, so template authors need not count newlines.
 //! Spacing inside a line is taken from the template as written.
+//!
+//! The same scan checks the structure a formatter can see: every string and
+//! heredoc closed, every bracket closed, none closed twice.
 
-/// Lays `source` out exactly as `terraform fmt` would print it.
-pub fn format(source: &str) -> String {
-    let lines = normalise_blank_lines(split_lines(source));
+/// Lays `source` out exactly as `terraform fmt` would print it, or says
+/// (with a line number) why it is not well-formed HCL.
+pub fn format(source: &str) -> Result<String, String> {
     let mut out = String::with_capacity(source.len() + source.len() / 8);
-    emit(&lines, &mut out);
-    out
+    format_into(source, &mut out)?;
+    Ok(out)
+}
+
+/// [`format`], appending to `out`.
+pub fn format_into(source: &str, out: &mut String) -> Result<(), String> {
+    let lines = normalise_blank_lines(split_lines(source)?);
+    emit(&lines, out);
+    Ok(())
 }
 
 #[derive(Debug)]
@@ -39,23 +49,43 @@ enum Content<'a> {
     Attribute { name: &'a str, value: &'a str },
 }
 
-fn split_lines(source: &str) -> Vec<Line<'_>> {
+fn split_lines(source: &str) -> Result<Vec<Line<'_>>, String> {
     let mut lines = Vec::new();
-    let mut rest = source.lines();
-    while let Some(raw) = rest.next() {
+    let mut depth = 0i32;
+    let mut rest = source.lines().enumerate();
+    while let Some((index, raw)) = rest.next() {
         let text = raw.trim();
         if text.is_empty() {
             lines.push(Line::Blank);
             continue;
         }
+        let line_number = index + 1;
         let scan = scan_line(text);
+        if scan.unterminated {
+            return Err(format!(
+                "line {line_number}: a string or interpolation is not closed on its line"
+            ));
+        }
+        depth += scan.net_brackets;
+        if depth < 0 {
+            return Err(format!(
+                "line {line_number}: closes a bracket that was never opened"
+            ));
+        }
         let mut heredoc = Vec::new();
         if let Some(marker) = scan.heredoc_marker {
-            for body_line in rest.by_ref() {
-                heredoc.push(body_line.trim_end());
+            let mut closed = false;
+            for (_, body_line) in rest.by_ref() {
+                heredoc.push(body_line);
                 if body_line.trim() == marker {
+                    closed = true;
                     break;
                 }
+            }
+            if !closed {
+                return Err(format!(
+                    "line {line_number}: heredoc <<{marker} is never closed"
+                ));
             }
         }
         let content = match scan.assign_at {
@@ -72,7 +102,10 @@ fn split_lines(source: &str) -> Vec<Line<'_>> {
             heredoc,
         }));
     }
-    lines
+    if depth != 0 {
+        return Err(format!("{depth} bracket(s) opened but never closed"));
+    }
+    Ok(lines)
 }
 
 fn normalise_blank_lines(lines: Vec<Line<'_>>) -> Vec<Line<'_>> {
@@ -165,8 +198,13 @@ fn emit_line(line: &Line<'_>, indent: usize, width: usize, out: &mut String) {
     }
 }
 
-fn push_spaces(out: &mut String, count: usize) {
-    out.extend(std::iter::repeat_n(' ', count));
+fn push_spaces(out: &mut String, mut count: usize) {
+    const SPACES: &str = "                                                                ";
+    while count > 0 {
+        let chunk = count.min(SPACES.len());
+        out.push_str(&SPACES[..chunk]);
+        count -= chunk;
+    }
 }
 
 /// hclwrite's indent stack: a line that opens brackets indents what follows by
@@ -204,12 +242,17 @@ struct LineScan<'a> {
     net_brackets: i32,
     assign_at: Option<usize>,
     heredoc_marker: Option<&'a str>,
+    /// A quoted string or interpolation is still open at the end of the line.
+    unterminated: bool,
 }
+
+/// Nesting of strings and interpolations a line may hold; deeper is refused.
+const MAX_NESTING: usize = 16;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Code,
-    /// Inside a quoted string; the depth of interpolations around it.
+    /// Inside a quoted string.
     Quoted,
 }
 
@@ -219,32 +262,47 @@ enum Mode {
 fn scan_line(text: &str) -> LineScan<'_> {
     let bytes = text.as_bytes();
     let mut scan = LineScan::default();
-    // Each open interpolation remembers the `{` depth it started at.
-    let mut modes: Vec<Mode> = vec![Mode::Code];
-    let mut interp_braces: Vec<i32> = Vec::new();
+    // A stack of modes without allocating: strings inside interpolations
+    // inside strings are rare and shallow. Each open interpolation
+    // remembers the `{` depth it started at.
+    let mut modes = [Mode::Code; MAX_NESTING];
+    let mut mode_depth = 0usize;
+    let mut interp_braces = [0i32; MAX_NESTING];
+    let mut interp_depth = 0usize;
     let mut braces = 0i32;
     let mut first_equals: Option<(usize, i32)> = None;
     let mut i = 0;
     while i < bytes.len() {
         let byte = bytes[i];
         let next = bytes.get(i + 1).copied();
-        match modes.last().copied().unwrap_or(Mode::Code) {
+        match modes[mode_depth] {
             Mode::Quoted => match byte {
                 b'\\' => i += 1,
-                b'"' => {
-                    modes.pop();
-                }
+                b'"' => mode_depth -= 1,
                 b'$' | b'%' if next == Some(byte) && bytes.get(i + 2) == Some(&b'{') => i += 2,
                 b'$' | b'%' if next == Some(b'{') => {
+                    if mode_depth + 1 >= MAX_NESTING {
+                        scan.unterminated = true;
+                        return scan;
+                    }
                     scan.net_brackets += 1;
-                    interp_braces.push(braces);
-                    modes.push(Mode::Code);
+                    interp_braces[interp_depth] = braces;
+                    interp_depth += 1;
+                    mode_depth += 1;
+                    modes[mode_depth] = Mode::Code;
                     i += 1;
                 }
                 _ => {}
             },
             Mode::Code => match byte {
-                b'"' => modes.push(Mode::Quoted),
+                b'"' => {
+                    if mode_depth + 1 >= MAX_NESTING {
+                        scan.unterminated = true;
+                        return scan;
+                    }
+                    mode_depth += 1;
+                    modes[mode_depth] = Mode::Quoted;
+                }
                 b'#' => break,
                 b'/' if next == Some(b'/') => break,
                 b'{' | b'[' | b'(' => {
@@ -253,9 +311,9 @@ fn scan_line(text: &str) -> LineScan<'_> {
                     }
                     scan.net_brackets += 1;
                 }
-                b'}' if interp_braces.last() == Some(&braces) => {
-                    interp_braces.pop();
-                    modes.pop();
+                b'}' if interp_depth > 0 && interp_braces[interp_depth - 1] == braces => {
+                    interp_depth -= 1;
+                    mode_depth -= 1;
                     scan.net_brackets -= 1;
                 }
                 b'}' | b']' | b')' => {
@@ -296,6 +354,7 @@ fn scan_line(text: &str) -> LineScan<'_> {
         }
         i += 1;
     }
+    scan.unterminated = mode_depth > 0;
     // Only a value that closes on this line makes the line an attribute.
     scan.assign_at = first_equals
         .filter(|&(_, depth_before)| scan.net_brackets == depth_before)
@@ -305,7 +364,9 @@ fn scan_line(text: &str) -> LineScan<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::format;
+    fn format(source: &str) -> String {
+        super::format(source).expect("well-formed")
+    }
 
     #[test]
     fn aligns_runs_of_single_line_attributes() {
@@ -356,6 +417,23 @@ mod tests {
     fn comparison_operators_are_not_assignments() {
         let input = "a = b == c\nlonger = 1\n";
         assert_eq!(format(input), "a      = b == c\nlonger = 1\n");
+    }
+
+    #[test]
+    fn malformed_structure_is_reported_with_its_line() {
+        for (source, reason) in [
+            ("a {\nb = \"x\n}\n", "line 2: a string"),
+            ("a {\nb = 1\n", "opened but never closed"),
+            ("a = 1\n}\n", "line 2: closes a bracket"),
+            (
+                "p = <<-EOT\nbody\n",
+                "line 1: heredoc <<EOT is never closed",
+            ),
+            ("a = \"${b\"\n", "line 1: a string or interpolation"),
+        ] {
+            let err = super::format(source).unwrap_err();
+            assert!(err.contains(reason), "{source:?}: {err}");
+        }
     }
 
     #[test]

@@ -1,10 +1,13 @@
-//! Stage 5: make every rendered file canonical and prove it is valid HCL.
+//! Stage 5: make every rendered file canonical and check it is valid HCL.
 //!
-//! Formatting is `terraform fmt`'s layout ([`crate::tffmt`]); parsing with
-//! hcl-rs catches a broken template before anything reaches the disk; the
-//! header with the body's hash is added last.
+//! Formatting is `terraform fmt`'s layout ([`crate::tffmt`]), whose scan
+//! also checks every string, heredoc and bracket is closed. Files from
+//! overridden templates are parsed in full with hcl-rs as well; the built-in
+//! templates are proven to parse by the test suite and the fuzz targets, and
+//! a full parse of every file would cost more than the rest of the pipeline
+//! together. The header with the body's hash is added last.
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow};
 
 use crate::header;
 use crate::render::RenderedFile;
@@ -18,22 +21,27 @@ pub struct GeneratedFile {
     pub contents: String,
 }
 
-/// Formats, parses and stamps each rendered file.
-pub fn verify(files: Vec<RenderedFile>) -> Result<Vec<GeneratedFile>> {
-    files
-        .into_iter()
-        .map(|file| {
-            let body = tffmt::format(&file.text);
-            if let Err(err) = hcl::parse(&body) {
-                bail!(
-                    "generated {} is not valid HCL: {err}\nthis is a template bug: if you override templates with --templates, fix that template, otherwise report it",
-                    file.path
-                );
-            }
-            Ok(GeneratedFile {
-                contents: header::stamp(&body),
-                path: file.path,
-            })
-        })
-        .collect()
+/// Formats, checks and stamps one rendered file.
+pub fn verify(file: RenderedFile) -> Result<GeneratedFile> {
+    let mut contents = header::begin(file.text.len() + file.text.len() / 8);
+    let header_len = contents.len();
+    tffmt::format_into(&file.text, &mut contents).map_err(|problem| broken(&file, &problem))?;
+    if file.from_override
+        && let Err(err) = hcl::parse(&contents[header_len..])
+    {
+        return Err(broken(&file, &err.to_string()));
+    }
+    header::seal(&mut contents);
+    Ok(GeneratedFile {
+        contents,
+        path: file.path,
+    })
+}
+
+fn broken(file: &RenderedFile, problem: &str) -> anyhow::Error {
+    anyhow!(
+        "generated {} is not valid HCL: {problem}\nthis is a template bug: if you override templates with --templates, fix that template ({}), otherwise report it",
+        file.path,
+        file.template
+    )
 }

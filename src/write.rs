@@ -81,6 +81,7 @@ impl<'a> Transaction<'a> {
     fn new(root: &'a Path, changes: &'a Changes) -> Result<Transaction<'a>> {
         let mut journal = Journal::default();
         let mut contents = Vec::new();
+        let mut confinement = confine::Confinement::new(root);
         for change in changes.changed() {
             let kind = match change.status {
                 Status::Added => Kind::Add,
@@ -88,7 +89,7 @@ impl<'a> Transaction<'a> {
                 Status::Deleted => Kind::Delete,
                 Status::Unchanged => continue,
             };
-            if let Some(problem) = confine::problem(root, &change.path) {
+            if let Some(problem) = confinement.problem(&change.path) {
                 bail!(
                     "refusing to write {}: {problem}; nothing was written",
                     change.path
@@ -124,6 +125,12 @@ impl<'a> Transaction<'a> {
         self.fault = fault;
         if self.journal.entries.is_empty() {
             return Ok(());
+        }
+        if let Err(err) = fs::create_dir_all(self.root) {
+            return Err(anyhow!(err).context(format!(
+                "cannot create the output root {}",
+                self.root.display()
+            )));
         }
         self.journal.created_dirs = missing_dirs(self.root, &self.journal);
         // The journal comes first, so even a run killed while staging is undone.
@@ -170,17 +177,14 @@ impl<'a> Transaction<'a> {
                 STAGED_SUFFIX,
             );
             self.step()?;
-            let _ = fs::remove_file(&staged);
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&staged)
+            let mut file = create_new(&staged)
                 .with_context(|| format!("cannot create {}", staged.display()))?;
             file.write_all(contents.as_bytes())
-                .and_then(|()| file.sync_all())
                 .with_context(|| format!("cannot write {}; check free space", staged.display()))?;
         }
-        Ok(())
+        // One flush for all staged files: nothing is swapped in before it is on disk.
+        self.step()?;
+        flush_filesystem(self.root, &self.journal)
     }
 
     fn swap_and_commit(&mut self) -> Result<()> {
@@ -235,18 +239,20 @@ impl std::fmt::Display for Crashed {
 
 impl std::error::Error for Crashed {}
 
-/// Removes the backups of a committed write, then its journal.
+/// Removes the backups of a committed write, then its journal. (Every staged
+/// file was swapped in before the commit point, so none is left.)
 fn finish_commit(root: &Path, journal: &Journal) -> Result<()> {
     for entry in &journal.entries {
+        if entry.kind == Kind::Add {
+            continue;
+        }
         let target = root.join(&entry.path);
-        for leftover in [
-            sibling(&target, BACKUP_SUFFIX),
-            sibling(&target, STAGED_SUFFIX),
-        ] {
-            if leftover.exists() {
-                fs::remove_file(&leftover)
-                    .with_context(|| format!("cannot remove {}", leftover.display()))?;
+        let backup = sibling(&target, BACKUP_SUFFIX);
+        match fs::remove_file(&backup) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                return Err(err).with_context(|| format!("cannot remove {}", backup.display()));
             }
+            _ => {}
         }
         if entry.kind == Kind::Delete {
             remove_empty_parents(root, &target);
@@ -355,27 +361,38 @@ fn write_journal(root: &Path, journal: &Journal) -> Result<()> {
 /// Directories the added files need that do not exist yet, parents first.
 fn missing_dirs(root: &Path, journal: &Journal) -> Vec<String> {
     let mut missing = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for entry in journal
         .entries
         .iter()
         .filter(|entry| entry.kind == Kind::Add)
     {
         let mut chain = Vec::new();
-        let mut dir = root.join(&entry.path);
-        while let Some(parent) = dir.parent().map(Path::to_path_buf) {
-            if parent == root || parent.symlink_metadata().is_ok() {
+        let mut dir = entry.path.as_str();
+        while let Some((parent, _)) = dir.rsplit_once('/') {
+            // Each directory is looked at once, however many files it gets.
+            if !seen.insert(parent) || root.join(parent).symlink_metadata().is_ok() {
                 break;
             }
-            chain.push(relative(root, &parent));
+            chain.push(parent.to_string());
             dir = parent;
         }
-        for dir in chain.into_iter().rev() {
-            if !missing.contains(&dir) {
-                missing.push(dir);
-            }
-        }
+        missing.extend(chain.into_iter().rev());
     }
     missing
+}
+
+/// Creates `path`, which must not exist; a staged file a killed run left
+/// behind is replaced.
+fn create_new(path: &Path) -> std::io::Result<File> {
+    let open = || OpenOptions::new().write(true).create_new(true).open(path);
+    match open() {
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            fs::remove_file(path)?;
+            open()
+        }
+        result => result,
+    }
 }
 
 /// `.name<suffix>` beside `target`: hidden, and never a `.tf` file.
@@ -387,13 +404,32 @@ fn sibling(target: &Path, suffix: &str) -> PathBuf {
     target.with_file_name(format!(".{name}{suffix}"))
 }
 
-fn relative(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .components()
-        .map(|part| part.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+/// Puts every staged file on disk: one `syncfs` on Linux, else a sync per file.
+#[cfg(target_os = "linux")]
+fn flush_filesystem(root: &Path, _journal: &Journal) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let dir = File::open(root).with_context(|| format!("cannot open {}", root.display()))?;
+    // SAFETY: syncfs only reads the descriptor, which `dir` keeps open for the call.
+    if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .context("cannot flush the staged files to disk");
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn flush_filesystem(root: &Path, journal: &Journal) -> Result<()> {
+    for entry in journal
+        .entries
+        .iter()
+        .filter(|entry| entry.kind != Kind::Delete)
+    {
+        let staged = sibling(&root.join(&entry.path), STAGED_SUFFIX);
+        File::open(&staged)
+            .and_then(|file| file.sync_all())
+            .with_context(|| format!("cannot flush {} to disk", staged.display()))?;
+    }
+    Ok(())
 }
 
 /// Makes renames durable; best effort, as not every filesystem supports it.
@@ -567,7 +603,8 @@ mod tests {
                 } else {
                     b"<dir>".to_vec()
                 };
-                (relative(root, entry.path()), bytes)
+                let relative = entry.path().strip_prefix(root).unwrap();
+                (relative.to_string_lossy().replace('\\', "/"), bytes)
             })
             .collect()
     }

@@ -160,6 +160,12 @@ fn render_refuses_without_a_terminal_or_yes() {
         .code(1)
         .stderr(predicate::str::contains("re-run with --yes"));
     assert_eq!(tree(dir.path()), before);
+    // An output root the refused run would have created is not left behind.
+    tenantgen(dir.path())
+        .args(["render", "--out", "new-root"])
+        .assert()
+        .code(1);
+    assert!(!dir.path().join("new-root").exists());
 }
 
 #[test]
@@ -563,5 +569,52 @@ fn the_summary_speaks_in_tenant_terms() {
         .stdout(predicate::str::contains("app instances removed: actualbudget/dave"))
         .stdout(predicate::str::contains("Authentik: add frank to the groups kubernetes-namespace-owners and Headscale Users"))
         .stdout(predicate::str::contains("export the NFS share /mnt/data/actualbudget/frank and add the Cloudflare route budget.frank.example.com"))
-        .stdout(predicate::str::contains("apply in this order: vault, then platform, then woodpecker, then actualbudget/factory"));
+        .stdout(predicate::str::contains("apply in this order: vault, then platform, then woodpecker, then actualbudget/factory"))
+        .stdout(predicate::str::is_match(r"\n    vault: +1 added, 1 changed, 0 deleted \(\+\d+ -\d+ lines\)\n    platform: +1 added, 1 changed").unwrap())
+        .stdout(predicate::str::is_match(r"\n    actualbudget/factory: +0 added, 1 changed, 0 deleted \(\+\d+ -\d+ lines\)\n").unwrap());
+}
+
+#[test]
+fn a_broken_template_override_is_caught_before_writing() {
+    for (template, expected) in [
+        (
+            "module {{ instance.tf }} {\nsource = \"../\"\n",
+            "bracket(s) opened but never closed",
+        ),
+        (
+            "module {{ instance.tf }} {\nsource \"../\"\n}\n",
+            "expected",
+        ),
+    ] {
+        let dir = example_workspace();
+        let overrides = dir.path().join("my-templates/factory");
+        std::fs::create_dir_all(&overrides).unwrap();
+        std::fs::write(
+            overrides.join("main.tf.j2"),
+            format!("{{% for instance in factory.instances %}}\n{template}{{% endfor %}}\n"),
+        )
+        .unwrap();
+        tenantgen(dir.path())
+            .args(["render", "--yes", "--templates", "my-templates"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(
+                "generated actualbudget/factory/main.tf is not valid HCL",
+            ))
+            .stderr(predicate::str::contains(expected))
+            .stderr(predicate::str::contains("factory/main.tf.j2"));
+        assert!(!dir.path().join("stacks-out/vault/tenant-alice.tf").exists());
+        tenantgen(dir.path())
+            .args([
+                "render",
+                "--yes",
+                "--templates",
+                "my-templates",
+                "--out",
+                "new-root",
+            ])
+            .assert()
+            .code(1);
+        assert!(!dir.path().join("new-root").exists());
+    }
 }

@@ -24,8 +24,11 @@ fn write_users(dir: &Path, name: &str, users: &Value) {
     std::fs::write(dir.join(name), serde_json::to_string_pretty(users).unwrap()).unwrap();
 }
 
+/// A file where a stack directory must go is found before anything is
+/// written (failures in the middle of a write are injected at every step by
+/// the unit tests of `write`).
 #[test]
-fn a_failed_write_leaves_the_tree_exactly_as_it_was() {
+fn a_file_in_place_of_a_stack_directory_changes_nothing() {
     let dir = rendered_workspace();
     // A new factory app needs wiki/factory/, but a regular file is where the directory must go.
     std::fs::write(dir.path().join("stacks-out/wiki"), "not a directory\n").unwrap();
@@ -45,8 +48,9 @@ fn a_failed_write_leaves_the_tree_exactly_as_it_was() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "rolled back: the output tree is as it was",
-        ));
+            "stacks-out/wiki is a file where a directory must be",
+        ))
+        .stderr(predicate::str::contains("nothing was written"));
     assert_eq!(tree(dir.path()), before);
 }
 
@@ -301,6 +305,18 @@ fn json_reports_for_diff_and_check() {
         json!([{"user": "bob", "from": "namespace-owner", "to": "admin", "escalation": true}])
     );
     assert_eq!(summary["namespaces_removed"], json!(["carol"]));
+    let vault = &summary["stacks"]["vault"];
+    assert_eq!(
+        (vault["deleted"].as_u64(), vault["added"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert!(vault["lines_removed"].as_u64().unwrap() > 10);
+    let platform = &summary["stacks"]["platform"];
+    assert_eq!(
+        (platform["modified"].as_u64(), platform["deleted"].as_u64()),
+        (Some(1), Some(1)),
+        "bob's file changes, carol's goes"
+    );
     assert_eq!(
         summary["app_instances_removed"],
         json!([{"app": "actualbudget", "user": "carol"}])
