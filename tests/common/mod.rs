@@ -8,6 +8,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 pub mod bao;
+pub mod property;
 pub mod schema;
 
 /// The repository root.
