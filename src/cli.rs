@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::diff::{self, Changes};
 use crate::manifest::Manifest;
@@ -119,6 +119,10 @@ pub enum Command {
     },
     /// Validate the users and the config only
     Validate,
+    /// Print a shell completion script, e.g. `tenantgen completions bash > /etc/bash_completion.d/tenantgen`
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff), e.g. `tenantgen man > /usr/local/share/man/man1/tenantgen.1`
+    Man,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -182,6 +186,19 @@ fn options(common: &Common) -> Result<Options> {
 
 /// Runs one parsed command line; returns the exit status.
 pub fn run(cli: &Cli, style: Style) -> Result<u8> {
+    match cli.command {
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tenantgen", &mut script);
+            return print_bytes(&script, "the completion script");
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            return print_bytes(&page, "the man page");
+        }
+        _ => {}
+    }
     let options = options(&cli.common)?;
     let format = cli.common.format;
     if let Command::Check { offline: true } = cli.command {
@@ -217,7 +234,19 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
         Command::Render { yes, force } => render(&view, yes, force),
         Command::Diff => view.show("diff", format),
         Command::Check { .. } => check(&view, format),
-        Command::Validate => Ok(OK),
+        // Returned earlier, before the tree was read.
+        Command::Validate | Command::Completions { .. } | Command::Man => Ok(OK),
+    }
+}
+
+/// Writes `bytes` to stdout; a reader that stops early is not an error.
+fn print_bytes(bytes: &[u8], what: &str) -> Result<u8> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(err).context(format!("cannot write {what} to standard output")))
+        }
+        _ => Ok(OK),
     }
 }
 
@@ -227,6 +256,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::Diff => "diff",
         Command::Check { .. } => "check",
         Command::Validate => "validate",
+        Command::Completions { .. } => "completions",
+        Command::Man => "man",
     }
 }
 
@@ -371,12 +402,12 @@ impl View<'_> {
                 &self.label,
             )
         } else {
-            report::write_file_diffs(&mut out, self.changes, &self.label, self.style).and_then(
-                |()| {
-                    writeln!(out)?;
-                    out.write_all(report::summary(&self.summary(), self.style).as_bytes())
-                },
-            )
+            // What the change means for people first, then the files.
+            out.write_all(report::summary(&self.summary(), self.style).as_bytes())
+                .and_then(|()| writeln!(out))
+                .and_then(|()| {
+                    report::write_file_diffs(&mut out, self.changes, &self.label, self.style)
+                })
         };
         match printed.and_then(|()| out.flush()) {
             // A reader that stops early (`tenantgen diff | head`) is not an error.
@@ -413,7 +444,12 @@ fn render(view: &View<'_>, yes: bool, force: bool) -> Result<u8> {
                 "not writing without confirmation: there is no terminal to ask on; re-run with --yes to write these changes"
             );
         }
-        print!("\nWrite these changes to {label}? [y/N] ");
+        // The summary is above a diff that may be long: repeat the counts here.
+        let files = view.summary().files;
+        print!(
+            "\nWrite these changes to {label} ({} added, {} changed, {} deleted files)? [y/N] ",
+            files.added, files.modified, files.deleted
+        );
         std::io::stdout().flush()?;
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;

@@ -532,10 +532,17 @@ fn render_asks_before_writing() {
     let declined = render_on_a_terminal(dir.path(), "n\n");
     let stdout = String::from_utf8_lossy(&declined.stdout);
     assert!(
-        stdout.contains("Write these changes to stacks-out? [y/N]"),
+        stdout.contains(
+            "Write these changes to stacks-out (17 added, 0 changed, 0 deleted files)? [y/N]"
+        ),
         "{stdout}"
     );
     assert!(stdout.contains("Nothing written."), "{stdout}");
+    let summary_at = stdout.find("Summary").unwrap();
+    assert!(
+        summary_at < stdout.find("+++ b/stacks-out/").unwrap(),
+        "the summary comes before the diff"
+    );
     assert_eq!(declined.status.code(), Some(1));
     assert!(!dir.path().join("stacks-out/vault/tenant-alice.tf").exists());
 
@@ -617,4 +624,23 @@ fn a_broken_template_override_is_caught_before_writing() {
             .code(1);
         assert!(!dir.path().join("new-root").exists());
     }
+}
+
+#[test]
+fn completions_and_man_page_come_from_clap() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        tenantgen(dir.path())
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("render"))
+            .stdout(predicate::str::contains("vault-addr"));
+    }
+    tenantgen(dir.path())
+        .arg("man")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(".TH tenantgen 1"))
+        .stdout(predicate::str::contains("check"));
 }
