@@ -49,9 +49,9 @@ pub fn hand_written_files() -> BTreeMap<String, String> {
         .into_iter()
         .filter_map(|(path, bytes)| {
             let text = String::from_utf8(bytes).ok()?;
-            let generated =
-                text.starts_with(tenantgen::header::MARKER) || path == tenantgen::manifest::PATH;
-            (!generated).then_some((path, text))
+            // Only .tf files: `scripts/tf-harness` leaves state and plans beside them.
+            let generated = text.starts_with(tenantgen::header::MARKER) || !path.ends_with(".tf");
+            (!generated && !path.contains(".terraform/")).then_some((path, text))
         })
         .collect()
 }

@@ -200,10 +200,6 @@ fn walk(root: &Path) -> Result<Vec<PathBuf>> {
 /// mirror and writes the CLI config that points terraform at it alone.
 fn install_mirror(setup: &Setup, private: &Path) -> Result<PathBuf> {
     let mirror = private.join("mirror");
-    if mirror.exists() {
-        std::fs::remove_dir_all(&mirror)
-            .with_context(|| format!("cannot clear {}", mirror.display()))?;
-    }
     let platform = platform();
     let mut schemas: Vec<PathBuf> = std::fs::read_dir(&setup.schemas)
         .with_context(|| format!("cannot read the schemas folder {}", setup.schemas.display()))?
@@ -228,18 +224,32 @@ fn install_mirror(setup: &Setup, private: &Path) -> Result<PathBuf> {
             shell_quote(&setup.stub),
             shell_quote(&schema_path.canonicalize()?)
         );
-        std::fs::write(&launcher, script)?;
-        make_executable(&launcher)?;
+        write_if_changed(&launcher, &script)?;
     }
     let cli_config = private.join("terraformrc");
-    std::fs::write(
-        &cli_config,
-        format!(
-            "provider_installation {{\n  filesystem_mirror {{\n    path    = {}\n    include = [\"*/*/*\"]\n  }}\n}}\n",
-            serde_json::Value::from(mirror.display().to_string())
-        ),
-    )?;
+    let config = format!(
+        "provider_installation {{\n  filesystem_mirror {{\n    path    = {}\n    include = [\"*/*/*\"]\n  }}\n}}\n",
+        serde_json::Value::from(mirror.display().to_string())
+    );
+    write_if_changed(&cli_config, &config)?;
     Ok(cli_config)
+}
+
+/// Concurrent harness runs share the mirror: a file is replaced whole, by
+/// rename, and only when its content changes (which keeps lock files valid).
+fn write_if_changed(path: &Path, content: &str) -> Result<()> {
+    if std::fs::read_to_string(path).is_ok_and(|existing| existing == content) {
+        return Ok(());
+    }
+    let dir = path.parent().context("a mirror file has no parent")?;
+    let mut staged = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    std::io::Write::write_all(&mut staged, content.as_bytes())?;
+    make_executable(staged.path())?;
+    staged
+        .persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 fn platform() -> String {

@@ -27,6 +27,9 @@ struct Stub {
 
 /// Serves `schema` until Terraform shuts the plugin down.
 pub async fn serve(schema: ProviderSchema) -> Result<()> {
+    // Builds that also enable rustls's aws-lc-rs backend (through other
+    // crates of the workspace) leave the choice to us.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("cannot listen on loopback")?;

@@ -1,0 +1,358 @@
+//! The real `terraform` over generated stacks, offline, through the stub
+//! providers: the example and random user sets validate and plan, apply
+//! then re-render plans nothing, a new user plans only additions, and
+//! broken stacks fail, so the harness provably checks something.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use tf_stub_provider::harness::{self, Counts, Mode, Setup, StackOutcome};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The harness setup, or `None` (with the reason printed) when terraform
+/// is missing outside CI; under CI a missing terraform fails.
+fn setup() -> Option<Setup> {
+    let found = std::process::Command::new("terraform")
+        .arg("version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "terraform is not on PATH, and CI is set: the harness tests need it"
+        );
+        eprintln!("skipping: terraform is not on PATH");
+        return None;
+    }
+    Some(Setup {
+        stub: PathBuf::from(env!("CARGO_BIN_EXE_tf-stub-provider")),
+        schemas: repo().join("tests/provider-schemas"),
+        terraform: PathBuf::from("terraform"),
+    })
+}
+
+/// A workspace with the repository's config, `users` as the users file and
+/// the hand-written files of the committed example, rendered into `out/`.
+fn workspace(users: &Value) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("tenantgen.hcl"),
+        dir.path().join("tenantgen.hcl"),
+    )
+    .unwrap();
+    for hand_written in [
+        "vault/versions.tf",
+        "platform/versions.tf",
+        "woodpecker/versions.tf",
+        "woodpecker/woodpecker.tf",
+        "actualbudget/main.tf",
+        "freedify/main.tf",
+    ] {
+        let target = dir.path().join("out").join(hand_written);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(repo().join("stacks-out").join(hand_written), target).unwrap();
+    }
+    render(dir.path(), users);
+    dir
+}
+
+fn render(dir: &Path, users: &Value) {
+    std::fs::write(dir.join("users.json"), users.to_string()).unwrap();
+    let options = tenantgen::Options {
+        working_dir: dir.to_path_buf(),
+        users: Some("users.json".into()),
+        out: Some("out".into()),
+        ..Default::default()
+    };
+    let loaded = tenantgen::load(&options).unwrap();
+    let generation = tenantgen::generate(&loaded, None).unwrap();
+    let changes = tenantgen::diff::compare(&loaded.out_root, generation.files).unwrap();
+    tenantgen::write::apply(&loaded.out_root, &changes).unwrap();
+}
+
+fn example_users() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(repo().join("examples/k8s_users.json")).unwrap())
+        .unwrap()
+}
+
+fn run(setup: &Setup, mode: Mode, root: &Path) -> Vec<StackOutcome> {
+    harness::run(setup, mode, root).unwrap()
+}
+
+fn assert_clean(outcomes: &[StackOutcome]) {
+    let (report, passed) = harness::report(Mode::Plan, outcomes);
+    assert!(passed, "{report}");
+}
+
+fn counts(outcomes: &[StackOutcome], stack: &str) -> Counts {
+    outcomes
+        .iter()
+        .find(|outcome| outcome.stack == stack)
+        .and_then(|outcome| outcome.counts)
+        .unwrap_or_else(|| panic!("no plan for {stack}"))
+}
+
+fn failure<'a>(outcomes: &'a [StackOutcome], stack: &str) -> &'a str {
+    outcomes
+        .iter()
+        .find(|outcome| outcome.stack == stack)
+        .and_then(|outcome| outcome.failure.as_deref())
+        .unwrap_or_else(|| panic!("{stack} did not fail"))
+}
+
+#[test]
+fn the_committed_example_validates_and_plans() {
+    let Some(setup) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("stacks-out"), dir.path());
+    let outcomes = run(&setup, Mode::Plan, dir.path());
+    assert_clean(&outcomes);
+    let stacks: Vec<&str> = outcomes
+        .iter()
+        .map(|outcome| outcome.stack.as_str())
+        .collect();
+    assert_eq!(
+        stacks,
+        [
+            "actualbudget/factory",
+            "freedify/factory",
+            "platform",
+            "vault",
+            "woodpecker"
+        ],
+        "the app modules are not stacks; their factories are"
+    );
+    let additions = |stack| {
+        let counts = counts(&outcomes, stack);
+        assert_eq!((counts.change, counts.destroy), (0, 0), "{stack}");
+        counts.add
+    };
+    assert_eq!(additions("vault"), 17);
+    assert_eq!(additions("platform"), 24);
+    assert_eq!(additions("woodpecker"), 5);
+    assert!(dir.path().join("vault/tfplan.json").is_file());
+}
+
+#[test]
+fn random_user_sets_validate_and_plan() {
+    let Some(setup) = setup() else { return };
+    for seed in [3, 11] {
+        let dir = workspace(&random_users(seed, 12));
+        let outcomes = run(&setup, Mode::Plan, &dir.path().join("out"));
+        assert_clean(&outcomes);
+        assert!(counts(&outcomes, "platform").add > 0, "seed {seed}");
+    }
+}
+
+#[test]
+fn apply_then_rerender_plans_nothing_and_a_new_user_only_adds() {
+    let Some(setup) = setup() else { return };
+    let mut users = example_users();
+    let dir = workspace(&users);
+    let out = dir.path().join("out");
+    assert_clean(&run(&setup, Mode::Apply, &out));
+
+    render(dir.path(), &users);
+    let outcomes = run(&setup, Mode::Plan, &out);
+    assert_clean(&outcomes);
+    for outcome in &outcomes {
+        assert_eq!(outcome.counts, Some(Counts::default()), "{}", outcome.stack);
+    }
+
+    users.as_object_mut().unwrap().insert(
+        "grace".into(),
+        json!({"role": "namespace-owner", "email": "grace@example.com", "namespaces": ["grace-dev"], "domains": ["grace.example.com"], "apps": ["freedify"]}),
+    );
+    render(dir.path(), &users);
+    let outcomes = run(&setup, Mode::Plan, &out);
+    assert_clean(&outcomes);
+    for outcome in &outcomes {
+        assert_eq!(outcome.counts.unwrap().destroy, 0, "{}", outcome.stack);
+        for (address, action) in &outcome.actions {
+            // The hand-written Woodpecker release carries the CI admin list,
+            // which a new namespace-owner joins; everything else is new.
+            if address == "helm_release.woodpecker" {
+                assert_eq!(action, "update");
+                continue;
+            }
+            assert_eq!(action, "create", "{} {address}", outcome.stack);
+            assert!(address.contains("grace"), "{} {address}", outcome.stack);
+        }
+    }
+    assert!(counts(&outcomes, "vault").add >= 5);
+}
+
+#[test]
+fn a_force_new_change_plans_a_replacement() {
+    let Some(setup) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("stacks-out"), dir.path());
+    assert_clean(&run(&setup, Mode::Apply, dir.path()));
+    // Same address, new object name: the entity is replaced.
+    let tenant = dir.path().join("vault/tenant-carol.tf");
+    let original = std::fs::read_to_string(&tenant).unwrap();
+    let entity = "  name     = \"carol\"\n";
+    assert!(original.contains(entity));
+    std::fs::write(
+        &tenant,
+        original.replace(entity, "  name     = \"carol-x\"\n"),
+    )
+    .unwrap();
+    let outcomes = run(&setup, Mode::Plan, dir.path());
+    assert_clean(&outcomes);
+    let vault = outcomes
+        .iter()
+        .find(|outcome| outcome.stack == "vault")
+        .unwrap();
+    let replaced: Vec<&str> = vault
+        .actions
+        .iter()
+        .filter(|(_, action)| action == "replace")
+        .map(|(address, _)| address.as_str())
+        .collect();
+    assert_eq!(
+        replaced,
+        ["vault_identity_entity.carol"],
+        "{:?}",
+        vault.actions
+    );
+
+    // A renamed namespace would be replaced too, which prevent_destroy stops.
+    let namespace = "    name = \"carol\"\n";
+    assert!(original.contains(namespace));
+    std::fs::write(
+        &tenant,
+        original.replace(namespace, "    name = \"carol-x\"\n"),
+    )
+    .unwrap();
+    let outcomes = run(&setup, Mode::Plan, dir.path());
+    let message = failure(&outcomes, "vault");
+    assert!(message.contains("# forces replacement"), "{message}");
+    assert!(
+        message.contains("kubernetes_namespace_v1.carol has lifecycle.prevent_destroy set"),
+        "{message}"
+    );
+}
+
+#[test]
+fn broken_stacks_fail_validation() {
+    let Some(setup) = setup() else { return };
+    let cases: [(&str, &str, &str); 3] = [
+        (
+            "vault/broken.tf",
+            "resource \"vault_policy\" \"broken\" {\n  name   = \"x\"\n  policy = \"\"\n  colour = \"red\"\n}\n",
+            "An argument named \"colour\" is not expected here",
+        ),
+        (
+            "platform/broken.tf",
+            "output \"ghost\" {\n  value = kubernetes_namespace_v1.ghost.id\n}\n",
+            "Reference to undeclared resource",
+        ),
+        (
+            "freedify/factory/broken.tf",
+            "module \"broken\" {\n  source = \"../\"\n  user   = \"x\"\n  domain = \"x.example.com\"\n  size   = 3\n}\n",
+            "An argument named \"size\" is not expected here",
+        ),
+    ];
+    for (path, text, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&repo().join("stacks-out"), dir.path());
+        std::fs::write(dir.path().join(path), text).unwrap();
+        let outcomes = run(&setup, Mode::Validate, dir.path());
+        let stack = Path::new(path).parent().unwrap().to_str().unwrap();
+        let message = failure(&outcomes, stack);
+        assert!(message.contains(expected), "{path}: {message}");
+        let (report, passed) = harness::report(Mode::Validate, &outcomes);
+        assert!(
+            !passed && report.contains("1 of 5 stacks failed"),
+            "{report}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_required_block_and_a_cross_type_move_fail() {
+    let Some(setup) = setup() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("stacks-out"), dir.path());
+    std::fs::write(
+        dir.path().join("vault/broken.tf"),
+        "resource \"kubernetes_namespace_v1\" \"headless\" {\n}\n",
+    )
+    .unwrap();
+    let outcomes = run(&setup, Mode::Validate, dir.path());
+    assert!(
+        failure(&outcomes, "vault").contains("Insufficient metadata blocks"),
+        "metadata is a required max-1 list block"
+    );
+
+    // Moving state between resource types needs the provider, and the
+    // real ones (and so the stubs) refuse.
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("stacks-out"), dir.path());
+    assert_clean(&run(&setup, Mode::Apply, dir.path()));
+    let tenant = dir.path().join("vault/tenant-carol.tf");
+    let text = std::fs::read_to_string(&tenant).unwrap().replace(
+        "resource \"kubernetes_namespace_v1\" \"carol\"",
+        "resource \"kubernetes_namespace\" \"carol\"",
+    );
+    std::fs::write(
+        &tenant,
+        format!("{text}\nmoved {{\n  from = kubernetes_namespace_v1.carol\n  to   = kubernetes_namespace.carol\n}}\n"),
+    )
+    .unwrap();
+    let outcomes = run(&setup, Mode::Plan, dir.path());
+    assert!(
+        failure(&outcomes, "vault").contains("Unsupported `moved` across resource types"),
+        "{}",
+        failure(&outcomes, "vault")
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == ".terraform" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else if entry.path().extension().is_some_and(|ext| ext == "tf") {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A valid users map: every role, namespaces, domains, quotas and apps.
+fn random_users(seed: u64, count: usize) -> Value {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut users = serde_json::Map::new();
+    for index in 0..count {
+        let name = format!("u{index}{}", rng.lowercase());
+        let role = ["namespace-owner", "namespace-owner", "power-user", "admin"][rng.usize(..4)];
+        let mut user = json!({"role": role, "email": format!("{name}@example.org")});
+        if role == "namespace-owner" {
+            let namespaces: Vec<String> = (0..rng.usize(1..3))
+                .map(|n| format!("{name}-ns{n}"))
+                .collect();
+            user["namespaces"] = json!(namespaces);
+            user["quota"] = json!({"cpu": rng.u8(1..8), "memory": format!("{}Gi", rng.u8(1..32))});
+        }
+        if rng.bool() {
+            user["domains"] = json!([format!("{name}.example.com")]);
+        }
+        let apps: Vec<&str> = ["actualbudget", "freedify"]
+            .into_iter()
+            .filter(|_| rng.bool())
+            .collect();
+        user["apps"] = json!(apps);
+        users.insert(name, user);
+    }
+    Value::Object(users)
+}
