@@ -49,19 +49,31 @@ pub fn hand_written_files() -> BTreeMap<String, String> {
         .into_iter()
         .filter_map(|(path, bytes)| {
             let text = String::from_utf8(bytes).ok()?;
-            // Only .tf files: `scripts/tf-harness` leaves state and plans beside them.
-            let generated = text.starts_with(tenantgen::header::MARKER) || !path.ends_with(".tf");
-            (!generated && !path.contains(".terraform/")).then_some((path, text))
+            let generated =
+                text.starts_with(tenantgen::header::MARKER) || path == tenantgen::manifest::PATH;
+            (!generated).then_some((path, text))
         })
         .collect()
 }
+
+/// What `scripts/tf-harness` leaves in a stack directory (see
+/// `stacks-out/.gitignore`): never part of a tree under test.
+const HARNESS_FILES: [&str; 5] = [
+    ".terraform.lock.hcl",
+    "terraform.tfstate",
+    "terraform.tfstate.backup",
+    "tfplan",
+    "tfplan.json",
+];
 
 /// Every file under `root`, by `/`-separated relative path.
 pub fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     walkdir::WalkDir::new(root)
         .into_iter()
+        .filter_entry(|entry| entry.file_name() != ".terraform")
         .filter_map(Result::ok)
         .filter(|entry| entry.file_type().is_file())
+        .filter(|entry| !HARNESS_FILES.iter().any(|name| entry.file_name() == *name))
         .map(|entry| {
             let relative = entry.path().strip_prefix(root).unwrap();
             let key = relative
