@@ -51,6 +51,12 @@ pub struct Common {
     /// When to colour the output
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Let Terraform delete this namespace (and its data) instead of releasing it; repeatable
+    #[arg(long, global = true, value_name = "NAMESPACE")]
+    pub destroy_namespace: Vec<String>,
+    /// Drop an applied release or re-adoption from the record and the generated blocks; repeatable
+    #[arg(long, global = true, value_name = "NAMESPACE")]
+    pub forget_released: Vec<String>,
     /// Output of diff and check: text for people, json for tools
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -181,6 +187,10 @@ fn options(common: &Common) -> Result<Options> {
         templates: common.templates.clone(),
         strict: common.strict,
         vault: common.vault_flags(),
+        namespaces: crate::plan::lifecycle::NamespaceOptIns {
+            destroy: common.destroy_namespace.clone(),
+            forget: common.forget_released.clone(),
+        },
     })
 }
 

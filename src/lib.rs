@@ -46,6 +46,8 @@ pub struct Options {
     pub strict: bool,
     /// Read the users from Vault, with these overrides.
     pub vault: Option<source::vault::VaultFlags>,
+    /// `--destroy-namespace` and `--forget-released`.
+    pub namespaces: plan::lifecycle::NamespaceOptIns,
 }
 
 /// Configuration and validated tenants: everything before planning.
@@ -56,6 +58,9 @@ pub struct Loaded {
     /// Where the users came from (the raw entries are dropped once validated).
     pub origin: source::Origin,
     pub validated: Validated,
+    /// The record of the last render into the output root, when there is one.
+    pub previous: Option<Manifest>,
+    pub namespaces: plan::lifecycle::NamespaceOptIns,
 }
 
 /// Every file of a render, the render record last.
@@ -102,11 +107,17 @@ pub fn load(options: &Options) -> Result<Loaded> {
         }
     };
     let validated = model::build(&raw, &config, options.strict)?;
+    // The last render's record carries what happened to namespaces before.
+    let previous = std::fs::read_to_string(out_root.join(manifest::PATH))
+        .ok()
+        .and_then(|text| Manifest::parse(&text));
     Ok(Loaded {
         config,
         out_root,
         origin: raw.origin,
         validated,
+        previous,
+        namespaces: options.namespaces.clone(),
     })
 }
 
@@ -129,7 +140,19 @@ pub fn generate_each(
     mut emit: impl FnMut(GeneratedFile) -> Result<()>,
 ) -> Result<Manifest> {
     let templates = render::Templates::load(templates_dir)?;
-    let plan = plan::build(&loaded.validated.tenants, &loaded.config);
+    let mut plan = plan::build(&loaded.validated.tenants, &loaded.config);
+    let (managed_before, history_before) = loaded
+        .previous
+        .as_ref()
+        .map(|previous| (previous.managed_namespaces(), previous.namespaces.clone()))
+        .unwrap_or_default();
+    plan.vault.lifecycle = plan::lifecycle::decide(
+        &loaded.validated.tenants,
+        &managed_before,
+        &history_before,
+        &loaded.namespaces,
+    )
+    .map_err(|problems| anyhow::anyhow!("{}\nnothing was written", problems.join("\n")))?;
     if let Err(problems) = plan::check(&plan, &loaded.config.woodpecker.static_admins) {
         bail!(
             "the plan failed tenantgen's own consistency check; this is a tenantgen bug, please report it with this output:\n  - {}\nnothing was written",
@@ -142,8 +165,9 @@ pub fn generate_each(
         hashes.insert(file.path.clone(), header::recorded_hash(&file.contents));
         emit(file)
     })?;
+    let history = std::mem::take(&mut plan.vault.lifecycle.history);
     drop(plan);
-    let manifest = Manifest::new(&loaded.origin, &loaded.validated.tenants, hashes);
+    let manifest = Manifest::new(&loaded.origin, &loaded.validated.tenants, hashes, history);
     emit(manifest.to_file()?)?;
     Ok(manifest)
 }

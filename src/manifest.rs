@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Role, Tenants};
+use crate::plan::lifecycle::NamespaceHistory;
 use crate::source::Origin;
 use crate::verify::GeneratedFile;
 
@@ -26,6 +27,9 @@ pub struct Manifest {
     pub tenants: BTreeMap<String, TenantRecord>,
     /// Generated file → SHA-256 of its body, as in its header.
     pub files: BTreeMap<String, String>,
+    /// Namespaces released from and re-adopted into Terraform's state.
+    #[serde(default, flatten)]
+    pub namespaces: NamespaceHistory,
 }
 
 /// What the summary compares between renders.
@@ -40,7 +44,12 @@ pub struct TenantRecord {
 
 impl Manifest {
     /// `files` maps each generated path to the hash in its header.
-    pub fn new(source: &Origin, tenants: &Tenants, files: BTreeMap<String, String>) -> Manifest {
+    pub fn new(
+        source: &Origin,
+        tenants: &Tenants,
+        files: BTreeMap<String, String>,
+        namespaces: NamespaceHistory,
+    ) -> Manifest {
         Manifest {
             generator: GENERATOR.to_string(),
             format: FORMAT,
@@ -60,6 +69,7 @@ impl Manifest {
                 })
                 .collect(),
             files,
+            namespaces,
         }
     }
 
@@ -103,6 +113,19 @@ impl Manifest {
     }
 
     /// Whether a file at [`PATH`] was written by tenantgen (of any version).
+    /// Every namespace this render manages, with its user.
+    pub fn managed_namespaces(&self) -> BTreeMap<String, String> {
+        self.tenants
+            .iter()
+            .flat_map(|(user, record)| {
+                record
+                    .namespaces
+                    .iter()
+                    .map(move |namespace| (namespace.clone(), user.clone()))
+            })
+            .collect()
+    }
+
     pub fn is_ours(text: &str) -> bool {
         serde_json::from_str::<serde_json::Value>(text)
             .ok()

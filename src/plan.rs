@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub mod lifecycle;
+
 use crate::config::{CloudflareVersion, Config};
 use crate::escape::identifier;
 use crate::model::{Role, Tenants, User};
@@ -34,6 +36,8 @@ pub type Expression = String;
 pub struct VaultStack {
     pub variables: Vec<Variable>,
     pub tenants: Vec<VaultTenant>,
+    /// Namespaces released from or re-adopted into Terraform's state.
+    pub lifecycle: lifecycle::Lifecycle,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -295,7 +299,11 @@ fn vault_stack(users: &[User], config: &Config) -> VaultStack {
         .into_iter()
         .collect()
     };
-    VaultStack { variables, tenants }
+    VaultStack {
+        variables,
+        tenants,
+        lifecycle: lifecycle::Lifecycle::default(),
+    }
 }
 
 fn vault_tenant(user: &User, config: &Config) -> VaultTenant {

@@ -28,6 +28,10 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/vault/tenant.tf.j2"),
     ),
     (
+        "vault/lifecycle.tf.j2",
+        include_str!("../templates/vault/lifecycle.tf.j2"),
+    ),
+    (
         "platform/tenantgen.tf.j2",
         include_str!("../templates/platform/tenantgen.tf.j2"),
     ),
@@ -270,6 +274,13 @@ pub fn render(
             context! { tenant },
         )?;
     }
+    if !plan.vault.lifecycle.is_empty() {
+        add(
+            format!("vault/{LIFECYCLE_FILE}"),
+            "vault/lifecycle.tf.j2",
+            context! { lifecycle => &plan.vault.lifecycle },
+        )?;
+    }
 
     let platform = &plan.platform;
     if !platform.variables.is_empty()
@@ -316,6 +327,9 @@ pub fn render(
     }
     Ok(())
 }
+
+/// The vault stack's `removed` and `import` blocks for namespaces.
+pub const LIFECYCLE_FILE: &str = "tenantgen-lifecycle.tf";
 
 /// The per-tenant file of a stack.
 pub fn tenant_file(stack: &str, user: &str) -> String {

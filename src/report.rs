@@ -279,13 +279,31 @@ pub fn summary(summary: &Summary, style: Style) -> String {
         .collect();
     line("role changes:", role_changes.join(", "));
     line("namespaces created:", list(&summary.namespaces_created));
-    if !summary.namespaces_removed.is_empty() {
-        let warning = format!(
-            "{} (their Terraform resources go away: applying deletes these namespaces and their data)",
-            list(&summary.namespaces_removed)
+    if !summary.namespaces_released.is_empty() {
+        let note = format!(
+            "{} (Terraform forgets them; the namespaces and their data stay)",
+            list(&summary.namespaces_released)
         );
-        line("namespaces removed:", style.paint(RED, &warning));
+        line("namespaces released:", style.paint(YELLOW, &note));
     }
+    if !summary.namespaces_destroyed.is_empty() {
+        let warning = format!(
+            "{} (--destroy-namespace: applying DELETES these namespaces and all their data)",
+            list(&summary.namespaces_destroyed)
+        );
+        line("namespaces DESTROYED:", style.paint(RED, &warning));
+    }
+    line(
+        "namespaces re-adopted:",
+        if summary.namespaces_readopted.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "{} (imported, not created)",
+                list(&summary.namespaces_readopted)
+            )
+        },
+    );
     line("domains added:", list(&summary.domains_added));
     line("domains removed:", list(&summary.domains_removed));
     let instances = |pairs: &[AppInstance]| {

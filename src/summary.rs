@@ -23,7 +23,12 @@ pub struct Summary {
     pub users_changed: Vec<String>,
     pub role_changes: Vec<RoleChange>,
     pub namespaces_created: Vec<String>,
-    pub namespaces_removed: Vec<String>,
+    /// No longer managed; Terraform forgets them, the namespaces and data stay.
+    pub namespaces_released: Vec<String>,
+    /// No longer managed and deleted on apply (`--destroy-namespace`).
+    pub namespaces_destroyed: Vec<String>,
+    /// Released earlier, managed again: imported, not created.
+    pub namespaces_readopted: Vec<String>,
     pub domains_added: Vec<String>,
     pub domains_removed: Vec<String>,
     pub app_instances_added: Vec<AppInstance>,
@@ -120,12 +125,14 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
             .map_or((&no_items, &no_items, &no_items), |old| {
                 (&old.namespaces, &old.domains, &old.apps)
             });
+        let mut removed = Vec::new();
         compare_lists(
             old_namespaces,
             &record.namespaces,
             &mut summary.namespaces_created,
-            &mut summary.namespaces_removed,
+            &mut removed,
         );
+        removed_namespaces(&mut summary, current, removed);
         compare_lists(
             old_domains,
             &record.domains,
@@ -153,9 +160,7 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
             user: user.clone(),
             role: old.role,
         });
-        summary
-            .namespaces_removed
-            .extend(old.namespaces.iter().cloned());
+        removed_namespaces(&mut summary, current, old.namespaces.clone());
         summary.domains_removed.extend(old.domains.iter().cloned());
         summary
             .app_instances_removed
@@ -164,9 +169,25 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
                 user: user.clone(),
             }));
     }
+    let readopted_before = changes
+        .previous
+        .as_ref()
+        .map(|previous| previous.namespaces.readopted.clone())
+        .unwrap_or_default();
+    summary.namespaces_readopted = current
+        .namespaces
+        .readopted
+        .difference(&readopted_before)
+        .cloned()
+        .collect();
+    // A re-adopted namespace is not new, whatever the record says.
+    summary
+        .namespaces_created
+        .retain(|namespace| !current.namespaces.readopted.contains(namespace));
     for list in [
         &mut summary.namespaces_created,
-        &mut summary.namespaces_removed,
+        &mut summary.namespaces_released,
+        &mut summary.namespaces_destroyed,
         &mut summary.domains_added,
         &mut summary.domains_removed,
     ] {
@@ -176,6 +197,18 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
     summary.app_instances_removed.sort();
     summary.manual_steps = manual_steps(&summary, changes, config);
     summary
+}
+
+/// Namespaces a render stops managing are released unless a
+/// `--destroy-namespace` let them go.
+fn removed_namespaces(summary: &mut Summary, current: &Manifest, removed: Vec<String>) {
+    for namespace in removed {
+        if current.namespaces.released.contains_key(&namespace) {
+            summary.namespaces_released.push(namespace);
+        } else {
+            summary.namespaces_destroyed.push(namespace);
+        }
+    }
 }
 
 fn compare_lists(
@@ -257,6 +290,11 @@ fn manual_steps(summary: &Summary, changes: &Changes, config: &Config) -> Vec<St
         steps.push(format!(
             "Authentik: move {} from the {} group to the {} group",
             change.user, change.from, change.to
+        ));
+    }
+    for namespace in &summary.namespaces_released {
+        steps.push(format!(
+            "namespace {namespace} was released with its data: once applied and no longer needed, delete it with kubectl, then run `tenantgen render --forget-released {namespace}`"
         ));
     }
     for UserRole { user, .. } in &summary.users_removed {

@@ -644,3 +644,56 @@ fn completions_and_man_page_come_from_clap() {
         .stdout(predicate::str::contains(".TH tenantgen 1"))
         .stdout(predicate::str::contains("check"));
 }
+
+#[test]
+fn removed_namespaces_are_released_unless_destroyed_by_name() {
+    let dir = rendered_workspace();
+    edit_users(dir.path(), |users| {
+        users.remove("carol");
+    });
+    tenantgen(dir.path())
+        .args(["diff", "--color", "never"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(
+            "namespaces released:   carol (Terraform forgets them; the namespaces and their data stay)",
+        ))
+        .stdout(predicate::str::contains("tenantgen render --forget-released carol"))
+        .stdout(predicate::str::contains("+removed {\n+  from = kubernetes_namespace_v1.carol"))
+        .stdout(predicate::str::contains("DESTROYED").not());
+    tenantgen(dir.path())
+        .args(["diff", "--color", "never", "--destroy-namespace", "carol"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(
+            "namespaces DESTROYED:  carol (--destroy-namespace",
+        ))
+        .stdout(predicate::str::contains("removed {").not());
+    let before = tree(dir.path());
+    tenantgen(dir.path())
+        .args(["render", "--yes", "--destroy-namespace", "alice-dev"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "--destroy-namespace alice-dev: it is still in the users source",
+        ));
+    assert_eq!(tree(dir.path()), before);
+
+    // Released stays released, render after render, until forgotten.
+    tenantgen(dir.path())
+        .args(["render", "--yes"])
+        .assert()
+        .success();
+    let lifecycle = dir.path().join("stacks-out/vault/tenantgen-lifecycle.tf");
+    assert!(
+        std::fs::read_to_string(&lifecycle)
+            .unwrap()
+            .contains("kubernetes_namespace_v1.carol")
+    );
+    tenantgen(dir.path()).arg("check").assert().code(0);
+    tenantgen(dir.path())
+        .args(["render", "--yes", "--forget-released", "carol"])
+        .assert()
+        .success();
+    assert!(!lifecycle.exists());
+}

@@ -34,6 +34,8 @@ pub fn check(bytes: &[u8]) -> bool {
         out_root: "/fuzz/out".into(),
         origin: raw.origin,
         validated,
+        previous: None,
+        namespaces: Default::default(),
     };
     let generation = tenantgen::generate(&loaded, None)
         .unwrap_or_else(|err| panic!("accepted input failed to render: {err:#}"));

@@ -41,6 +41,8 @@ pub struct Counts {
     pub change: usize,
     pub destroy: usize,
     pub import: usize,
+    /// Resources Terraform forgets without destroying (`removed` blocks).
+    pub forget: usize,
     /// Resources replaced (counted in `add` and `destroy` too).
     pub replace: usize,
 }
@@ -54,6 +56,9 @@ impl std::fmt::Display for Counts {
         )?;
         if self.import > 0 {
             write!(f, ", {} to import", self.import)?;
+        }
+        if self.forget > 0 {
+            write!(f, ", {} to forget", self.forget)?;
         }
         Ok(())
     }
@@ -436,6 +441,10 @@ pub fn count(plan: &serde_json::Value) -> (Counts, Vec<(String, String)>) {
             ["delete"] => {
                 counts.destroy += 1;
                 "delete"
+            }
+            ["forget"] => {
+                counts.forget += 1;
+                "forget"
             }
             ["delete", "create"] | ["create", "delete"] => {
                 counts.add += 1;

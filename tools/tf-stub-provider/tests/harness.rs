@@ -3,6 +3,7 @@
 //! then re-render plans nothing, a new user plans only additions, and
 //! broken stacks fail, so the harness provably checks something.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -60,11 +61,20 @@ fn workspace(users: &Value) -> tempfile::TempDir {
 }
 
 fn render(dir: &Path, users: &Value) {
+    render_with(dir, users, &[]);
+}
+
+/// Renders with `--destroy-namespace` for each of `destroy`.
+fn render_with(dir: &Path, users: &Value, destroy: &[&str]) {
     std::fs::write(dir.join("users.json"), users.to_string()).unwrap();
     let options = tenantgen::Options {
         working_dir: dir.to_path_buf(),
         users: Some("users.json".into()),
         out: Some("out".into()),
+        namespaces: tenantgen::plan::lifecycle::NamespaceOptIns {
+            destroy: destroy.iter().map(|name| name.to_string()).collect(),
+            forget: Vec::new(),
+        },
         ..Default::default()
     };
     let loaded = tenantgen::load(&options).unwrap();
@@ -309,6 +319,107 @@ fn a_missing_required_block_and_a_cross_type_move_fail() {
         failure(&outcomes, "vault").contains("Unsupported `moved` across resource types"),
         "{}",
         failure(&outcomes, "vault")
+    );
+}
+
+/// The plan's actions in one stack, by address.
+fn actions<'a>(outcomes: &'a [StackOutcome], stack: &str) -> BTreeMap<&'a str, Vec<&'a str>> {
+    let mut by_address: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (address, action) in &outcomes
+        .iter()
+        .find(|outcome| outcome.stack == stack)
+        .unwrap()
+        .actions
+    {
+        by_address.entry(address).or_default().push(action);
+    }
+    by_address
+}
+
+#[test]
+fn offboarding_releases_namespaces_and_returning_imports_them() {
+    let Some(setup) = setup() else { return };
+    let mut users = example_users();
+    let dir = workspace(&users);
+    let out = dir.path().join("out");
+    assert_clean(&run(&setup, Mode::Apply, &out));
+
+    let carol = users.as_object_mut().unwrap().remove("carol").unwrap();
+    render(dir.path(), &users);
+    let outcomes = run(&setup, Mode::Plan, &out);
+    assert_clean(&outcomes);
+    let vault = actions(&outcomes, "vault");
+    assert_eq!(
+        vault["kubernetes_namespace_v1.carol"],
+        ["forget"],
+        "{vault:?}"
+    );
+    for revoked in [
+        "vault_policy.carol",
+        "vault_identity_entity.carol",
+        "vault_identity_entity_alias.carol",
+        "vault_kubernetes_auth_backend_role.carol_deployer",
+    ] {
+        assert_eq!(vault[revoked], ["delete"], "{revoked}: {vault:?}");
+    }
+    assert!(
+        !vault.iter().any(
+            |(address, actions)| address.starts_with("kubernetes_namespace")
+                && actions.contains(&"delete")
+        ),
+        "no namespace is destroyed: {vault:?}"
+    );
+    let platform = actions(&outcomes, "platform");
+    assert!(
+        platform.keys().any(|address| address.contains("carol")),
+        "{platform:?}"
+    );
+    assert!(
+        platform.values().all(|actions| actions == &["delete"]),
+        "{platform:?}"
+    );
+    assert_eq!(
+        actions(&outcomes, "woodpecker")["kubernetes_role_binding_v1.carol_deployer"],
+        ["delete"]
+    );
+    assert_clean(&run(&setup, Mode::Apply, &out));
+
+    users.as_object_mut().unwrap().insert("carol".into(), carol);
+    render(dir.path(), &users);
+    let outcomes = run(&setup, Mode::Plan, &out);
+    assert_clean(&outcomes);
+    let vault = actions(&outcomes, "vault");
+    let namespace = &vault["kubernetes_namespace_v1.carol"];
+    assert!(
+        namespace.contains(&"import") && !namespace.contains(&"create"),
+        "{vault:?}"
+    );
+    assert_eq!(counts(&outcomes, "vault").import, 1);
+}
+
+#[test]
+fn destroying_a_namespace_takes_a_named_opt_in() {
+    let Some(setup) = setup() else { return };
+    let mut users = example_users();
+    let dir = workspace(&users);
+    let out = dir.path().join("out");
+    assert_clean(&run(&setup, Mode::Apply, &out));
+    users.as_object_mut().unwrap().remove("alice");
+    render_with(dir.path(), &users, &["alice-dev"]);
+    let outcomes = run(&setup, Mode::Plan, &out);
+    assert_clean(&outcomes);
+    let vault = actions(&outcomes, "vault");
+    let namespaces: BTreeMap<&str, &Vec<&str>> = vault
+        .iter()
+        .filter(|(address, _)| address.starts_with("kubernetes_namespace"))
+        .map(|(address, actions)| (*address, actions))
+        .collect();
+    assert_eq!(
+        namespaces,
+        BTreeMap::from([
+            ("kubernetes_namespace_v1.alice_dev", &vec!["delete"]),
+            ("kubernetes_namespace_v1.alice_prod", &vec!["forget"]),
+        ])
     );
 }
 
