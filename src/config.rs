@@ -34,6 +34,83 @@ pub struct Config {
     pub apps: BTreeMap<String, AppConfig>,
     pub network_policy: Option<NetworkPolicyConfig>,
     pub limit_range: Option<LimitRangeConfig>,
+    /// Adoption of a deployment in the dynamic `for_each` style (SPEC §7).
+    pub adopt: Option<AdoptConfig>,
+}
+
+/// Where the `for_each` style kept each object, as `type.name` (keyed by
+/// namespace, user, or `<user>-<namespace>`), and the names it gave them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdoptConfig {
+    /// Generate `kubernetes_namespace`, `kubernetes_role_binding`, ... rather
+    /// than the `_v1` types, so every move keeps its resource type.
+    pub legacy_resource_types: bool,
+    /// Module of the old platform stack's RBAC objects (`module.rbac`), or empty.
+    pub module_prefix: String,
+    pub namespaces: String,
+    pub policies: String,
+    pub entities: String,
+    pub entity_aliases: String,
+    pub namespace_owner_bindings: String,
+    pub read_only_bindings: String,
+    pub quotas: String,
+    pub admin_bindings: String,
+    pub power_user_bindings: String,
+    /// Old Kubernetes names, `{user}` standing for the username; an object
+    /// whose old name differs from tenantgen's is replaced.
+    pub namespace_owner_binding_name: String,
+    pub read_only_binding_name: String,
+    pub quota_name: String,
+}
+
+impl Default for AdoptConfig {
+    fn default() -> AdoptConfig {
+        AdoptConfig {
+            legacy_resource_types: true,
+            module_prefix: "module.rbac".into(),
+            namespaces: "kubernetes_namespace.user_namespace".into(),
+            policies: "vault_policy.namespace_owner".into(),
+            entities: "vault_identity_entity.namespace_owner".into(),
+            entity_aliases: "vault_identity_entity_alias.namespace_owner".into(),
+            namespace_owner_bindings: "kubernetes_role_binding.namespace_owner".into(),
+            read_only_bindings: "kubernetes_cluster_role_binding.namespace_owner_readonly".into(),
+            quotas: "kubernetes_resource_quota.user_namespace_quota".into(),
+            admin_bindings: "kubernetes_cluster_role_binding.admin_users".into(),
+            power_user_bindings: "kubernetes_cluster_role_binding.power_users".into(),
+            namespace_owner_binding_name: "namespace-owner-{user}".into(),
+            read_only_binding_name: "oidc-ns-owner-readonly-{user}".into(),
+            quota_name: "user-quota".into(),
+        }
+    }
+}
+
+/// The adopt keys holding `type.name` addresses.
+pub const ADOPT_ADDRESS_KEYS: [&str; 9] = [
+    "namespaces",
+    "policies",
+    "entities",
+    "entity_aliases",
+    "namespace_owner_bindings",
+    "read_only_bindings",
+    "quotas",
+    "admin_bindings",
+    "power_user_bindings",
+];
+
+impl AdoptConfig {
+    fn address_mut(&mut self, key: &str) -> &mut String {
+        match key {
+            "namespaces" => &mut self.namespaces,
+            "policies" => &mut self.policies,
+            "entities" => &mut self.entities,
+            "entity_aliases" => &mut self.entity_aliases,
+            "namespace_owner_bindings" => &mut self.namespace_owner_bindings,
+            "read_only_bindings" => &mut self.read_only_bindings,
+            "quotas" => &mut self.quotas,
+            "admin_bindings" => &mut self.admin_bindings,
+            _ => &mut self.power_user_bindings,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -293,6 +370,7 @@ impl Default for Config {
             })
             .collect(),
             network_policy: None,
+            adopt: None,
             limit_range: None,
         }
     }
@@ -381,6 +459,7 @@ const TOP_BLOCKS: &[&str] = &[
     "app",
     "network_policy",
     "limit_range",
+    "adopt",
 ];
 
 fn read_config(body: &hcl::Body, base: &Path, errors: &mut Vec<String>) -> Config {
@@ -476,6 +555,7 @@ fn read_config(body: &hcl::Body, base: &Path, errors: &mut Vec<String>) -> Confi
                 config.network_policy = Some(policy);
             }
             "limit_range" => config.limit_range = Some(read_limit_range(&mut section)),
+            "adopt" => config.adopt = Some(read_adopt(&mut section)),
             _ => unreachable_block(name, errors),
         }
     }
@@ -789,6 +869,60 @@ fn check_pattern(
             placeholders.join(" and ")
         ));
     }
+}
+
+fn read_adopt(section: &mut Section<'_, '_>) -> AdoptConfig {
+    let mut adopt = AdoptConfig::default();
+    section.set_bool("legacy_resource_types", &mut adopt.legacy_resource_types);
+    section.set_string("module_prefix", &mut adopt.module_prefix);
+    let prefix_ok = adopt.module_prefix.is_empty()
+        || adopt
+            .module_prefix
+            .split('.')
+            .collect::<Vec<_>>()
+            .chunks(2)
+            .all(|pair| matches!(pair, ["module", name] if is_identifier(name)));
+    if !prefix_ok {
+        section.error(format!(
+            "adopt.module_prefix = {:?}: must be empty or `module.NAME` (nested: `module.a.module.b`)",
+            adopt.module_prefix
+        ));
+    }
+    for key in ADOPT_ADDRESS_KEYS {
+        let slot = adopt.address_mut(key);
+        section.set_string(key, slot);
+        let valid = matches!(slot.split('.').collect::<Vec<_>>().as_slice(), [kind, name] if is_identifier(kind) && is_identifier(name));
+        if !valid {
+            let value = slot.clone();
+            section.error(format!(
+                "adopt.{key} = {value:?}: must be a resource address `TYPE.NAME`, e.g. \"kubernetes_namespace.user_namespace\""
+            ));
+        }
+    }
+    section.set_string(
+        "namespace_owner_binding_name",
+        &mut adopt.namespace_owner_binding_name,
+    );
+    section.set_string("read_only_binding_name", &mut adopt.read_only_binding_name);
+    section.set_string("quota_name", &mut adopt.quota_name);
+    let mut keys = vec![
+        "legacy_resource_types",
+        "module_prefix",
+        "namespace_owner_binding_name",
+        "read_only_binding_name",
+        "quota_name",
+    ];
+    keys.extend(ADOPT_ADDRESS_KEYS);
+    section.finish(&keys);
+    adopt
+}
+
+fn is_identifier(text: &str) -> bool {
+    !text.is_empty()
+        && !text.starts_with(|c: char| c.is_ascii_digit())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 fn read_limit_range(section: &mut Section<'_, '_>) -> LimitRangeConfig {

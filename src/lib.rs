@@ -141,6 +141,12 @@ pub fn generate_each(
 ) -> Result<Manifest> {
     let templates = render::Templates::load(templates_dir)?;
     let mut plan = plan::build(&loaded.validated.tenants, &loaded.config);
+    if let Some(adopt) = &loaded.config.adopt {
+        let problems = plan::adoption::type_problems(adopt, &plan.types);
+        if !problems.is_empty() {
+            bail!("{}\nnothing was written", problems.join("\n"));
+        }
+    }
     let (managed_before, history_before) = loaded
         .previous
         .as_ref()
@@ -166,8 +172,14 @@ pub fn generate_each(
         emit(file)
     })?;
     let history = std::mem::take(&mut plan.vault.lifecycle.history);
+    let replacements = plan
+        .adoption
+        .take()
+        .map(|adoption| adoption.replacements)
+        .unwrap_or_default();
     drop(plan);
-    let manifest = Manifest::new(&loaded.origin, &loaded.validated.tenants, hashes, history);
+    let mut manifest = Manifest::new(&loaded.origin, &loaded.validated.tenants, hashes, history);
+    manifest.adoption_replacements = replacements;
     emit(manifest.to_file()?)?;
     Ok(manifest)
 }

@@ -30,6 +30,10 @@ pub struct Manifest {
     /// Namespaces released from and re-adopted into Terraform's state.
     #[serde(default, flatten)]
     pub namespaces: NamespaceHistory,
+    /// Objects an adoption moves and then replaces (`address: old -> new
+    /// name`); for the summary of this render, not recorded.
+    #[serde(skip)]
+    pub adoption_replacements: Vec<String>,
 }
 
 /// What the summary compares between renders.
@@ -70,6 +74,7 @@ impl Manifest {
                 .collect(),
             files,
             namespaces,
+            adoption_replacements: Vec::new(),
         }
     }
 

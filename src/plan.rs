@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub mod adoption;
 pub mod lifecycle;
 
 use crate::config::{CloudflareVersion, Config};
@@ -16,10 +17,43 @@ use crate::names::{MANAGED_BY_LABEL, TENANT_LABEL};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
+    pub types: ResourceTypes,
     pub vault: VaultStack,
     pub platform: PlatformStack,
     pub woodpecker: WoodpeckerStack,
     pub factories: Vec<Factory>,
+    /// `moved` blocks from a `for_each` deployment, when the config adopts one.
+    pub adoption: Option<adoption::Adoption>,
+}
+
+/// The Kubernetes resource types of tenant objects: the `_v1` types, or the
+/// legacy ones an adopted `for_each` deployment used (moves keep their type).
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceTypes {
+    pub namespace: &'static str,
+    pub role_binding: &'static str,
+    pub cluster_role_binding: &'static str,
+    pub resource_quota: &'static str,
+}
+
+impl ResourceTypes {
+    pub fn new(legacy: bool) -> ResourceTypes {
+        if legacy {
+            ResourceTypes {
+                namespace: "kubernetes_namespace",
+                role_binding: "kubernetes_role_binding",
+                cluster_role_binding: "kubernetes_cluster_role_binding",
+                resource_quota: "kubernetes_resource_quota",
+            }
+        } else {
+            ResourceTypes {
+                namespace: "kubernetes_namespace_v1",
+                role_binding: "kubernetes_role_binding_v1",
+                cluster_role_binding: "kubernetes_cluster_role_binding_v1",
+                resource_quota: "kubernetes_resource_quota_v1",
+            }
+        }
+    }
 }
 
 /// A Terraform variable a generated stack declares for itself.
@@ -252,11 +286,25 @@ pub const POWER_USER_ROLE: &str = "tenantgen-power-user";
 /// Decides every stack's content from the validated tenants.
 pub fn build(tenants: &Tenants, config: &Config) -> Plan {
     let users = &tenants.users;
+    let types = ResourceTypes::new(
+        config
+            .adopt
+            .as_ref()
+            .is_some_and(|adopt| adopt.legacy_resource_types),
+    );
+    let vault = vault_stack(users, config);
+    let platform = platform_stack(users, config);
+    let adoption = config
+        .adopt
+        .as_ref()
+        .map(|adopt| adoption::plan(adopt, &types, &vault.tenants, &platform.tenants));
     Plan {
-        vault: vault_stack(users, config),
-        platform: platform_stack(users, config),
+        types,
+        vault,
+        platform,
         woodpecker: woodpecker_stack(users, config),
         factories: factories(users, config),
+        adoption,
     }
 }
 
@@ -685,7 +733,7 @@ impl Plan {
     ) {
         for tenant in &self.vault.tenants {
             for namespace in &tenant.namespaces {
-                visit("vault", "", "kubernetes_namespace_v1", &namespace.tf);
+                visit("vault", "", self.types.namespace, &namespace.tf);
             }
             visit("vault", "", "vault_policy", &tenant.policy.tf);
             visit("vault", "", "vault_identity_entity", &tenant.entity.tf);
@@ -707,13 +755,13 @@ impl Plan {
                 visit(
                     "platform",
                     "",
-                    "kubernetes_role_binding_v1",
+                    self.types.role_binding,
                     &namespace.admin_binding.tf,
                 );
                 visit(
                     "platform",
                     "",
-                    "kubernetes_resource_quota_v1",
+                    self.types.resource_quota,
                     &namespace.quota.tf,
                 );
                 visit(
@@ -732,7 +780,7 @@ impl Plan {
             visit(
                 "platform",
                 "",
-                "kubernetes_cluster_role_binding_v1",
+                self.types.cluster_role_binding,
                 &tenant.cluster_binding.tf,
             );
             for record in &tenant.dns_records {

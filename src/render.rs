@@ -31,6 +31,7 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
         "vault/lifecycle.tf.j2",
         include_str!("../templates/vault/lifecycle.tf.j2"),
     ),
+    ("adopt.tf.j2", include_str!("../templates/adopt.tf.j2")),
     (
         "platform/tenantgen.tf.j2",
         include_str!("../templates/platform/tenantgen.tf.j2"),
@@ -271,14 +272,14 @@ pub fn render(
         add(
             tenant_file("vault", &tenant.user),
             "vault/tenant.tf.j2",
-            context! { tenant },
+            context! { tenant, types => &plan.types },
         )?;
     }
     if !plan.vault.lifecycle.is_empty() {
         add(
             format!("vault/{LIFECYCLE_FILE}"),
             "vault/lifecycle.tf.j2",
-            context! { lifecycle => &plan.vault.lifecycle },
+            context! { lifecycle => &plan.vault.lifecycle, types => &plan.types },
         )?;
     }
 
@@ -301,7 +302,7 @@ pub fn render(
         add(
             tenant_file("platform", &tenant.user),
             "platform/tenant.tf.j2",
-            context! { tenant },
+            context! { tenant, types => &plan.types },
         )?;
     }
 
@@ -318,6 +319,18 @@ pub fn render(
         )?;
     }
 
+    if let Some(adoption) = &plan.adoption {
+        for (stack, moves) in [("vault", &adoption.vault), ("platform", &adoption.platform)] {
+            if !moves.is_empty() {
+                add(
+                    format!("{stack}/{ADOPT_FILE}"),
+                    "adopt.tf.j2",
+                    context! { moves },
+                )?;
+            }
+        }
+    }
+
     for factory in &plan.factories {
         add(
             format!("{}/factory/main.tf", factory.app),
@@ -327,6 +340,9 @@ pub fn render(
     }
     Ok(())
 }
+
+/// The `moved` blocks of an adoption, in the vault and platform stacks.
+pub const ADOPT_FILE: &str = "tenantgen-adopt.tf";
 
 /// The vault stack's `removed` and `import` blocks for namespaces.
 pub const LIFECYCLE_FILE: &str = "tenantgen-lifecycle.tf";

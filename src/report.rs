@@ -304,6 +304,19 @@ pub fn summary(summary: &Summary, style: Style) -> String {
             )
         },
     );
+    if !summary.adoption_replacements.is_empty() {
+        // One object per line, aligned under the first.
+        let note = format!(
+            "moved, then replaced because the Kubernetes name changes:\n{}",
+            summary
+                .adoption_replacements
+                .iter()
+                .map(|replacement| format!("{:25}{replacement}", ""))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        line("adoption replaces:", style.paint(YELLOW, &note));
+    }
     line("domains added:", list(&summary.domains_added));
     line("domains removed:", list(&summary.domains_removed));
     let instances = |pairs: &[AppInstance]| {

@@ -29,6 +29,8 @@ pub struct Summary {
     pub namespaces_destroyed: Vec<String>,
     /// Released earlier, managed again: imported, not created.
     pub namespaces_readopted: Vec<String>,
+    /// Adopted objects replaced because their Kubernetes name changes.
+    pub adoption_replacements: Vec<String>,
     pub domains_added: Vec<String>,
     pub domains_removed: Vec<String>,
     pub app_instances_added: Vec<AppInstance>,
@@ -102,6 +104,15 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
         ..Summary::default()
     };
     (summary.files, summary.stacks) = count_files(changes);
+    // Only while the moved blocks are being added or changed.
+    let adopting = changes.changed().any(|change| {
+        change
+            .path
+            .ends_with(&format!("/{}", crate::render::ADOPT_FILE))
+    });
+    if adopting {
+        summary.adoption_replacements = current.adoption_replacements.clone();
+    }
     for (user, record) in &current.tenants {
         let old = previous.get(user);
         match old {

@@ -697,3 +697,47 @@ fn removed_namespaces_are_released_unless_destroyed_by_name() {
         .success();
     assert!(!lifecycle.exists());
 }
+
+#[test]
+fn adoption_moves_keep_the_resource_type() {
+    let dir = example_workspace();
+    let config = dir.path().join("tenantgen.hcl");
+    let original = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{original}\nadopt {{}}\n")).unwrap();
+    tenantgen(dir.path())
+        .args(["diff", "--color", "never"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(
+            "+moved {\n+  from = kubernetes_namespace.user_namespace[\"alice-dev\"]\n+  to   = kubernetes_namespace.alice_dev\n+}",
+        ))
+        .stdout(predicate::str::contains(
+            "+  from = module.rbac.kubernetes_role_binding.namespace_owner[\"alice-alice-dev\"]",
+        ))
+        .stdout(predicate::str::contains(
+            "kubernetes_role_binding.alice_dev_admin: namespace-owner-alice -> alice-admin",
+        ))
+        .stdout(predicate::str::contains("resource \"kubernetes_namespace\" \"carol\""));
+
+    for (block, expected) in [
+        (
+            "adopt {\n  legacy_resource_types = false\n}\n",
+            "adopt.namespaces = \"kubernetes_namespace.user_namespace\": tenantgen generates kubernetes_namespace_v1 here",
+        ),
+        (
+            "adopt {\n  policies = \"namespace_owner\"\n}\n",
+            "adopt.policies = \"namespace_owner\": must be a resource address `TYPE.NAME`",
+        ),
+        (
+            "adopt {\n  module_prefix = \"rbac\"\n}\n",
+            "adopt.module_prefix = \"rbac\": must be empty or `module.NAME`",
+        ),
+    ] {
+        std::fs::write(&config, format!("{original}\n{block}")).unwrap();
+        tenantgen(dir.path())
+            .arg("diff")
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(expected));
+    }
+}

@@ -95,6 +95,8 @@ fn run(setup: &Setup, mode: Mode, root: &Path) -> Vec<StackOutcome> {
 fn assert_clean(outcomes: &[StackOutcome]) {
     let (report, passed) = harness::report(Mode::Plan, outcomes);
     assert!(passed, "{report}");
+    // The plan summaries, for `cargo test -- --nocapture`.
+    println!("{report}");
 }
 
 fn counts(outcomes: &[StackOutcome], stack: &str) -> Counts {
@@ -466,4 +468,258 @@ fn random_users(seed: u64, count: usize) -> Value {
         users.insert(name, user);
     }
     Value::Object(users)
+}
+
+/// The seed's dynamic style: `jsondecode` of the users and `for_each`.
+const LEGACY_VAULT: &str = r#"
+variable "k8s_users" {
+  type = string
+}
+
+locals {
+  users  = jsondecode(var.k8s_users)
+  owners = { for name, user in local.users : name => user if user.role == "namespace-owner" }
+  namespaces = merge([
+    for name, user in local.owners : { for namespace in user.namespaces : namespace => name }
+  ]...)
+}
+
+resource "kubernetes_namespace" "user_namespace" {
+  for_each = local.namespaces
+  metadata {
+    name = each.key
+  }
+}
+
+resource "vault_policy" "namespace_owner" {
+  for_each = local.owners
+  name     = "namespace-owner-${each.key}"
+  policy   = "path \"secret/data/${each.key}/*\" { capabilities = [\"read\"] }"
+}
+
+resource "vault_identity_entity" "namespace_owner" {
+  for_each = local.owners
+  name     = each.key
+  policies = [vault_policy.namespace_owner[each.key].name]
+}
+
+resource "vault_identity_entity_alias" "namespace_owner" {
+  for_each       = local.owners
+  name           = each.value.email
+  mount_accessor = "auth_oidc_legacy"
+  canonical_id   = vault_identity_entity.namespace_owner[each.key].id
+}
+"#;
+
+const LEGACY_PLATFORM: &str = r#"
+variable "k8s_users" {
+  type = string
+}
+
+module "rbac" {
+  source    = "./rbac"
+  k8s_users = var.k8s_users
+}
+"#;
+
+const LEGACY_RBAC: &str = r#"
+variable "k8s_users" {
+  type = string
+}
+
+locals {
+  users  = jsondecode(var.k8s_users)
+  owners = { for name, user in local.users : name => user if user.role == "namespace-owner" }
+  owner_namespaces = merge([
+    for name, user in local.owners : { for namespace in user.namespaces : "${name}-${namespace}" => { user = name, namespace = namespace } }
+  ]...)
+  admins      = { for name, user in local.users : name => user if user.role == "admin" }
+  power_users = { for name, user in local.users : name => user if user.role == "power-user" }
+}
+
+resource "kubernetes_role_binding" "namespace_owner" {
+  for_each = local.owner_namespaces
+  metadata {
+    name      = "namespace-owner-${each.value.user}"
+    namespace = each.value.namespace
+  }
+  role_ref {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "ClusterRole"
+    name      = "admin"
+  }
+  subject {
+    kind = "User"
+    name = local.users[each.value.user].email
+  }
+}
+
+resource "kubernetes_resource_quota" "user_namespace_quota" {
+  for_each = local.owner_namespaces
+  metadata {
+    name      = "user-quota"
+    namespace = each.value.namespace
+  }
+  spec {
+    hard = { pods = "10" }
+  }
+}
+
+resource "kubernetes_cluster_role_binding" "namespace_owner_readonly" {
+  for_each = local.owners
+  metadata {
+    name = "oidc-ns-owner-readonly-${each.key}"
+  }
+  role_ref {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "ClusterRole"
+    name      = "view"
+  }
+  subject {
+    kind = "User"
+    name = each.value.email
+  }
+}
+
+resource "kubernetes_cluster_role_binding" "admin_users" {
+  for_each = local.admins
+  metadata {
+    name = "${each.key}-cluster-admin"
+  }
+  role_ref {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "ClusterRole"
+    name      = "cluster-admin"
+  }
+  subject {
+    kind = "User"
+    name = each.value.email
+  }
+}
+
+resource "kubernetes_cluster_role_binding" "power_users" {
+  for_each = local.power_users
+  metadata {
+    name = "${each.key}-power-user"
+  }
+  role_ref {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "ClusterRole"
+    name      = "edit"
+  }
+  subject {
+    kind = "User"
+    name = each.value.email
+  }
+}
+"#;
+
+#[test]
+fn adopting_a_for_each_deployment_keeps_namespaces_and_identities() {
+    let Some(setup) = setup() else { return };
+    let users = example_users();
+    let dir = workspace(&users);
+    // The legacy deployment, applied with the same users.
+    let legacy = dir.path().join("legacy");
+    for (path, text) in [
+        ("vault/legacy.tf", LEGACY_VAULT),
+        ("platform/legacy.tf", LEGACY_PLATFORM),
+        ("platform/rbac/main.tf", LEGACY_RBAC),
+    ] {
+        let target = legacy.join(path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, text).unwrap();
+    }
+    for stack in ["vault", "platform"] {
+        std::fs::copy(
+            repo().join("stacks-out").join(stack).join("versions.tf"),
+            legacy.join(stack).join("versions.tf"),
+        )
+        .unwrap();
+    }
+    // The legacy style needs explicit namespaces and emails (tenantgen's defaults).
+    let mut legacy_users = users.clone();
+    for (name, user) in legacy_users.as_object_mut().unwrap() {
+        if user["role"] == "namespace-owner" && user.get("namespaces").is_none() {
+            user["namespaces"] = json!([name]);
+        }
+        // tenantgen's default identity is the username, too.
+        if user.get("email").is_none() {
+            user["email"] = json!(name);
+        }
+    }
+    // terraform.tfvars outranks the harness's TF_VAR_ placeholders.
+    for stack in ["vault", "platform"] {
+        let tfvars = format!(
+            "k8s_users = {}\n",
+            serde_json::Value::from(legacy_users.to_string())
+        );
+        std::fs::write(legacy.join(stack).join("terraform.tfvars"), tfvars).unwrap();
+    }
+    let outcomes = run(&setup, Mode::Apply, &legacy);
+    assert_clean(&outcomes);
+    assert!(counts(&outcomes, "vault").add >= 13);
+
+    // Switch: tenantgen's output in adoption mode takes over the state.
+    let config = dir.path().join("tenantgen.hcl");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\nadopt {}\n");
+    std::fs::write(&config, text).unwrap();
+    render(dir.path(), &users);
+    let out = dir.path().join("out");
+    for stack in ["vault", "platform"] {
+        std::fs::copy(
+            legacy.join(stack).join("terraform.tfstate"),
+            out.join(stack).join("terraform.tfstate"),
+        )
+        .unwrap();
+    }
+    let outcomes = run(&setup, Mode::Plan, &out);
+    assert_clean(&outcomes);
+    let vault = actions(&outcomes, "vault");
+    for (address, actions) in &vault {
+        let kept = [
+            "kubernetes_namespace.",
+            "vault_policy.",
+            "vault_identity_entity.",
+            "vault_identity_entity_alias.",
+        ];
+        if kept.iter().any(|prefix| address.starts_with(prefix)) {
+            assert!(
+                !actions.contains(&"create")
+                    && !actions.contains(&"delete")
+                    && !actions.contains(&"replace"),
+                "{address}: {actions:?}"
+            );
+        }
+    }
+    assert!(
+        vault
+            .keys()
+            .any(|address| address.starts_with("kubernetes_namespace.")),
+        "{vault:?}"
+    );
+    // Bindings and quotas whose names change are moved, then replaced; nothing is left behind.
+    let platform = actions(&outcomes, "platform");
+    assert_eq!(
+        platform["kubernetes_role_binding.alice_dev_admin"],
+        ["replace"]
+    );
+    assert_eq!(platform["kubernetes_resource_quota.carol"], ["replace"]);
+    // Every legacy object has a new home: nothing is only deleted.
+    assert!(
+        platform.values().all(|actions| actions != &["delete"]),
+        "{platform:?}"
+    );
+    let names_kept = [
+        "kubernetes_cluster_role_binding.erin_cluster_admin",
+        "kubernetes_cluster_role_binding.dave_power_user",
+    ];
+    for address in names_kept {
+        assert_eq!(
+            platform[address],
+            ["update"],
+            "{address}: same name, moved in place"
+        );
+    }
 }
