@@ -214,7 +214,7 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
     if let Command::Check { offline: true } = cli.command {
         return check_offline(&options, format, style);
     }
-    let loaded = crate::load(&options)?;
+    let mut loaded = crate::load(&options)?;
     for warning in &loaded.validated.warnings {
         eprintln!("{} {warning}", style.warning_prefix());
     }
@@ -228,7 +228,9 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
     let writes = matches!(cli.command, Command::Render { .. });
     // Held from before the tree is read until after it is written.
     let _guard = guard_tree(&loaded.out_root, command_name(&cli.command), writes)?;
-    let mut comparison = diff::Comparison::start(&loaded.out_root)?;
+    // The record was read once, at load; planning has what it needs from it.
+    let previous = loaded.previous.take();
+    let mut comparison = diff::Comparison::start(&loaded.out_root, previous)?;
     let manifest =
         crate::generate_each(&loaded, templates.as_deref(), |file| comparison.add(file))?;
     let changes = comparison.finish()?;

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::confine;
 use crate::header::{self, Ownership};
@@ -75,7 +75,7 @@ enum Entry {
 
 /// Compares `generated` with what is under `out_root`.
 pub fn compare(out_root: &Path, generated: Vec<GeneratedFile>) -> Result<Changes> {
-    let mut comparison = Comparison::start(out_root)?;
+    let mut comparison = Comparison::start(out_root, previous_record(out_root)?)?;
     for file in generated {
         comparison.add(file)?;
     }
@@ -95,16 +95,12 @@ pub struct Comparison<'a> {
 }
 
 impl<'a> Comparison<'a> {
-    /// Lists the tree under `out_root` and reads the last render's record.
-    pub fn start(out_root: &'a Path) -> Result<Comparison<'a>> {
-        let listing = list(out_root)?;
-        let previous = match listing.get(manifest::PATH) {
-            Some(Entry::File) => Manifest::parse(&read_text(out_root, manifest::PATH)?),
-            _ => None,
-        };
+    /// Lists the tree under `out_root`; `previous` is its render record
+    /// ([`previous_record`]).
+    pub fn start(out_root: &'a Path, previous: Option<Manifest>) -> Result<Comparison<'a>> {
         Ok(Comparison {
             out_root,
-            listing,
+            listing: list(out_root)?,
             previous,
             conflicts: Vec::new(),
             files: Vec::new(),
@@ -205,6 +201,37 @@ impl<'a> Comparison<'a> {
             conflicts,
             previous,
         })
+    }
+}
+
+/// The record of the last render into `out_root`, or `None` when there is
+/// none. A record that exists but cannot be read is an error: it is what
+/// keeps a removed user's namespaces released rather than deleted.
+pub fn previous_record(out_root: &Path) -> Result<Option<Manifest>> {
+    let path = out_root.join(manifest::PATH);
+    // An output root that is not a directory is reported where it is guarded.
+    if !out_root.is_dir() {
+        return Ok(None);
+    }
+    match path.symlink_metadata() {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Ok(meta) if meta.is_file() => {}
+        _ => bail!(
+            "{} is not a regular file; restore the render record from version control, or move it away to render as if for the first time",
+            path.display()
+        ),
+    }
+    let text = read_text(out_root, manifest::PATH)?;
+    if !Manifest::is_ours(&text) {
+        // A hand-written file in the way: the diff reports it as a conflict.
+        return Ok(None);
+    }
+    match Manifest::parse(&text) {
+        Some(record) => Ok(Some(record)),
+        None => bail!(
+            "{} cannot be read as a tenantgen render record; restore it from version control (it keeps released namespaces from being deleted)",
+            path.display()
+        ),
     }
 }
 

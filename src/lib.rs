@@ -60,6 +60,9 @@ pub struct Loaded {
     pub validated: Validated,
     /// The record of the last render into the output root, when there is one.
     pub previous: Option<Manifest>,
+    /// From that record: the namespaces it managed (namespace → user) and
+    /// what happened to namespaces before it.
+    pub previous_namespaces: (BTreeMap<String, String>, plan::lifecycle::NamespaceHistory),
     pub namespaces: plan::lifecycle::NamespaceOptIns,
 }
 
@@ -108,15 +111,18 @@ pub fn load(options: &Options) -> Result<Loaded> {
     };
     let validated = model::build(&raw, &config, options.strict)?;
     // The last render's record carries what happened to namespaces before.
-    let previous = std::fs::read_to_string(out_root.join(manifest::PATH))
-        .ok()
-        .and_then(|text| Manifest::parse(&text));
+    let previous = diff::previous_record(&out_root)?;
+    let previous_namespaces = previous
+        .as_ref()
+        .map(|record| (record.managed_namespaces(), record.namespaces.clone()))
+        .unwrap_or_default();
     Ok(Loaded {
         config,
         out_root,
         origin: raw.origin,
         validated,
         previous,
+        previous_namespaces,
         namespaces: options.namespaces.clone(),
     })
 }
@@ -147,15 +153,11 @@ pub fn generate_each(
             bail!("{}\nnothing was written", problems.join("\n"));
         }
     }
-    let (managed_before, history_before) = loaded
-        .previous
-        .as_ref()
-        .map(|previous| (previous.managed_namespaces(), previous.namespaces.clone()))
-        .unwrap_or_default();
+    let (managed_before, history_before) = &loaded.previous_namespaces;
     plan.vault.lifecycle = plan::lifecycle::decide(
         &loaded.validated.tenants,
-        &managed_before,
-        &history_before,
+        managed_before,
+        history_before,
         &loaded.namespaces,
     )
     .map_err(|problems| anyhow::anyhow!("{}\nnothing was written", problems.join("\n")))?;

@@ -741,3 +741,27 @@ fn adoption_moves_keep_the_resource_type() {
             .stderr(predicate::str::contains(expected));
     }
 }
+
+#[test]
+fn an_unreadable_render_record_stops_the_render() {
+    // The record keeps released namespaces from being deleted: a damaged
+    // one must not be mistaken for a first render.
+    let dir = rendered_workspace();
+    edit_users(dir.path(), |users| {
+        users.remove("carol");
+    });
+    std::fs::write(
+        dir.path().join("stacks-out/.tenantgen.json"),
+        "{\"generator\": \"tenantgen\", \"format\": 1}",
+    )
+    .unwrap();
+    let before = tree(dir.path());
+    tenantgen(dir.path())
+        .args(["render", "--yes"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "cannot be read as a tenantgen render record; restore it from version control",
+        ));
+    assert_eq!(tree(dir.path()), before);
+}

@@ -35,6 +35,7 @@ pub fn check(bytes: &[u8]) -> bool {
         origin: raw.origin,
         validated,
         previous: None,
+        previous_namespaces: Default::default(),
         namespaces: Default::default(),
     };
     let generation = tenantgen::generate(&loaded, None)
