@@ -222,12 +222,10 @@ pub fn previous_record(out_root: &Path) -> Result<Option<Manifest>> {
         ),
     }
     let text = read_text(out_root, manifest::PATH)?;
-    if !Manifest::is_ours(&text) {
-        // A hand-written file in the way: the diff reports it as a conflict.
-        return Ok(None);
-    }
     match Manifest::parse(&text) {
         Some(record) => Ok(Some(record)),
+        // A hand-written file in the way: the diff reports it as a conflict.
+        None if !Manifest::is_ours(&text) => Ok(None),
         None => bail!(
             "{} cannot be read as a tenantgen render record; restore it from version control (it keeps released namespaces from being deleted)",
             path.display()
