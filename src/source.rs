@@ -11,7 +11,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub mod vault;
@@ -159,10 +159,16 @@ pub(crate) fn parse_users(bytes: &[u8], what: &str) -> Result<(Vec<(String, Valu
         .into_iter()
         .map(|(name, json)| (name, json.into_value()))
         .collect();
-    // serde_json's map is sorted, so this is the canonical form of the input.
-    let canonical: Map<String, Value> = entries.iter().cloned().collect();
-    let digest = Sha256::digest(serde_json::to_vec(&canonical).unwrap_or_default());
-    Ok((entries, hex(&digest)))
+    // Sorted by user, and serde_json's inner maps are sorted: the canonical
+    // form of the input, hashed as it is serialised (no copy of the users).
+    let canonical: std::collections::BTreeMap<&str, &Value> = entries
+        .iter()
+        .map(|(name, value)| (name.as_str(), value))
+        .collect();
+    let mut hasher = Sha256::new();
+    serde_json::to_writer(&mut hasher, &canonical)
+        .context("cannot serialise the users to compute their digest")?;
+    Ok((entries, hex(&hasher.finalize())))
 }
 
 fn parse_embedded(text: &str, what: &str) -> Result<Vec<(String, Json)>> {
