@@ -668,6 +668,45 @@ mod tests {
     }
 
     #[test]
+    fn lifecycle_and_adoption_blocks_are_checked_against_the_plan() {
+        let (mut plan, config) = example_plan();
+        let managed = plan.vault.tenants[0].namespaces[0].clone();
+        let reference = |tf: &str, name: &str| lifecycle::NamespaceRef {
+            tf: tf.into(),
+            name: name.into(),
+            user: "alice".into(),
+        };
+        plan.vault
+            .lifecycle
+            .removed
+            .push(reference(&managed.tf, &managed.name));
+        plan.vault
+            .lifecycle
+            .imports
+            .push(reference("ghost", "ghost"));
+        plan.adoption = Some(adoption::Adoption {
+            vault: vec![adoption::Move {
+                from: "kubernetes_namespace.user_namespace".into(),
+                key: "ghost".into(),
+                to: "kubernetes_namespace_v1.ghost".into(),
+            }],
+            ..Default::default()
+        });
+        let found = problems(&plan, &config).join("\n");
+        for expected in [
+            format!("namespace {} is both managed and released", managed.name),
+            "namespace ghost is imported but not managed".to_string(),
+            "vault: a moved block targets kubernetes_namespace_v1.ghost, which is not generated"
+                .to_string(),
+        ] {
+            assert!(
+                found.contains(&expected),
+                "missing {expected:?} in:\n{found}"
+            );
+        }
+    }
+
+    #[test]
     fn dns_identifiers_never_collide() {
         assert_eq!(dns_identifier("app.alice"), "app_alice");
         assert_ne!(dns_identifier("a-b.c"), dns_identifier("a.b-c"));
@@ -952,10 +991,56 @@ pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
             ));
         }
     }
+    let namespace_tfs: std::collections::BTreeSet<&str> = plan
+        .vault
+        .tenants
+        .iter()
+        .flat_map(|tenant| {
+            tenant
+                .namespaces
+                .iter()
+                .map(|namespace| namespace.tf.as_str())
+        })
+        .collect();
+    for released in &plan.vault.lifecycle.removed {
+        if namespace_tfs.contains(released.tf.as_str()) {
+            problems.push(format!(
+                "namespace {} is both managed and released",
+                released.name
+            ));
+        }
+    }
+    for imported in &plan.vault.lifecycle.imports {
+        if !namespace_tfs.contains(imported.tf.as_str()) {
+            problems.push(format!(
+                "namespace {} is imported but not managed",
+                imported.name
+            ));
+        }
+    }
     let mut addresses = Vec::new();
     plan.visit_addresses(|dir, dir_suffix, kind, name| {
         addresses.push((dir, dir_suffix, kind, name))
     });
+    if let Some(adoption) = &plan.adoption {
+        let targets: std::collections::BTreeSet<(&str, String)> = addresses
+            .iter()
+            .map(|(dir, _, kind, name)| (*dir, format!("{kind}.{name}")))
+            .collect();
+        let moves = adoption
+            .vault
+            .iter()
+            .map(|moved| ("vault", moved))
+            .chain(adoption.platform.iter().map(|moved| ("platform", moved)));
+        for (dir, moved) in moves {
+            if !targets.contains(&(dir, moved.to.clone())) {
+                problems.push(format!(
+                    "{dir}: a moved block targets {}, which is not generated",
+                    moved.to
+                ));
+            }
+        }
+    }
     for (dir, dir_suffix, kind, name) in repeats(addresses) {
         let what = if kind.is_empty() {
             format!("module.{name}")
