@@ -21,7 +21,7 @@ pub fn format(source: &str) -> Result<String, String> {
 
 /// [`format`], appending to `out`.
 pub fn format_into(source: &str, out: &mut String) -> Result<(), String> {
-    let lines = normalise_blank_lines(split_lines(source)?);
+    let lines = split_lines(source)?;
     emit(&lines, out);
     Ok(())
 }
@@ -36,7 +36,6 @@ enum Line<'a> {
 struct CodeLine<'a> {
     /// Net change of bracket depth over the line (heredoc bodies excluded).
     net_brackets: i32,
-    starts_with_closer: bool,
     /// The line without indentation; when it is an attribute, split at `=`.
     content: Content<'a>,
     /// Heredoc body and closing marker, emitted verbatim.
@@ -49,14 +48,17 @@ enum Content<'a> {
     Attribute { name: &'a str, value: &'a str },
 }
 
+/// The lines of `source`, blank lines normalised on the way: no runs, none
+/// at the edges of a block or of the file.
 fn split_lines(source: &str) -> Result<Vec<Line<'_>>, String> {
-    let mut lines = Vec::new();
+    let mut lines: Vec<Line<'_>> = Vec::with_capacity(source.len() / 24);
     let mut depth = 0i32;
+    let mut pending_blank = false;
     let mut rest = source.lines().enumerate();
     while let Some((index, raw)) = rest.next() {
         let text = raw.trim();
         if text.is_empty() {
-            lines.push(Line::Blank);
+            pending_blank = true;
             continue;
         }
         let line_number = index + 1;
@@ -95,9 +97,17 @@ fn split_lines(source: &str) -> Result<Vec<Line<'_>>, String> {
             },
             None => Content::Plain(text),
         };
+        let starts_with_closer = text.starts_with(['}', ']', ')']);
+        let after_opener = match lines.last() {
+            Some(Line::Code(previous)) => previous.net_brackets > 0,
+            _ => true,
+        };
+        if pending_blank && !after_opener && !starts_with_closer {
+            lines.push(Line::Blank);
+        }
+        pending_blank = false;
         lines.push(Line::Code(CodeLine {
             net_brackets: scan.net_brackets,
-            starts_with_closer: text.starts_with(['}', ']', ')']),
             content,
             heredoc,
         }));
@@ -106,28 +116,6 @@ fn split_lines(source: &str) -> Result<Vec<Line<'_>>, String> {
         return Err(format!("{depth} bracket(s) opened but never closed"));
     }
     Ok(lines)
-}
-
-fn normalise_blank_lines(lines: Vec<Line<'_>>) -> Vec<Line<'_>> {
-    let mut out: Vec<Line> = Vec::with_capacity(lines.len());
-    let mut pending_blank = false;
-    for line in lines {
-        match line {
-            Line::Blank => pending_blank = true,
-            Line::Code(code) => {
-                let after_opener = match out.last() {
-                    Some(Line::Code(prev)) => prev.net_brackets > 0,
-                    _ => true,
-                };
-                if pending_blank && !after_opener && !code.starts_with_closer {
-                    out.push(Line::Blank);
-                }
-                pending_blank = false;
-                out.push(Line::Code(code));
-            }
-        }
-    }
-    out
 }
 
 fn emit(lines: &[Line<'_>], out: &mut String) {
