@@ -214,7 +214,16 @@ pub fn previous_record(out_root: &Path) -> Result<Option<Manifest>> {
         return Ok(None);
     }
     match path.symlink_metadata() {
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            if holds_generated_namespaces(out_root) {
+                bail!(
+                    "{} holds generated files but no render record ({}); the record remembers which namespaces tenantgen managed, and without it a removed user's namespaces would be deleted instead of released: restore it from version control",
+                    out_root.display(),
+                    manifest::PATH
+                );
+            }
+            return Ok(None);
+        }
         Ok(meta) if meta.is_file() => {}
         _ => bail!(
             "{} is not a regular file; restore the render record from version control, or move it away to render as if for the first time",
@@ -231,6 +240,25 @@ pub fn previous_record(out_root: &Path) -> Result<Option<Manifest>> {
             path.display()
         ),
     }
+}
+
+/// Whether the vault stack (where namespaces live) holds a generated file.
+/// Only asked when the record is missing; stops at the first one found.
+fn holds_generated_namespaces(out_root: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(out_root.join("vault")) else {
+        return false;
+    };
+    let starts_with_marker = |path: &Path| {
+        let mut head = [0u8; header::MARKER.len()];
+        std::fs::File::open(path)
+            .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut head))
+            .is_ok_and(|()| head == header::MARKER.as_bytes())
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "tf") && path.is_file())
+        .any(|path| starts_with_marker(&path))
 }
 
 /// Why a generated path cannot be written, judged from the listing: no

@@ -765,3 +765,27 @@ fn an_unreadable_render_record_stops_the_render() {
         ));
     assert_eq!(tree(dir.path()), before);
 }
+
+#[test]
+fn a_missing_render_record_beside_generated_files_stops_the_render() {
+    let dir = rendered_workspace();
+    edit_users(dir.path(), |users| {
+        users.remove("carol");
+    });
+    std::fs::remove_file(dir.path().join("stacks-out/.tenantgen.json")).unwrap();
+    let before = tree(dir.path());
+    for command in ["render", "diff", "check"] {
+        tenantgen(dir.path())
+            .args(
+                [command, "--yes"]
+                    .into_iter()
+                    .take(if command == "render" { 2 } else { 1 }),
+            )
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(
+                "holds generated files but no render record (.tenantgen.json)",
+            ));
+    }
+    assert_eq!(tree(dir.path()), before);
+}
