@@ -241,6 +241,7 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
         changes: &changes,
         label: root_label(&loaded.out_root),
         style,
+        summary: std::cell::OnceCell::new(),
     };
     match cli.command {
         Command::Render { yes, force } => render(&view, yes, force),
@@ -389,11 +390,14 @@ struct View<'a> {
     changes: &'a Changes,
     label: String,
     style: Style,
+    /// Computed once: `render` prints it and repeats its counts at the prompt.
+    summary: std::cell::OnceCell<summary::Summary>,
 }
 
 impl View<'_> {
-    fn summary(&self) -> summary::Summary {
-        summary::summarise(self.changes, self.manifest, &self.loaded.config)
+    fn summary(&self) -> &summary::Summary {
+        self.summary
+            .get_or_init(|| summary::summarise(self.changes, self.manifest, &self.loaded.config))
     }
 
     /// Prints the diffs and the summary; returns the `diff` exit status.
@@ -406,16 +410,10 @@ impl View<'_> {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         let printed = if format == Format::Json {
             let summary = has_changes.then(|| self.summary());
-            report::write_json_changes(
-                &mut out,
-                command,
-                self.changes,
-                summary.as_ref(),
-                &self.label,
-            )
+            report::write_json_changes(&mut out, command, self.changes, summary, &self.label)
         } else {
             // What the change means for people first, then the files.
-            out.write_all(report::summary(&self.summary(), self.style).as_bytes())
+            out.write_all(report::summary(self.summary(), self.style).as_bytes())
                 .and_then(|()| writeln!(out))
                 .and_then(|()| {
                     report::write_file_diffs(&mut out, self.changes, &self.label, self.style)
@@ -457,7 +455,7 @@ fn render(view: &View<'_>, yes: bool, force: bool) -> Result<u8> {
             );
         }
         // The summary is above a diff that may be long: repeat the counts here.
-        let files = view.summary().files;
+        let files = &view.summary().files;
         print!(
             "\nWrite these changes to {label} ({} added, {} changed, {} deleted files)? [y/N] ",
             files.added, files.modified, files.deleted
