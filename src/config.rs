@@ -204,6 +204,19 @@ impl QuotaKey {
         }
     }
 
+    /// Every name [`QuotaKey::from_input_name`] accepts.
+    pub const INPUT_NAMES: [&str; 9] = [
+        "cpu",
+        "cpu_requests",
+        "memory",
+        "memory_requests",
+        "memory_limits",
+        "storage",
+        "storage_requests",
+        "pods",
+        "persistentvolumeclaims",
+    ];
+
     /// Accepts the seed's short names and the long names of existing deployments.
     pub fn from_input_name(name: &str) -> Option<QuotaKey> {
         Some(match name {

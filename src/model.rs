@@ -460,17 +460,7 @@ impl Checker<'_> {
             );
             return None;
         };
-        let known = [
-            "cpu",
-            "cpu_requests",
-            "memory",
-            "memory_requests",
-            "memory_limits",
-            "storage",
-            "storage_requests",
-            "pods",
-            "persistentvolumeclaims",
-        ];
+        let known = QuotaKey::INPUT_NAMES;
         let mut ok = true;
         let mut given: BTreeMap<QuotaKey, &str> = BTreeMap::new();
         for (name, amount) in entries {

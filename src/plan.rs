@@ -921,7 +921,11 @@ fn repeats<T: Eq + std::hash::Hash + Copy>(items: Vec<T>) -> Vec<T> {
 /// A problem here is a tenantgen bug, never bad input.
 pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
-    let created: std::collections::BTreeSet<&str> = plan
+    // The namespaces the vault stack creates, by name and by Terraform name.
+    let (created, namespace_tfs): (
+        std::collections::BTreeSet<&str>,
+        std::collections::BTreeSet<&str>,
+    ) = plan
         .vault
         .tenants
         .iter()
@@ -929,9 +933,9 @@ pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
             tenant
                 .namespaces
                 .iter()
-                .map(|namespace| namespace.name.as_str())
+                .map(|namespace| (namespace.name.as_str(), namespace.tf.as_str()))
         })
-        .collect();
+        .unzip();
     for tenant in &plan.platform.tenants {
         for namespace in &tenant.namespaces {
             if !created.contains(namespace.name.as_str()) {
@@ -991,17 +995,6 @@ pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
             ));
         }
     }
-    let namespace_tfs: std::collections::BTreeSet<&str> = plan
-        .vault
-        .tenants
-        .iter()
-        .flat_map(|tenant| {
-            tenant
-                .namespaces
-                .iter()
-                .map(|namespace| namespace.tf.as_str())
-        })
-        .collect();
     for released in &plan.vault.lifecycle.removed {
         if namespace_tfs.contains(released.tf.as_str()) {
             problems.push(format!(

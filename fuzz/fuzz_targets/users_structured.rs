@@ -77,17 +77,6 @@ fn quantity(u: &mut Unstructured<'_>) -> arbitrary::Result<Value> {
 
 fn users(u: &mut Unstructured<'_>) -> arbitrary::Result<Value> {
     const ROLES: &[&str] = &["namespace-owner", "namespace-owner", "power-user", "admin"];
-    const QUOTA_KEYS: &[&str] = &[
-        "cpu",
-        "cpu_requests",
-        "memory",
-        "memory_requests",
-        "memory_limits",
-        "storage",
-        "storage_requests",
-        "pods",
-        "persistentvolumeclaims",
-    ];
     let mut users = Map::new();
     for _ in 0..u.int_in_range(0..=12)? {
         let user = name(u)?;
@@ -116,7 +105,11 @@ fn users(u: &mut Unstructured<'_>) -> arbitrary::Result<Value> {
         if u.arbitrary()? {
             let mut quota = Map::new();
             for _ in 0..u.int_in_range(0..=4)? {
-                quota.insert(u.choose(QUOTA_KEYS)?.to_string(), quantity(u)?);
+                quota.insert(
+                    u.choose(&tenantgen::config::QuotaKey::INPUT_NAMES)?
+                        .to_string(),
+                    quantity(u)?,
+                );
             }
             fields.insert("quota".into(), Value::Object(quota));
         }
