@@ -27,28 +27,9 @@ fn rendered_and_planned(
         .collect();
     let mut rendered = BTreeSet::new();
     for file in tenantgen::generate(&loaded, None).unwrap().files {
-        let Some(dir) = file
-            .path
-            .strip_suffix(".tf")
-            .and_then(|path| path.rsplit_once('/'))
-            .map(|(dir, _)| dir)
-        else {
-            continue;
-        };
-        for block in hcl::parse(&file.contents).unwrap().blocks() {
-            let labels: Vec<&str> = block.labels().iter().map(|label| label.as_str()).collect();
-            let (block_kind, kind, name) = match (block.identifier(), labels.as_slice()) {
-                ("resource", [kind, name]) => ("resource", kind.to_string(), name.to_string()),
-                ("module", [name]) => ("module", String::new(), name.to_string()),
-                _ => continue,
-            };
-            let fresh = rendered.insert(Address {
-                dir: dir.to_string(),
-                block: block_kind,
-                kind,
-                name,
-            });
-            assert!(fresh, "{} renders a block twice", file.path);
+        if file.path.ends_with(".tf") {
+            let body = hcl::parse(&file.contents).unwrap();
+            common::property::insert_blocks(&file.path, &body, &mut rendered);
         }
     }
     (rendered, planned)

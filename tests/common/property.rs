@@ -50,26 +50,7 @@ pub fn check(bytes: &[u8]) -> bool {
     {
         let body = hcl::parse(&file.contents)
             .unwrap_or_else(|err| panic!("{} does not parse: {err}\n{}", file.path, file.contents));
-        let dir = file.path.rsplit_once('/').map_or("", |(dir, _)| dir);
-        for block in body.blocks() {
-            let labels: Vec<&str> = block.labels().iter().map(|label| label.as_str()).collect();
-            let address = match (block.identifier(), labels.as_slice()) {
-                ("resource", [kind, name]) => {
-                    Some(("resource", kind.to_string(), name.to_string()))
-                }
-                ("module", [name]) => Some(("module", String::new(), name.to_string())),
-                _ => None,
-            };
-            if let Some((block_kind, kind, name)) = address {
-                let fresh = blocks.insert(Address {
-                    dir: dir.to_string(),
-                    block: block_kind,
-                    kind,
-                    name,
-                });
-                assert!(fresh, "{} holds a block twice", file.path);
-            }
-        }
+        insert_blocks(&file.path, &body, &mut blocks);
         collect_strings(&body, &mut strings);
     }
     assert_eq!(blocks, expected, "rendered blocks differ from the plan");
@@ -90,6 +71,27 @@ pub fn check(bytes: &[u8]) -> bool {
         }
     }
     true
+}
+
+/// Adds the `resource` and `module` blocks of the file at `path` (relative
+/// to the output root) to `blocks`; a block found twice fails.
+pub fn insert_blocks(path: &str, body: &hcl::Body, blocks: &mut BTreeSet<Address>) {
+    let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+    for block in body.blocks() {
+        let labels: Vec<&str> = block.labels().iter().map(|label| label.as_str()).collect();
+        let (block_kind, kind, name) = match (block.identifier(), labels.as_slice()) {
+            ("resource", [kind, name]) => ("resource", kind.to_string(), name.to_string()),
+            ("module", [name]) => ("module", String::new(), name.to_string()),
+            _ => continue,
+        };
+        let fresh = blocks.insert(Address {
+            dir: dir.to_string(),
+            block: block_kind,
+            kind,
+            name,
+        });
+        assert!(fresh, "{path} holds a block twice");
+    }
 }
 
 fn collect_strings(body: &hcl::Body, out: &mut BTreeSet<String>) {
