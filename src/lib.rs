@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod model;
 pub mod names;
 pub mod plan;
+pub mod problem;
 pub mod quantity;
 pub mod render;
 pub mod report;
