@@ -148,14 +148,13 @@ pub fn generate_each(
 ) -> Result<Manifest> {
     let templates = render::Templates::load(templates_dir)?;
     let mut plan = plan::build(&loaded.validated.tenants, &loaded.config);
-    if let Some(adopt) = &loaded.config.adopt {
-        let problems = plan::adoption::type_problems(adopt, &plan.types);
-        if !problems.is_empty() {
-            bail!("{}\nnothing was written", problems.join("\n"));
-        }
+    if let Some(adoption) = &plan.adoption
+        && !adoption.type_problems.is_empty()
+    {
+        bail!("{}\nnothing was written", adoption.type_problems.join("\n"));
     }
     let (managed_before, history_before) = &loaded.previous_namespaces;
-    plan.vault.lifecycle = plan::lifecycle::decide(
+    plan.lifecycle = plan::lifecycle::decide(
         &loaded.validated.tenants,
         managed_before,
         history_before,
@@ -174,7 +173,7 @@ pub fn generate_each(
         hashes.insert(file.path.clone(), header::recorded_hash(&file.contents));
         emit(file)
     })?;
-    let history = std::mem::take(&mut plan.vault.lifecycle.history);
+    let history = std::mem::take(&mut plan.lifecycle.history);
     let replacements = plan
         .adoption
         .take()

@@ -1,9 +1,15 @@
-//! Stage 3: what each stack gets.
+//! Stage 3: what each stack gets, as one list of objects.
 //!
-//! Every name that reaches Terraform, Kubernetes or Vault is decided here,
-//! so templates only lay things out and the plan can be checked as a whole.
+//! Every name that reaches Terraform, Kubernetes or Vault is decided here.
+//! Each [`Object`] carries its stack, Terraform type and name, the kind and
+//! name of what it manages, and the values its block needs; the templates
+//! lay the list out, and the consistency check, adoption and the tests read
+//! the same list. A new kind of object is a new [`Spec`] variant pushed
+//! here plus a block in `templates/objects.tf.j2` (ARCHITECTURE.md walks
+//! through one).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use serde::Serialize;
 
@@ -15,29 +21,288 @@ use crate::escape::identifier;
 use crate::model::{Role, Tenants, User};
 use crate::names::{MANAGED_BY_LABEL, TENANT_LABEL};
 
-#[derive(Debug, Clone, Serialize)]
+/// Kubernetes labels, shared by every object of a tenant.
+pub type Labels = Rc<BTreeMap<String, String>>;
+
+/// A Terraform expression from the config, written into HCL unquoted.
+pub type Expression = String;
+
+/// Stack directories under the output root, in apply order.
+pub const STACKS: [&str; 3] = ["vault", "platform", "woodpecker"];
+
+/// Name of the read-only ClusterRole every namespace-owner is bound to.
+pub const READ_ONLY_ROLE: &str = "tenantgen-read-only";
+/// Name of the shared power-user ClusterRole.
+pub const POWER_USER_ROLE: &str = "tenantgen-power-user";
+
+/// Everything a render produces, decided before anything is rendered.
+#[derive(Debug, Clone)]
 pub struct Plan {
-    pub types: ResourceTypes,
-    pub vault: VaultStack,
-    pub platform: PlatformStack,
-    pub woodpecker: WoodpeckerStack,
-    pub factories: Vec<Factory>,
+    /// The one list: every resource and module block, grouped by the file
+    /// it goes to (stack, then tenant), in file order.
+    pub objects: Vec<Object>,
+    /// Variables each stack declares for itself, by stack directory.
+    pub variables: BTreeMap<&'static str, Vec<Variable>>,
+    /// Forgejo logins with Woodpecker admin rights: static admins and every
+    /// namespace-owner, sorted and unique.
+    pub woodpecker_admins: Vec<String>,
+    /// Every user's role, for the tenant files' headings.
+    pub roles: BTreeMap<String, Role>,
+    /// Apps in the config: each gets a factory, with or without instances.
+    pub apps: Vec<String>,
+    /// Namespaces released from or re-adopted into Terraform's state.
+    pub lifecycle: lifecycle::Lifecycle,
+    /// The namespace resource type, which lifecycle blocks name.
+    pub namespace_type: &'static str,
     /// `moved` blocks from a `for_each` deployment, when the config adopts one.
     pub adoption: Option<adoption::Adoption>,
 }
 
-/// The Kubernetes resource types of tenant objects: the `_v1` types, or the
-/// legacy ones an adopted `for_each` deployment used (moves keep their type).
+/// One block of generated Terraform and the object it manages.
 #[derive(Debug, Clone, Serialize)]
-pub struct ResourceTypes {
-    pub namespace: &'static str,
-    pub role_binding: &'static str,
-    pub cluster_role_binding: &'static str,
-    pub resource_quota: &'static str,
+pub struct Object {
+    /// The stack directory, relative to the output root.
+    #[serde(skip)]
+    pub stack: String,
+    /// The tenant it belongs to; `None` for objects shared by all.
+    #[serde(skip)]
+    pub user: Option<String>,
+    /// The Terraform resource type, or `module` for a module call.
+    pub resource_type: &'static str,
+    /// The Terraform name (the address is `resource_type.tf`).
+    pub tf: String,
+    /// What it is on the server: a Kubernetes kind (`RoleBinding`), a Vault
+    /// object (`policy`), `DNS record` or `module`.
+    pub kind: &'static str,
+    /// Its name on the server.
+    pub name: String,
+    /// The Kubernetes namespace of a namespaced object.
+    pub namespace: Option<String>,
+    /// Kubernetes labels (empty for other objects).
+    pub labels: Labels,
+    #[serde(flatten)]
+    pub spec: Spec,
+}
+
+/// What a kind of object needs beyond its name, as its block's values.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Spec {
+    Namespace {
+        annotations: BTreeMap<String, String>,
+    },
+    ClusterRole {
+        /// Why the role exists, printed above it.
+        comment: &'static str,
+        rules: Vec<RbacRule>,
+    },
+    /// A RoleBinding or ClusterRoleBinding to a ClusterRole.
+    Binding {
+        cluster_role: String,
+        subject: Subject,
+    },
+    ResourceQuota {
+        /// `spec.hard`, sorted by resource name.
+        hard: BTreeMap<&'static str, String>,
+    },
+    Certificate {
+        secret_name: String,
+        dns_names: Vec<String>,
+        issuer: String,
+        issuer_kind: String,
+    },
+    NetworkPolicy {
+        allow_from_namespaces: Vec<String>,
+    },
+    LimitRange {
+        default_cpu: String,
+        default_memory: String,
+        default_request_cpu: String,
+        default_request_memory: String,
+    },
+    VaultPolicy {
+        rules: Vec<PolicyRule>,
+    },
+    Entity {
+        /// Terraform names of the `vault_policy` resources it carries.
+        policies: Vec<String>,
+    },
+    EntityAlias {
+        mount_accessor: Expression,
+        /// Terraform name of the entity it belongs to.
+        entity: String,
+    },
+    /// A Kubernetes auth role the CI deployer logs in through.
+    AuthRole {
+        backend: String,
+        service_account: String,
+        service_account_namespace: String,
+        /// Terraform names of the `vault_policy` resources its tokens get.
+        policies: Vec<String>,
+        ttl_seconds: u64,
+    },
+    DnsRecord {
+        zone_id: Expression,
+        record_type: String,
+        content: String,
+        proxied: bool,
+        comment: String,
+    },
+    AppInstance {
+        user: String,
+        domain: String,
+    },
+}
+
+/// The subject of a binding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Subject {
+    /// `User` or `ServiceAccount`.
+    pub kind: &'static str,
+    pub name: String,
+    pub namespace: Option<String>,
+}
+
+/// A Kubernetes RBAC rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RbacRule {
+    pub api_groups: &'static [&'static str],
+    pub resources: &'static [&'static str],
+    pub verbs: &'static [&'static str],
+}
+
+/// A Vault policy rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyRule {
+    pub path: String,
+    pub capabilities: Vec<&'static str>,
+}
+
+/// A Terraform variable a generated stack declares for itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Variable {
+    pub name: String,
+    pub description: String,
+}
+
+const READ: &[&str] = &["get", "list", "watch"];
+const WRITE: &[&str] = &[
+    "get", "list", "watch", "create", "update", "patch", "delete",
+];
+
+const fn rule(
+    api_groups: &'static [&'static str],
+    resources: &'static [&'static str],
+    verbs: &'static [&'static str],
+) -> RbacRule {
+    RbacRule {
+        api_groups,
+        resources,
+        verbs,
+    }
+}
+
+/// Cluster-wide read access for namespace-owners; no Secrets.
+fn read_only_rules() -> Vec<RbacRule> {
+    vec![
+        rule(
+            &[""],
+            &[
+                "configmaps",
+                "endpoints",
+                "events",
+                "limitranges",
+                "namespaces",
+                "nodes",
+                "persistentvolumeclaims",
+                "persistentvolumes",
+                "pods",
+                "replicationcontrollers",
+                "resourcequotas",
+                "serviceaccounts",
+                "services",
+            ],
+            READ,
+        ),
+        rule(
+            &["apps"],
+            &["daemonsets", "deployments", "replicasets", "statefulsets"],
+            READ,
+        ),
+        rule(&["batch"], &["cronjobs", "jobs"], READ),
+        rule(
+            &["networking.k8s.io"],
+            &["ingressclasses", "ingresses", "networkpolicies"],
+            READ,
+        ),
+        rule(&["storage.k8s.io"], &["storageclasses"], READ),
+        rule(
+            &["cert-manager.io"],
+            &["certificates", "clusterissuers", "issuers"],
+            READ,
+        ),
+    ]
+}
+
+/// Workloads in every namespace; no Secrets and no RBAC.
+fn power_user_rules() -> Vec<RbacRule> {
+    vec![
+        rule(
+            &[""],
+            &[
+                "configmaps",
+                "events",
+                "persistentvolumeclaims",
+                "pods",
+                "serviceaccounts",
+                "services",
+            ],
+            WRITE,
+        ),
+        rule(
+            &[""],
+            &["pods/exec", "pods/log", "pods/portforward"],
+            &["get", "create"],
+        ),
+        rule(
+            &[""],
+            &[
+                "endpoints",
+                "limitranges",
+                "namespaces",
+                "nodes",
+                "persistentvolumes",
+                "resourcequotas",
+            ],
+            READ,
+        ),
+        rule(
+            &["apps"],
+            &["daemonsets", "deployments", "replicasets", "statefulsets"],
+            WRITE,
+        ),
+        rule(&["batch"], &["cronjobs", "jobs"], WRITE),
+        rule(
+            &["networking.k8s.io"],
+            &["ingresses", "networkpolicies"],
+            WRITE,
+        ),
+        rule(&["storage.k8s.io"], &["storageclasses"], READ),
+        rule(&["cert-manager.io"], &["certificates"], WRITE),
+    ]
+}
+
+/// The Kubernetes resource types: the `_v1` types, or the legacy ones an
+/// adopted `for_each` deployment used (moves keep their type).
+struct ResourceTypes {
+    namespace: &'static str,
+    role_binding: &'static str,
+    cluster_role_binding: &'static str,
+    resource_quota: &'static str,
 }
 
 impl ResourceTypes {
-    pub fn new(legacy: bool) -> ResourceTypes {
+    fn new(legacy: bool) -> ResourceTypes {
         if legacy {
             ResourceTypes {
                 namespace: "kubernetes_namespace",
@@ -56,267 +321,55 @@ impl ResourceTypes {
     }
 }
 
-/// A Terraform variable a generated stack declares for itself.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Variable {
-    pub name: String,
-    pub description: String,
-}
-
-/// A Terraform expression from the config, written into HCL unquoted.
-pub type Expression = String;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct VaultStack {
-    pub variables: Vec<Variable>,
-    pub tenants: Vec<VaultTenant>,
-    /// Namespaces released from or re-adopted into Terraform's state.
-    pub lifecycle: lifecycle::Lifecycle,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct VaultTenant {
-    pub user: String,
-    pub role: Role,
-    pub namespaces: Vec<Namespace>,
-    pub policy: Policy,
-    pub entity: Entity,
-    pub alias: EntityAlias,
-    pub deployer_roles: Vec<DeployerRole>,
-    /// Labels of every namespace of the tenant (kept once, not per namespace).
-    pub namespace_labels: BTreeMap<String, String>,
-    pub namespace_annotations: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Namespace {
-    pub tf: String,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Policy {
-    pub tf: String,
-    pub name: String,
-    pub rules: Vec<PolicyRule>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PolicyRule {
-    pub path: String,
-    pub capabilities: Vec<&'static str>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Entity {
-    pub tf: String,
-    pub name: String,
-    /// Terraform names of the `vault_policy` resources the entity carries.
-    pub policies: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct EntityAlias {
-    pub tf: String,
-    /// The user's OIDC identity.
-    pub name: String,
-    pub mount_accessor: Expression,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DeployerRole {
-    pub tf: String,
-    pub name: String,
-    pub namespace: String,
-    /// Terraform names of the `vault_policy` resources the role's tokens get.
-    pub policies: Vec<String>,
-    pub backend: String,
-    pub service_account: String,
-    pub service_account_namespace: String,
-    pub ttl_seconds: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PlatformStack {
-    pub variables: Vec<Variable>,
-    /// The cluster read-only role, generated once when a namespace-owner needs it.
-    pub read_only_role: Option<SharedClusterRole>,
-    /// The shared power-user role, generated once when a power-user needs it.
-    pub power_user_role: Option<SharedClusterRole>,
-    pub tenants: Vec<PlatformTenant>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SharedClusterRole {
-    pub tf: String,
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PlatformTenant {
-    pub user: String,
-    pub role: Role,
-    pub subject: String,
-    /// Labels of every object the tenant gets in this stack.
-    pub labels: BTreeMap<String, String>,
-    pub namespaces: Vec<TenantNamespace>,
-    pub cluster_binding: ClusterBinding,
-    pub dns_records: Vec<DnsRecord>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TenantNamespace {
-    pub name: String,
-    pub admin_binding: Binding,
-    pub quota: Quota,
-    pub certificate: Certificate,
-    pub network_policy: Option<NetworkPolicy>,
-    pub limit_range: Option<LimitRange>,
-}
-
-/// A namespaced RoleBinding to a ClusterRole.
-#[derive(Debug, Clone, Serialize)]
-pub struct Binding {
-    pub tf: String,
-    pub name: String,
-    pub cluster_role: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Quota {
-    pub tf: String,
-    pub name: String,
-    /// `spec.hard`, sorted by resource name.
-    pub hard: BTreeMap<&'static str, String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Certificate {
-    pub tf: String,
-    pub name: String,
-    pub secret_name: String,
-    pub dns_names: Vec<String>,
-    pub issuer: String,
-    pub issuer_kind: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct NetworkPolicy {
-    pub tf: String,
-    pub name: String,
-    pub allow_from_namespaces: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct LimitRange {
-    pub tf: String,
-    pub name: String,
-    pub default_cpu: String,
-    pub default_memory: String,
-    pub default_request_cpu: String,
-    pub default_request_memory: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ClusterBinding {
-    pub tf: String,
-    pub name: String,
-    pub cluster_role: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DnsRecord {
-    /// `cloudflare_record` (provider 4) or `cloudflare_dns_record` (provider 5).
-    pub resource_type: &'static str,
-    pub tf: String,
-    pub zone_id: Expression,
-    pub name: String,
-    pub record_type: String,
-    pub content: String,
-    pub proxied: bool,
-    pub comment: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct WoodpeckerStack {
-    /// Static admins and every namespace-owner, sorted and unique.
-    pub admins: Vec<String>,
-    pub tenants: Vec<WoodpeckerTenant>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct WoodpeckerTenant {
-    pub user: String,
-    /// Labels of every object the tenant gets in this stack.
-    pub labels: BTreeMap<String, String>,
-    /// Lets the CI deployer deploy into each of the tenant's namespaces.
-    pub deployer_bindings: Vec<DeployerBinding>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DeployerBinding {
-    pub tf: String,
-    pub name: String,
-    pub namespace: String,
-    pub cluster_role: String,
-    pub service_account: String,
-    pub service_account_namespace: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Factory {
-    pub app: String,
-    pub instances: Vec<AppInstance>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AppInstance {
-    pub tf: String,
-    pub user: String,
-    pub domain: String,
-    pub nfs_path: String,
-}
-
-/// Name of the read-only ClusterRole every namespace-owner is bound to.
-pub const READ_ONLY_ROLE: &str = "tenantgen-read-only";
-/// Name of the shared power-user ClusterRole.
-pub const POWER_USER_ROLE: &str = "tenantgen-power-user";
-
-/// Decides every stack's content from the validated tenants.
-pub fn build(tenants: &Tenants, config: &Config) -> Plan {
-    let users = &tenants.users;
-    let types = ResourceTypes::new(
-        config
-            .adopt
-            .as_ref()
-            .is_some_and(|adopt| adopt.legacy_resource_types),
-    );
-    let vault = vault_stack(users, config);
-    let platform = platform_stack(users, config);
-    let adoption = config
+fn legacy_types(config: &Config) -> bool {
+    config
         .adopt
         .as_ref()
-        .map(|adopt| adoption::plan(adopt, &types, &vault.tenants, &platform.tenants));
-    Plan {
-        types,
-        vault,
-        platform,
-        woodpecker: woodpecker_stack(users, config),
-        factories: factories(users, config),
-        adoption,
+        .is_some_and(|adopt| adopt.legacy_resource_types)
+}
+
+/// Builds objects of one stack and tenant.
+struct Placement<'a> {
+    objects: &'a mut Vec<Object>,
+    stack: &'a str,
+    user: Option<&'a str>,
+    labels: Labels,
+}
+
+impl Placement<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        resource_type: &'static str,
+        tf: String,
+        kind: &'static str,
+        name: String,
+        namespace: Option<&str>,
+        spec: Spec,
+    ) {
+        self.objects.push(Object {
+            stack: self.stack.to_string(),
+            user: self.user.map(str::to_string),
+            resource_type,
+            tf,
+            kind,
+            name,
+            namespace: namespace.map(str::to_string),
+            labels: self.labels.clone(),
+            spec,
+        });
     }
 }
 
-fn labels_for(user: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
+fn tenant_labels(user: &str) -> Labels {
+    Rc::new(BTreeMap::from([
         (MANAGED_BY_LABEL.to_string(), "tenantgen".to_string()),
         (TENANT_LABEL.to_string(), user.to_string()),
-    ])
+    ]))
 }
 
-fn managed_labels() -> BTreeMap<String, String> {
-    BTreeMap::from([(MANAGED_BY_LABEL.to_string(), "tenantgen".to_string())])
+fn no_labels() -> Labels {
+    Rc::new(BTreeMap::new())
 }
 
 /// `var.tenantgen_x` expressions name variables the stack declares itself.
@@ -331,32 +384,154 @@ fn own_variable(expression: &str, description: &str) -> Option<Variable> {
     })
 }
 
-fn vault_stack(users: &[User], config: &Config) -> VaultStack {
-    let tenants: Vec<VaultTenant> = users
-        .iter()
-        .filter(|user| !user.namespaces.is_empty())
-        .map(|user| vault_tenant(user, config))
-        .collect();
-    let variables = if tenants.is_empty() {
-        Vec::new()
-    } else {
-        own_variable(
+/// Decides every object from the validated tenants.
+pub fn build(tenants: &Tenants, config: &Config) -> Plan {
+    let users = &tenants.users;
+    let types = ResourceTypes::new(legacy_types(config));
+    let mut objects = Vec::new();
+    let mut variables = BTreeMap::new();
+
+    for user in users.iter().filter(|user| !user.namespaces.is_empty()) {
+        vault_tenant(&mut objects, user, config, &types);
+    }
+    if users.iter().any(|user| !user.namespaces.is_empty())
+        && let Some(variable) = own_variable(
             &config.vault.oidc_accessor,
             "Accessor of the OIDC auth mount that tenant identities log in through.",
         )
-        .into_iter()
-        .collect()
+    {
+        variables.insert("vault", vec![variable]);
+    }
+
+    let has_role = |role: Role| users.iter().any(|user| user.role == role);
+    let mut shared = Placement {
+        objects: &mut objects,
+        stack: "platform",
+        user: None,
+        labels: Rc::new(BTreeMap::from([(
+            MANAGED_BY_LABEL.to_string(),
+            "tenantgen".to_string(),
+        )])),
     };
-    VaultStack {
+    for (role, name, comment, rules) in [
+        (
+            Role::NamespaceOwner,
+            READ_ONLY_ROLE,
+            "Cluster-wide read access for namespace-owners. Secrets are deliberately absent.",
+            read_only_rules as fn() -> Vec<RbacRule>,
+        ),
+        (
+            Role::PowerUser,
+            POWER_USER_ROLE,
+            "Shared role of power-users: manage workloads in every namespace, but no\nSecrets and no RBAC, so a power-user cannot grant themselves more.",
+            power_user_rules,
+        ),
+    ] {
+        if has_role(role) {
+            shared.push(
+                "kubernetes_cluster_role_v1",
+                identifier(name),
+                "ClusterRole",
+                name.to_string(),
+                None,
+                Spec::ClusterRole {
+                    comment,
+                    rules: rules(),
+                },
+            );
+        }
+    }
+    for user in users {
+        platform_tenant(&mut objects, user, config, &types);
+    }
+    if users.iter().any(|user| !user.domains.is_empty())
+        && let Some(variable) = own_variable(
+            &config.dns.zone_id,
+            "Cloudflare zone id of the managed zone.",
+        )
+    {
+        variables.insert("platform", vec![variable]);
+    }
+
+    for user in users.iter().filter(|user| !user.namespaces.is_empty()) {
+        woodpecker_tenant(&mut objects, user, config);
+    }
+    for (app, app_config) in &config.apps {
+        let stack = format!("{app}/factory");
+        for user in users.iter().filter(|user| user.apps.contains(app)) {
+            Placement {
+                objects: &mut objects,
+                stack: &stack,
+                user: Some(&user.name),
+                labels: no_labels(),
+            }
+            .push(
+                "module",
+                identifier(&user.name),
+                "module",
+                user.name.clone(),
+                None,
+                Spec::AppInstance {
+                    user: user.name.clone(),
+                    domain: app_config.domain_for(&user.name, &config.zone),
+                },
+            );
+        }
+    }
+
+    let mut woodpecker_admins = config.woodpecker.static_admins.clone();
+    woodpecker_admins.extend(
+        users
+            .iter()
+            .filter(|user| user.role == Role::NamespaceOwner)
+            .map(|user| user.name.clone()),
+    );
+    woodpecker_admins.sort();
+    woodpecker_admins.dedup();
+
+    let adoption = config
+        .adopt
+        .as_ref()
+        .map(|adopt| adoption::plan(adopt, &objects, users));
+    Plan {
+        objects,
         variables,
-        tenants,
+        woodpecker_admins,
+        roles: users
+            .iter()
+            .map(|user| (user.name.clone(), user.role))
+            .collect(),
+        apps: config.apps.keys().cloned().collect(),
         lifecycle: lifecycle::Lifecycle::default(),
+        namespace_type: types.namespace,
+        adoption,
     }
 }
 
-fn vault_tenant(user: &User, config: &Config) -> VaultTenant {
+fn vault_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, types: &ResourceTypes) {
     let user_tf = identifier(&user.name);
     let mount = &config.vault.mount;
+    let mut namespace_labels = (*tenant_labels(&user.name)).clone();
+    namespace_labels.extend(config.namespaces.labels.clone());
+    let mut vault = Placement {
+        objects,
+        stack: "vault",
+        user: Some(&user.name),
+        labels: Rc::new(namespace_labels),
+    };
+    for namespace in &user.namespaces {
+        vault.push(
+            types.namespace,
+            identifier(namespace),
+            "Namespace",
+            namespace.clone(),
+            None,
+            Spec::Namespace {
+                annotations: config.namespaces.annotations.clone(),
+            },
+        );
+    }
+    vault.labels = no_labels();
     let data_rules = user.namespaces.iter().map(|namespace| PolicyRule {
         path: format!("{mount}/data/{namespace}/*"),
         capabilities: vec!["create", "read", "update", "delete", "list"],
@@ -365,179 +540,205 @@ fn vault_tenant(user: &User, config: &Config) -> VaultTenant {
         path: format!("{mount}/metadata/{namespace}/*"),
         capabilities: vec!["list"],
     });
-    let mut labels = labels_for(&user.name);
-    labels.extend(config.namespaces.labels.clone());
-    VaultTenant {
-        user: user.name.clone(),
-        role: user.role,
-        namespaces: user
-            .namespaces
-            .iter()
-            .map(|namespace| Namespace {
-                tf: identifier(namespace),
-                name: namespace.clone(),
-            })
-            .collect(),
-        namespace_labels: labels,
-        namespace_annotations: config.namespaces.annotations.clone(),
-        policy: Policy {
-            tf: user_tf.clone(),
-            name: format!("namespace-owner-{}", user.name),
+    vault.push(
+        "vault_policy",
+        user_tf.clone(),
+        "policy",
+        format!("namespace-owner-{}", user.name),
+        None,
+        Spec::VaultPolicy {
             rules: data_rules.chain(metadata_rules).collect(),
         },
-        entity: Entity {
-            tf: user_tf.clone(),
-            name: user.name.clone(),
+    );
+    vault.push(
+        "vault_identity_entity",
+        user_tf.clone(),
+        "entity",
+        user.name.clone(),
+        None,
+        Spec::Entity {
             policies: vec![user_tf.clone()],
         },
-        alias: EntityAlias {
-            tf: user_tf,
-            name: user.email.clone(),
+    );
+    vault.push(
+        "vault_identity_entity_alias",
+        user_tf.clone(),
+        "entity alias",
+        user.email.clone(),
+        None,
+        Spec::EntityAlias {
             mount_accessor: config.vault.oidc_accessor.clone(),
+            entity: user_tf.clone(),
         },
-        deployer_roles: user
-            .namespaces
-            .iter()
-            .map(|namespace| DeployerRole {
-                tf: format!("{}_deployer", identifier(namespace)),
-                name: format!("{namespace}-deployer"),
-                namespace: namespace.clone(),
-                policies: vec![identifier(&user.name)],
+    );
+    for namespace in &user.namespaces {
+        vault.push(
+            "vault_kubernetes_auth_backend_role",
+            format!("{}_deployer", identifier(namespace)),
+            "auth role",
+            format!("{namespace}-deployer"),
+            None,
+            Spec::AuthRole {
                 backend: config.vault.kubernetes_backend.clone(),
                 service_account: config.deployer.service_account.clone(),
                 service_account_namespace: config.deployer.namespace.clone(),
+                policies: vec![user_tf.clone()],
                 ttl_seconds: config.deployer.ttl_seconds,
-            })
-            .collect(),
+            },
+        );
     }
 }
 
-fn platform_stack(users: &[User], config: &Config) -> PlatformStack {
-    let tenants: Vec<PlatformTenant> = users
-        .iter()
-        .map(|user| platform_tenant(user, config))
-        .collect();
-    let needs_role = |role: Role| users.iter().any(|user| user.role == role);
-    let shared_role = |name: &str| SharedClusterRole {
-        tf: identifier(name),
-        name: name.to_string(),
-        labels: managed_labels(),
-    };
-    let has_records = tenants.iter().any(|tenant| !tenant.dns_records.is_empty());
-    let variables = if has_records {
-        own_variable(
-            &config.dns.zone_id,
-            "Cloudflare zone id of the managed zone.",
-        )
-        .into_iter()
-        .collect()
-    } else {
-        Vec::new()
-    };
-    PlatformStack {
-        variables,
-        read_only_role: needs_role(Role::NamespaceOwner).then(|| shared_role(READ_ONLY_ROLE)),
-        power_user_role: needs_role(Role::PowerUser).then(|| shared_role(POWER_USER_ROLE)),
-        tenants,
+fn user_subject(user: &User) -> Subject {
+    Subject {
+        kind: "User",
+        name: user.email.clone(),
+        namespace: None,
     }
 }
 
-fn platform_tenant(user: &User, config: &Config) -> PlatformTenant {
+fn platform_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, types: &ResourceTypes) {
     let user_tf = identifier(&user.name);
-    let labels = labels_for(&user.name);
-    let cluster_binding = match user.role {
-        Role::NamespaceOwner => ClusterBinding {
-            tf: format!("{user_tf}_read_only"),
-            name: format!("{}-read-only", user.name),
-            cluster_role: READ_ONLY_ROLE.to_string(),
-        },
-        Role::PowerUser => ClusterBinding {
-            tf: format!("{user_tf}_power_user"),
-            name: format!("{}-power-user", user.name),
-            cluster_role: POWER_USER_ROLE.to_string(),
-        },
-        Role::Admin => ClusterBinding {
-            tf: format!("{user_tf}_cluster_admin"),
-            name: format!("{}-cluster-admin", user.name),
-            cluster_role: "cluster-admin".to_string(),
-        },
+    let mut platform = Placement {
+        objects,
+        stack: "platform",
+        user: Some(&user.name),
+        labels: tenant_labels(&user.name),
     };
-    let namespaces = user
-        .namespaces
-        .iter()
-        .map(|namespace| {
-            let namespace_tf = identifier(namespace);
-            TenantNamespace {
-                name: namespace.clone(),
-                admin_binding: Binding {
-                    tf: format!("{namespace_tf}_admin"),
-                    name: format!("{}-admin", user.name),
-                    cluster_role: "admin".to_string(),
-                },
-                quota: Quota {
-                    tf: namespace_tf.clone(),
-                    name: format!("{namespace}-quota"),
-                    hard: user
-                        .quota
-                        .iter()
-                        .map(|(key, value)| (key.resource(), value.clone()))
-                        .collect(),
-                },
-                certificate: Certificate {
-                    tf: format!("{namespace_tf}_tls"),
-                    name: format!("tls-{namespace}"),
-                    secret_name: format!("tls-{namespace}"),
-                    dns_names: vec![format!("*.{namespace}.{}", config.zone)],
-                    issuer: config.tls.issuer.clone(),
-                    issuer_kind: config.tls.issuer_kind.clone(),
-                },
-                network_policy: config.network_policy.as_ref().map(|policy| NetworkPolicy {
-                    tf: namespace_tf.clone(),
-                    name: "tenantgen-isolation".to_string(),
+    for namespace in &user.namespaces {
+        let namespace_tf = identifier(namespace);
+        let ns = Some(namespace.as_str());
+        platform.push(
+            types.role_binding,
+            format!("{namespace_tf}_admin"),
+            "RoleBinding",
+            format!("{}-admin", user.name),
+            ns,
+            Spec::Binding {
+                cluster_role: "admin".to_string(),
+                subject: user_subject(user),
+            },
+        );
+        platform.push(
+            types.resource_quota,
+            namespace_tf.clone(),
+            "ResourceQuota",
+            format!("{namespace}-quota"),
+            ns,
+            Spec::ResourceQuota {
+                hard: user
+                    .quota
+                    .iter()
+                    .map(|(key, value)| (key.resource(), value.clone()))
+                    .collect(),
+            },
+        );
+        platform.push(
+            "kubernetes_manifest",
+            format!("{namespace_tf}_tls"),
+            "Certificate",
+            format!("tls-{namespace}"),
+            ns,
+            Spec::Certificate {
+                secret_name: format!("tls-{namespace}"),
+                dns_names: vec![format!("*.{namespace}.{}", config.zone)],
+                issuer: config.tls.issuer.clone(),
+                issuer_kind: config.tls.issuer_kind.clone(),
+            },
+        );
+        if let Some(policy) = &config.network_policy {
+            platform.push(
+                "kubernetes_network_policy_v1",
+                namespace_tf.clone(),
+                "NetworkPolicy",
+                "tenantgen-isolation".to_string(),
+                ns,
+                Spec::NetworkPolicy {
                     allow_from_namespaces: policy.allow_from_namespaces.clone(),
-                }),
-                limit_range: config.limit_range.as_ref().map(|limits| LimitRange {
-                    tf: namespace_tf.clone(),
-                    name: "tenantgen-defaults".to_string(),
+                },
+            );
+        }
+        if let Some(limits) = &config.limit_range {
+            platform.push(
+                "kubernetes_limit_range_v1",
+                namespace_tf.clone(),
+                "LimitRange",
+                "tenantgen-defaults".to_string(),
+                ns,
+                Spec::LimitRange {
                     default_cpu: limits.default_cpu.clone(),
                     default_memory: limits.default_memory.clone(),
                     default_request_cpu: limits.default_request_cpu.clone(),
                     default_request_memory: limits.default_request_memory.clone(),
-                }),
-            }
-        })
-        .collect();
+                },
+            );
+        }
+    }
+    let (suffix, cluster_role) = match user.role {
+        Role::NamespaceOwner => ("read-only", READ_ONLY_ROLE),
+        Role::PowerUser => ("power-user", POWER_USER_ROLE),
+        Role::Admin => ("cluster-admin", "cluster-admin"),
+    };
+    platform.push(
+        types.cluster_role_binding,
+        format!("{user_tf}_{}", identifier(suffix)),
+        "ClusterRoleBinding",
+        format!("{}-{suffix}", user.name),
+        None,
+        Spec::Binding {
+            cluster_role: cluster_role.to_string(),
+            subject: user_subject(user),
+        },
+    );
     let resource_type = match config.dns.provider_version {
         CloudflareVersion::V4 => "cloudflare_record",
         CloudflareVersion::V5 => "cloudflare_dns_record",
     };
-    let dns_records = user
-        .domains
-        .iter()
-        .map(|domain| {
-            let relative = domain
-                .strip_suffix(&format!(".{}", config.zone))
-                .unwrap_or(domain);
-            DnsRecord {
-                resource_type,
-                tf: dns_identifier(relative),
+    platform.labels = no_labels();
+    for domain in &user.domains {
+        let relative = domain
+            .strip_suffix(&format!(".{}", config.zone))
+            .unwrap_or(domain);
+        platform.push(
+            resource_type,
+            dns_identifier(relative),
+            "DNS record",
+            domain.clone(),
+            None,
+            Spec::DnsRecord {
                 zone_id: config.dns.zone_id.clone(),
-                name: domain.clone(),
                 record_type: config.dns.record_type.clone(),
                 content: config.dns.target.clone(),
                 proxied: config.dns.proxied,
                 comment: format!("tenantgen: {}", user.name),
-            }
-        })
-        .collect();
-    PlatformTenant {
-        user: user.name.clone(),
-        role: user.role,
-        subject: user.email.clone(),
-        labels,
-        namespaces,
-        cluster_binding,
-        dns_records,
+            },
+        );
+    }
+}
+
+fn woodpecker_tenant(objects: &mut Vec<Object>, user: &User, config: &Config) {
+    let mut woodpecker = Placement {
+        objects,
+        stack: "woodpecker",
+        user: Some(&user.name),
+        labels: tenant_labels(&user.name),
+    };
+    for namespace in &user.namespaces {
+        woodpecker.push(
+            "kubernetes_role_binding_v1",
+            format!("{}_deployer", identifier(namespace)),
+            "RoleBinding",
+            format!("{namespace}-deployer"),
+            Some(namespace),
+            Spec::Binding {
+                cluster_role: "edit".to_string(),
+                subject: Subject {
+                    kind: "ServiceAccount",
+                    name: config.deployer.service_account.clone(),
+                    namespace: Some(config.deployer.namespace.clone()),
+                },
+            },
+        );
     }
 }
 
@@ -552,57 +753,205 @@ fn dns_identifier(relative: &str) -> String {
     out
 }
 
-fn woodpecker_stack(users: &[User], config: &Config) -> WoodpeckerStack {
-    let mut admins: Vec<String> = config.woodpecker.static_admins.clone();
-    admins.extend(
-        users
-            .iter()
-            .filter(|user| user.role == Role::NamespaceOwner)
-            .map(|user| user.name.clone()),
-    );
-    admins.sort();
-    admins.dedup();
-    let tenants = users
-        .iter()
-        .filter(|user| !user.namespaces.is_empty())
-        .map(|user| WoodpeckerTenant {
-            user: user.name.clone(),
-            labels: labels_for(&user.name),
-            deployer_bindings: user
-                .namespaces
-                .iter()
-                .map(|namespace| DeployerBinding {
-                    tf: format!("{}_deployer", identifier(namespace)),
-                    name: format!("{namespace}-deployer"),
-                    namespace: namespace.clone(),
-                    cluster_role: "edit".to_string(),
-                    service_account: config.deployer.service_account.clone(),
-                    service_account_namespace: config.deployer.namespace.clone(),
-                })
-                .collect(),
-        })
-        .collect();
-    WoodpeckerStack { admins, tenants }
+/// A Terraform block a stack directory gets.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address {
+    /// The stack directory, relative to the output root.
+    pub dir: String,
+    /// `resource` or `module`.
+    pub block: &'static str,
+    /// The resource type (empty for modules).
+    pub kind: String,
+    pub name: String,
 }
 
-fn factories(users: &[User], config: &Config) -> Vec<Factory> {
-    config
-        .apps
-        .iter()
-        .map(|(app, app_config)| Factory {
-            app: app.clone(),
-            instances: users
-                .iter()
-                .filter(|user| user.apps.contains(app))
-                .map(|user| AppInstance {
-                    tf: identifier(&user.name),
-                    user: user.name.clone(),
-                    domain: app_config.domain_for(&user.name, &config.zone),
-                    nfs_path: app_config.nfs_path_for(&user.name),
-                })
-                .collect(),
-        })
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.block {
+            "module" => write!(f, "{}: module.{}", self.dir, self.name),
+            _ => write!(f, "{}: {}.{}", self.dir, self.kind, self.name),
+        }
+    }
+}
+
+impl Object {
+    /// `vault_policy.alice` or `module.alice`.
+    pub fn address(&self) -> String {
+        format!("{}.{}", self.resource_type, self.tf)
+    }
+
+    /// Where its name must be unique besides its kind: the namespace of a
+    /// namespaced Kubernetes object, the auth mount of a Vault alias or
+    /// role, the zone of a DNS record.
+    fn scope(&self) -> Option<&str> {
+        match &self.spec {
+            Spec::EntityAlias { mount_accessor, .. } => Some(mount_accessor),
+            Spec::AuthRole { backend, .. } => Some(backend),
+            Spec::DnsRecord { zone_id, .. } => Some(zone_id),
+            _ => self.namespace.as_deref(),
+        }
+    }
+
+    /// The Terraform names of the `vault_policy` resources it refers to.
+    fn policy_refs(&self) -> &[String] {
+        match &self.spec {
+            Spec::Entity { policies } | Spec::AuthRole { policies, .. } => policies,
+            _ => &[],
+        }
+    }
+}
+
+impl Plan {
+    /// Every resource and module block, stack by stack.
+    pub fn addresses(&self) -> Vec<Address> {
+        self.objects
+            .iter()
+            .map(|object| {
+                let module = object.resource_type == "module";
+                Address {
+                    dir: object.stack.clone(),
+                    block: if module { "module" } else { "resource" },
+                    kind: if module {
+                        String::new()
+                    } else {
+                        object.resource_type.to_string()
+                    },
+                    name: object.tf.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The items that occur more than once, each reported once, in input order.
+/// (FxHash: std's SipHash or sorting cost more than the rest of the check.)
+fn repeats<T: Eq + std::hash::Hash + Copy>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut seen = rustc_hash::FxHashSet::default();
+    let mut reported = rustc_hash::FxHashSet::default();
+    items
+        .filter(|item| !seen.insert(*item) && reported.insert(*item))
         .collect()
+}
+
+/// Checks the plan as a whole before anything is rendered: what one object
+/// refers to, another creates; no two objects share an address or a name.
+/// A problem here is a tenantgen bug, never bad input.
+pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    let of_kind = |kind: &'static str| {
+        plan.objects
+            .iter()
+            .filter(move |object| object.kind == kind)
+    };
+    let namespaces: BTreeSet<&str> = of_kind("Namespace")
+        .map(|object| object.name.as_str())
+        .collect();
+    let namespace_tfs: BTreeSet<&str> = of_kind("Namespace")
+        .map(|object| object.tf.as_str())
+        .collect();
+    let policies: BTreeSet<&str> = of_kind("policy").map(|object| object.tf.as_str()).collect();
+    let entities: BTreeSet<&str> = of_kind("entity").map(|object| object.tf.as_str()).collect();
+    for object in &plan.objects {
+        let owner = object.user.as_deref().unwrap_or("every tenant");
+        if let Some(namespace) = &object.namespace
+            && !namespaces.contains(namespace.as_str())
+        {
+            problems.push(format!(
+                "{}: {} {} of {owner} is in namespace {namespace:?}, which no stack creates",
+                object.stack,
+                object.kind,
+                object.address()
+            ));
+        }
+        for policy in object.policy_refs() {
+            if !policies.contains(policy.as_str()) {
+                problems.push(format!(
+                    "{} {} names policy vault_policy.{policy}, which is not generated",
+                    object.kind, object.name
+                ));
+            }
+        }
+        if let Spec::EntityAlias { entity, .. } = &object.spec
+            && !entities.contains(entity.as_str())
+        {
+            problems.push(format!(
+                "entity alias {} belongs to vault_identity_entity.{entity}, which is not generated",
+                object.name
+            ));
+        }
+    }
+    let owners: BTreeSet<&str> = plan
+        .roles
+        .iter()
+        .filter(|(_, role)| **role == Role::NamespaceOwner)
+        .map(|(user, _)| user.as_str())
+        .collect();
+    for admin in &plan.woodpecker_admins {
+        if !owners.contains(admin.as_str()) && !static_admins.contains(admin) {
+            problems.push(format!(
+                "CI admin {admin:?} is neither a namespace-owner nor a static admin"
+            ));
+        }
+    }
+    for released in &plan.lifecycle.removed {
+        if namespace_tfs.contains(released.tf.as_str()) {
+            problems.push(format!(
+                "namespace {} is both managed and released",
+                released.name
+            ));
+        }
+    }
+    for imported in &plan.lifecycle.imports {
+        if !namespace_tfs.contains(imported.tf.as_str()) {
+            problems.push(format!(
+                "namespace {} is imported but not managed",
+                imported.name
+            ));
+        }
+    }
+    if let Some(adoption) = &plan.adoption {
+        let targets: BTreeSet<(&str, String)> = plan
+            .objects
+            .iter()
+            .map(|object| (object.stack.as_str(), object.address()))
+            .collect();
+        for (stack, moved) in adoption.moves() {
+            if !targets.contains(&(stack, moved.to.clone())) {
+                problems.push(format!(
+                    "{stack}: a moved block targets {}, which is not generated",
+                    moved.to
+                ));
+            }
+        }
+    }
+    let addresses = plan.objects.iter().map(|object| {
+        (
+            object.stack.as_str(),
+            object.resource_type,
+            object.tf.as_str(),
+        )
+    });
+    for (stack, resource_type, tf) in repeats(addresses) {
+        problems.push(format!(
+            "two blocks share the address {stack}: {resource_type}.{tf}"
+        ));
+    }
+    let names = plan
+        .objects
+        .iter()
+        .filter(|object| object.kind != "module")
+        .map(|object| (object.kind, object.scope(), object.name.as_str()));
+    for (kind, scope, name) in repeats(names) {
+        let place = scope
+            .map(|scope| format!(" in {scope}"))
+            .unwrap_or_default();
+        problems.push(format!("two {kind} objects are named {name:?}{place}"));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }
 
 #[cfg(test)]
@@ -627,6 +976,13 @@ mod tests {
             .unwrap_or_default()
     }
 
+    fn find<'a>(plan: &'a mut Plan, address: &str) -> &'a mut Object {
+        plan.objects
+            .iter_mut()
+            .find(|object| object.address() == address)
+            .unwrap()
+    }
+
     #[test]
     fn a_plan_from_valid_users_is_consistent() {
         let (plan, config) = example_plan();
@@ -637,28 +993,77 @@ mod tests {
     }
 
     #[test]
+    fn objects_come_grouped_by_file() {
+        let (plan, _) = example_plan();
+        let files: Vec<(&str, Option<&str>)> = plan
+            .objects
+            .iter()
+            .map(|object| (object.stack.as_str(), object.user.as_deref()))
+            .collect();
+        let mut runs = files.clone();
+        runs.dedup();
+        let mut unique = runs.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            runs.len(),
+            unique.len(),
+            "a file's objects are split: {runs:?}"
+        );
+    }
+
+    #[test]
     fn every_cross_stack_rule_is_enforced() {
         let (mut plan, config) = example_plan();
-        plan.vault.tenants[0].namespaces.pop();
-        plan.vault.tenants[0].entity.policies = vec!["ghost".into()];
-        plan.vault.tenants[0].deployer_roles[1].policies = vec!["phantom".into()];
-        plan.woodpecker.admins.push("mallory".into());
-        let duplicate = plan.platform.tenants[0].dns_records[0].clone();
-        plan.platform.tenants[0].dns_records.push(duplicate);
-        let binding = plan.platform.tenants[1].cluster_binding.clone();
-        plan.platform.tenants[2].cluster_binding.name = binding.name;
-        let role = plan.vault.tenants[0].deployer_roles[0].name.clone();
-        plan.vault.tenants[0].deployer_roles[1].name = role;
+        plan.objects
+            .retain(|object| object.address() != "kubernetes_namespace_v1.alice_b");
+        if let Spec::Entity { policies } = &mut find(&mut plan, "vault_identity_entity.alice").spec
+        {
+            *policies = vec!["ghost".into()];
+        }
+        if let Spec::AuthRole { policies, .. } = &mut find(
+            &mut plan,
+            "vault_kubernetes_auth_backend_role.alice_b_deployer",
+        )
+        .spec
+        {
+            *policies = vec!["phantom".into()];
+        }
+        plan.woodpecker_admins.push("mallory".into());
+        let record = find(&mut plan, "cloudflare_record.alice").clone();
+        plan.objects.push(record);
+        let name = find(
+            &mut plan,
+            "kubernetes_cluster_role_binding_v1.dave_power_user",
+        )
+        .name
+        .clone();
+        find(
+            &mut plan,
+            "kubernetes_cluster_role_binding_v1.erin_cluster_admin",
+        )
+        .name = name;
+        let role = find(
+            &mut plan,
+            "vault_kubernetes_auth_backend_role.alice_a_deployer",
+        )
+        .name
+        .clone();
+        find(
+            &mut plan,
+            "vault_kubernetes_auth_backend_role.alice_b_deployer",
+        )
+        .name = role;
         let found = problems(&plan, &config).join("\n");
         for expected in [
-            "platform binds and limits namespace \"alice-b\" of alice, which the vault stack does not create",
-            "woodpecker lets the deployer into namespace \"alice-b\"",
+            "platform: RoleBinding kubernetes_role_binding_v1.alice_b_admin of alice is in namespace \"alice-b\", which no stack creates",
+            "woodpecker: RoleBinding kubernetes_role_binding_v1.alice_b_deployer of alice is in namespace \"alice-b\"",
             "entity alice names policy vault_policy.ghost, which is not generated",
             "names policy vault_policy.phantom",
             "CI admin \"mallory\" is neither a namespace-owner nor a static admin",
             "two blocks share the address platform: cloudflare_record.alice",
-            "two Kubernetes ClusterRoleBinding objects are named \"dave-power-user\"",
-            "two Vault auth role objects are named \"alice-a-deployer\" on kubernetes",
+            "two ClusterRoleBinding objects are named \"dave-power-user\"",
+            "two auth role objects are named \"alice-a-deployer\" in kubernetes",
         ] {
             assert!(
                 found.contains(expected),
@@ -670,20 +1075,16 @@ mod tests {
     #[test]
     fn lifecycle_and_adoption_blocks_are_checked_against_the_plan() {
         let (mut plan, config) = example_plan();
-        let managed = plan.vault.tenants[0].namespaces[0].clone();
+        let managed = find(&mut plan, "kubernetes_namespace_v1.alice_a").clone();
         let reference = |tf: &str, name: &str| lifecycle::NamespaceRef {
             tf: tf.into(),
             name: name.into(),
             user: "alice".into(),
         };
-        plan.vault
-            .lifecycle
+        plan.lifecycle
             .removed
             .push(reference(&managed.tf, &managed.name));
-        plan.vault
-            .lifecycle
-            .imports
-            .push(reference("ghost", "ghost"));
+        plan.lifecycle.imports.push(reference("ghost", "ghost"));
         plan.adoption = Some(adoption::Adoption {
             vault: vec![adoption::Move {
                 from: "kubernetes_namespace.user_namespace".into(),
@@ -721,350 +1122,5 @@ mod tests {
         );
         assert!(own_variable("var.zone", "d").is_none());
         assert!(own_variable("vault_jwt_auth_backend.oidc.accessor", "d").is_none());
-    }
-}
-
-/// A Terraform block a stack directory gets.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Address {
-    /// The stack directory, relative to the output root.
-    pub dir: String,
-    /// `resource` or `module`.
-    pub block: &'static str,
-    /// The resource type (empty for modules).
-    pub kind: String,
-    pub name: String,
-}
-
-impl std::fmt::Display for Address {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.block {
-            "module" => write!(f, "{}: module.{}", self.dir, self.name),
-            _ => write!(f, "{}: {}.{}", self.dir, self.kind, self.name),
-        }
-    }
-}
-
-impl Plan {
-    /// Every resource and module block the plan implies, stack by stack.
-    pub fn addresses(&self) -> Vec<Address> {
-        let mut out = Vec::new();
-        self.visit_addresses(|dir, dir_suffix, kind, name| {
-            out.push(Address {
-                dir: format!("{dir}{dir_suffix}"),
-                block: if kind.is_empty() {
-                    "module"
-                } else {
-                    "resource"
-                },
-                kind: kind.to_string(),
-                name: name.to_string(),
-            });
-        });
-        out
-    }
-
-    /// Calls `visit(dir, dir_suffix, resource_type, name)` for every block;
-    /// modules have an empty resource type. Borrowed, so checking is cheap.
-    fn visit_addresses<'a>(
-        &'a self,
-        mut visit: impl FnMut(&'a str, &'static str, &'a str, &'a str),
-    ) {
-        for tenant in &self.vault.tenants {
-            for namespace in &tenant.namespaces {
-                visit("vault", "", self.types.namespace, &namespace.tf);
-            }
-            visit("vault", "", "vault_policy", &tenant.policy.tf);
-            visit("vault", "", "vault_identity_entity", &tenant.entity.tf);
-            visit("vault", "", "vault_identity_entity_alias", &tenant.alias.tf);
-            for role in &tenant.deployer_roles {
-                visit("vault", "", "vault_kubernetes_auth_backend_role", &role.tf);
-            }
-        }
-        let platform = &self.platform;
-        for role in platform
-            .read_only_role
-            .iter()
-            .chain(&platform.power_user_role)
-        {
-            visit("platform", "", "kubernetes_cluster_role_v1", &role.tf);
-        }
-        for tenant in &platform.tenants {
-            for namespace in &tenant.namespaces {
-                visit(
-                    "platform",
-                    "",
-                    self.types.role_binding,
-                    &namespace.admin_binding.tf,
-                );
-                visit(
-                    "platform",
-                    "",
-                    self.types.resource_quota,
-                    &namespace.quota.tf,
-                );
-                visit(
-                    "platform",
-                    "",
-                    "kubernetes_manifest",
-                    &namespace.certificate.tf,
-                );
-                if let Some(policy) = &namespace.network_policy {
-                    visit("platform", "", "kubernetes_network_policy_v1", &policy.tf);
-                }
-                if let Some(limits) = &namespace.limit_range {
-                    visit("platform", "", "kubernetes_limit_range_v1", &limits.tf);
-                }
-            }
-            visit(
-                "platform",
-                "",
-                self.types.cluster_role_binding,
-                &tenant.cluster_binding.tf,
-            );
-            for record in &tenant.dns_records {
-                visit("platform", "", record.resource_type, &record.tf);
-            }
-        }
-        for tenant in &self.woodpecker.tenants {
-            for binding in &tenant.deployer_bindings {
-                visit("woodpecker", "", "kubernetes_role_binding_v1", &binding.tf);
-            }
-        }
-        for factory in &self.factories {
-            for instance in &factory.instances {
-                visit(&factory.app, "/factory", "", &instance.tf);
-            }
-        }
-    }
-
-    /// Kubernetes objects as `(kind, namespace, name)`; cluster-scoped ones have no namespace.
-    fn kubernetes_objects(&self) -> Vec<(&'static str, Option<&str>, &str)> {
-        let mut out = Vec::new();
-        for tenant in &self.vault.tenants {
-            for namespace in &tenant.namespaces {
-                out.push(("Namespace", None, namespace.name.as_str()));
-            }
-        }
-        let platform = &self.platform;
-        for role in platform
-            .read_only_role
-            .iter()
-            .chain(&platform.power_user_role)
-        {
-            out.push(("ClusterRole", None, role.name.as_str()));
-        }
-        for tenant in &platform.tenants {
-            for namespace in &tenant.namespaces {
-                let ns = Some(namespace.name.as_str());
-                out.push(("RoleBinding", ns, namespace.admin_binding.name.as_str()));
-                out.push(("ResourceQuota", ns, namespace.quota.name.as_str()));
-                out.push(("Certificate", ns, namespace.certificate.name.as_str()));
-                if let Some(policy) = &namespace.network_policy {
-                    out.push(("NetworkPolicy", ns, policy.name.as_str()));
-                }
-                if let Some(limits) = &namespace.limit_range {
-                    out.push(("LimitRange", ns, limits.name.as_str()));
-                }
-            }
-            out.push((
-                "ClusterRoleBinding",
-                None,
-                tenant.cluster_binding.name.as_str(),
-            ));
-        }
-        for tenant in &self.woodpecker.tenants {
-            for binding in &tenant.deployer_bindings {
-                out.push((
-                    "RoleBinding",
-                    Some(binding.namespace.as_str()),
-                    binding.name.as_str(),
-                ));
-            }
-        }
-        out
-    }
-
-    /// Vault objects as `(kind, scope, name)`.
-    fn vault_objects(&self) -> Vec<(&'static str, &str, &str)> {
-        let mut out = Vec::new();
-        for tenant in &self.vault.tenants {
-            out.push(("policy", "", tenant.policy.name.as_str()));
-            out.push(("entity", "", tenant.entity.name.as_str()));
-            out.push((
-                "entity alias",
-                tenant.alias.mount_accessor.as_str(),
-                tenant.alias.name.as_str(),
-            ));
-            for role in &tenant.deployer_roles {
-                out.push(("auth role", role.backend.as_str(), role.name.as_str()));
-            }
-        }
-        out
-    }
-}
-
-/// The items that occur more than once, each reported once, in input order.
-/// (FxHash: std's SipHash or sorting cost more than the rest of the check.)
-fn repeats<T: Eq + std::hash::Hash + Copy>(items: Vec<T>) -> Vec<T> {
-    let mut seen = rustc_hash::FxHashSet::default();
-    seen.reserve(items.len());
-    let mut reported = rustc_hash::FxHashSet::default();
-    items
-        .into_iter()
-        .filter(|item| !seen.insert(*item) && reported.insert(*item))
-        .collect()
-}
-
-/// Checks the plan as a whole before anything is rendered: what one stack
-/// refers to, another creates; no two objects share an address or a name.
-/// A problem here is a tenantgen bug, never bad input.
-pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
-    let mut problems = Vec::new();
-    // The namespaces the vault stack creates, by name and by Terraform name.
-    let (created, namespace_tfs): (
-        std::collections::BTreeSet<&str>,
-        std::collections::BTreeSet<&str>,
-    ) = plan
-        .vault
-        .tenants
-        .iter()
-        .flat_map(|tenant| {
-            tenant
-                .namespaces
-                .iter()
-                .map(|namespace| (namespace.name.as_str(), namespace.tf.as_str()))
-        })
-        .unzip();
-    for tenant in &plan.platform.tenants {
-        for namespace in &tenant.namespaces {
-            if !created.contains(namespace.name.as_str()) {
-                problems.push(format!(
-                    "platform binds and limits namespace {:?} of {}, which the vault stack does not create",
-                    namespace.name, tenant.user
-                ));
-            }
-        }
-    }
-    for tenant in &plan.woodpecker.tenants {
-        for binding in &tenant.deployer_bindings {
-            if !created.contains(binding.namespace.as_str()) {
-                problems.push(format!(
-                    "woodpecker lets the deployer into namespace {:?} of {}, which the vault stack does not create",
-                    binding.namespace, tenant.user
-                ));
-            }
-        }
-    }
-    let policies: std::collections::BTreeSet<&str> = plan
-        .vault
-        .tenants
-        .iter()
-        .map(|tenant| tenant.policy.tf.as_str())
-        .collect();
-    for tenant in &plan.vault.tenants {
-        let named = tenant
-            .entity
-            .policies
-            .iter()
-            .map(|policy| (format!("entity {}", tenant.entity.name), policy))
-            .chain(tenant.deployer_roles.iter().flat_map(|role| {
-                role.policies
-                    .iter()
-                    .map(move |policy| (format!("deployer role {}", role.name), policy))
-            }));
-        for (holder, policy) in named {
-            if !policies.contains(policy.as_str()) {
-                problems.push(format!(
-                    "{holder} names policy vault_policy.{policy}, which is not generated"
-                ));
-            }
-        }
-    }
-    let owners: std::collections::BTreeSet<&str> = plan
-        .platform
-        .tenants
-        .iter()
-        .filter(|tenant| tenant.role == Role::NamespaceOwner)
-        .map(|tenant| tenant.user.as_str())
-        .collect();
-    for admin in &plan.woodpecker.admins {
-        if !owners.contains(admin.as_str()) && !static_admins.contains(admin) {
-            problems.push(format!(
-                "CI admin {admin:?} is neither a namespace-owner nor a static admin"
-            ));
-        }
-    }
-    for released in &plan.vault.lifecycle.removed {
-        if namespace_tfs.contains(released.tf.as_str()) {
-            problems.push(format!(
-                "namespace {} is both managed and released",
-                released.name
-            ));
-        }
-    }
-    for imported in &plan.vault.lifecycle.imports {
-        if !namespace_tfs.contains(imported.tf.as_str()) {
-            problems.push(format!(
-                "namespace {} is imported but not managed",
-                imported.name
-            ));
-        }
-    }
-    let mut addresses = Vec::new();
-    plan.visit_addresses(|dir, dir_suffix, kind, name| {
-        addresses.push((dir, dir_suffix, kind, name))
-    });
-    if let Some(adoption) = &plan.adoption {
-        let targets: std::collections::BTreeSet<(&str, String)> = addresses
-            .iter()
-            .map(|(dir, _, kind, name)| (*dir, format!("{kind}.{name}")))
-            .collect();
-        let moves = adoption
-            .vault
-            .iter()
-            .map(|moved| ("vault", moved))
-            .chain(adoption.platform.iter().map(|moved| ("platform", moved)));
-        for (dir, moved) in moves {
-            if !targets.contains(&(dir, moved.to.clone())) {
-                problems.push(format!(
-                    "{dir}: a moved block targets {}, which is not generated",
-                    moved.to
-                ));
-            }
-        }
-    }
-    for (dir, dir_suffix, kind, name) in repeats(addresses) {
-        let what = if kind.is_empty() {
-            format!("module.{name}")
-        } else {
-            format!("{kind}.{name}")
-        };
-        problems.push(format!(
-            "two blocks share the address {dir}{dir_suffix}: {what}"
-        ));
-    }
-    for (kind, namespace, name) in repeats(plan.kubernetes_objects()) {
-        let place = namespace
-            .map(|ns| format!(" in namespace {ns}"))
-            .unwrap_or_default();
-        problems.push(format!(
-            "two Kubernetes {kind} objects are named {name:?}{place}"
-        ));
-    }
-    for (kind, scope, name) in repeats(plan.vault_objects()) {
-        let place = if scope.is_empty() {
-            String::new()
-        } else {
-            format!(" on {scope}")
-        };
-        problems.push(format!(
-            "two Vault {kind} objects are named {name:?}{place}"
-        ));
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems)
     }
 }

@@ -14,11 +14,12 @@ use minijinja::{
 };
 
 use crate::escape;
-use crate::plan::Plan;
+pub use crate::plan::STACKS;
+use crate::plan::{Object, Plan};
 
 /// The built-in templates, by the relative path an override uses.
 pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
-    ("macros.j2", include_str!("../templates/macros.j2")),
+    ("objects.tf.j2", include_str!("../templates/objects.tf.j2")),
     (
         "vault/tenantgen.tf.j2",
         include_str!("../templates/vault/tenantgen.tf.j2"),
@@ -54,9 +55,6 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Stack directories under the output root, in apply order.
-pub const STACKS: [&str; 3] = ["vault", "platform", "woodpecker"];
-
 /// Name of each stack's file of shared, non-tenant objects.
 pub const SHARED_FILE: &str = "tenantgen.tf";
 
@@ -89,6 +87,7 @@ impl Templates {
         env.set_formatter(hcl_formatter);
         env.add_filter("raw_name", raw_name);
         env.add_filter("expr", expr);
+        env.add_filter("comment", comment);
         for (name, source) in BUILTIN_TEMPLATES {
             env.add_template(name, source).with_context(|| {
                 format!("built-in template {name} does not compile; this is a tenantgen bug")
@@ -238,6 +237,19 @@ fn expr(value: &str) -> Result<Value, Error> {
     Ok(Value::from_safe_string(value.to_string()))
 }
 
+/// Comment lines, `# ` before each line, so no text can end the comment.
+fn comment(value: &str) -> Value {
+    let mut out = String::with_capacity(value.len() + 8);
+    for (index, line) in value.split(['\n', '\r']).enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        out.push_str("# ");
+        out.push_str(line);
+    }
+    Value::from_safe_string(out)
+}
+
 /// Renders every file of the plan, handing each to `each` as soon as it is
 /// rendered, so the whole tree never sits in memory twice.
 pub fn render(
@@ -247,11 +259,11 @@ pub fn render(
 ) -> Result<()> {
     let mut add = |path: String, template: &'static str, ctx: Value| -> Result<()> {
         let text = templates.render(template, ctx, &path)?;
-        // Macros are shared, so an overridden macros.j2 makes every file suspect.
+        // objects.tf.j2 is in every file, so overriding it makes every file suspect.
         let from_override = templates
             .overridden
             .iter()
-            .any(|name| name == template || name == "macros.j2");
+            .any(|name| name == template || name == OBJECTS_TEMPLATE);
         each(RenderedFile {
             path,
             text,
@@ -259,64 +271,43 @@ pub fn render(
             from_override,
         })
     };
-
-    if !plan.vault.variables.is_empty() {
-        add(
-            format!("vault/{SHARED_FILE}"),
-            "vault/tenantgen.tf.j2",
-            // Shared files see the stack without its tenants: serialising those costs.
-            context! { stack => context! { variables => &plan.vault.variables } },
-        )?;
-    }
-    for tenant in &plan.vault.tenants {
-        add(
-            tenant_file("vault", &tenant.user),
-            "vault/tenant.tf.j2",
-            context! { tenant, types => &plan.types },
-        )?;
-    }
-    if !plan.vault.lifecycle.is_empty() {
-        add(
-            format!("vault/{LIFECYCLE_FILE}"),
-            "vault/lifecycle.tf.j2",
-            context! { lifecycle => &plan.vault.lifecycle, types => &plan.types },
-        )?;
-    }
-
-    let platform = &plan.platform;
-    if !platform.variables.is_empty()
-        || platform.read_only_role.is_some()
-        || platform.power_user_role.is_some()
-    {
-        add(
-            format!("platform/{SHARED_FILE}"),
-            "platform/tenantgen.tf.j2",
-            context! { stack => context! {
-                variables => &platform.variables,
-                read_only_role => &platform.read_only_role,
-                power_user_role => &platform.power_user_role,
-            } },
-        )?;
-    }
-    for tenant in &platform.tenants {
-        add(
-            tenant_file("platform", &tenant.user),
-            "platform/tenant.tf.j2",
-            context! { tenant, types => &plan.types },
-        )?;
-    }
-
-    add(
-        format!("woodpecker/{SHARED_FILE}"),
-        "woodpecker/tenantgen.tf.j2",
-        context! { stack => context! { admins => &plan.woodpecker.admins } },
-    )?;
-    for tenant in &plan.woodpecker.tenants {
-        add(
-            tenant_file("woodpecker", &tenant.user),
-            "woodpecker/tenant.tf.j2",
-            context! { tenant },
-        )?;
+    let no_variables = Vec::new();
+    let variables = |stack: &str| plan.variables.get(stack).unwrap_or(&no_variables);
+    let groups = file_groups(&plan.objects);
+    for stack in STACKS {
+        let stack_groups = groups.iter().filter(|group| group.stack == stack);
+        let (shared, tenants): (Vec<&Group>, Vec<&Group>) =
+            stack_groups.partition(|group| group.user.is_none());
+        let shared_objects = shared.first().map_or(&[][..], |group| group.objects);
+        if stack == "woodpecker" {
+            add(
+                format!("{stack}/{SHARED_FILE}"),
+                "woodpecker/tenantgen.tf.j2",
+                context! { admins => &plan.woodpecker_admins, objects => shared_objects, variables => variables(stack) },
+            )?;
+        } else if !shared_objects.is_empty() || !variables(stack).is_empty() {
+            add(
+                format!("{stack}/{SHARED_FILE}"),
+                shared_template(stack),
+                context! { objects => shared_objects, variables => variables(stack) },
+            )?;
+        }
+        for group in tenants {
+            let user = group.user.unwrap_or_default();
+            let tenant = context! { user, role => plan.roles.get(user) };
+            add(
+                tenant_file(stack, user),
+                tenant_template(stack),
+                context! { tenant, objects => group.objects, variables => &no_variables },
+            )?;
+        }
+        if stack == "vault" && !plan.lifecycle.is_empty() {
+            add(
+                format!("vault/{LIFECYCLE_FILE}"),
+                "vault/lifecycle.tf.j2",
+                context! { lifecycle => &plan.lifecycle, namespace_type => plan.namespace_type },
+            )?;
+        }
     }
 
     if let Some(adoption) = &plan.adoption {
@@ -331,14 +322,67 @@ pub fn render(
         }
     }
 
-    for factory in &plan.factories {
+    for app in &plan.apps {
+        let stack = format!("{app}/factory");
+        let objects = groups
+            .iter()
+            .filter(|group| group.stack == stack)
+            .flat_map(|group| group.objects.iter())
+            .collect::<Vec<_>>();
         add(
-            format!("{}/factory/main.tf", factory.app),
+            format!("{stack}/main.tf"),
             "factory/main.tf.j2",
-            context! { factory },
+            context! { app, objects, variables => &no_variables },
         )?;
     }
     Ok(())
+}
+
+/// The template every other built-in template includes for its blocks.
+const OBJECTS_TEMPLATE: &str = "objects.tf.j2";
+
+fn shared_template(stack: &str) -> &'static str {
+    match stack {
+        "vault" => "vault/tenantgen.tf.j2",
+        "platform" => "platform/tenantgen.tf.j2",
+        _ => "woodpecker/tenantgen.tf.j2",
+    }
+}
+
+fn tenant_template(stack: &str) -> &'static str {
+    match stack {
+        "vault" => "vault/tenant.tf.j2",
+        "platform" => "platform/tenant.tf.j2",
+        _ => "woodpecker/tenant.tf.j2",
+    }
+}
+
+/// A run of objects that go to one file: a stack's shared file (no user)
+/// or a tenant's file.
+struct Group<'a> {
+    stack: &'a str,
+    user: Option<&'a str>,
+    objects: &'a [Object],
+}
+
+/// The plan lists objects grouped by file (checked in `plan`'s tests).
+fn file_groups(objects: &[Object]) -> Vec<Group<'_>> {
+    let mut groups = Vec::new();
+    let mut start = 0;
+    for index in 1..=objects.len() {
+        let ends = index == objects.len()
+            || objects[index].stack != objects[start].stack
+            || objects[index].user != objects[start].user;
+        if ends {
+            groups.push(Group {
+                stack: &objects[start].stack,
+                user: objects[start].user.as_deref(),
+                objects: &objects[start..index],
+            });
+            start = index;
+        }
+    }
+    groups
 }
 
 /// The `moved` blocks of an adoption, in the vault and platform stacks.

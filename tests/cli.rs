@@ -470,7 +470,7 @@ fn templates_can_be_overridden() {
     std::fs::create_dir_all(&overrides).unwrap();
     std::fs::write(
         overrides.join("main.tf.j2"),
-        "{% for instance in factory.instances %}\nmodule {{ instance.tf }} {\nsource = \"../\"\nuser = {{ instance.user }}\ndomain = {{ instance.domain }}\nextra = \"custom\"\n}\n{% endfor %}\n",
+        "{% for object in objects %}\nmodule {{ object.tf }} {\nsource = \"../\"\nuser = {{ object.user }}\ndomain = {{ object.domain }}\nextra = \"custom\"\n}\n{% endfor %}\n",
     )
     .unwrap();
     tenantgen(dir.path())
@@ -585,20 +585,17 @@ fn the_summary_speaks_in_tenant_terms() {
 fn a_broken_template_override_is_caught_before_writing() {
     for (template, expected) in [
         (
-            "module {{ instance.tf }} {\nsource = \"../\"\n",
+            "module {{ object.tf }} {\nsource = \"../\"\n",
             "bracket(s) opened but never closed",
         ),
-        (
-            "module {{ instance.tf }} {\nsource \"../\"\n}\n",
-            "expected",
-        ),
+        ("module {{ object.tf }} {\nsource \"../\"\n}\n", "expected"),
     ] {
         let dir = example_workspace();
         let overrides = dir.path().join("my-templates/factory");
         std::fs::create_dir_all(&overrides).unwrap();
         std::fs::write(
             overrides.join("main.tf.j2"),
-            format!("{{% for instance in factory.instances %}}\n{template}{{% endfor %}}\n"),
+            format!("{{% for object in objects %}}\n{template}{{% endfor %}}\n"),
         )
         .unwrap();
         tenantgen(dir.path())

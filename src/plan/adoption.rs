@@ -1,15 +1,16 @@
-//! Adoption of a deployment in the dynamic `for_each` style (SPEC §7):
-//! `moved` blocks from its addresses to tenantgen's, same type to same
-//! type, so namespaces, policies, entities and aliases come through with no
-//! destroy and no create. Objects whose Kubernetes name changes are moved
-//! too, then replaced; the summary lists them.
+//! Adoption of a deployment in the dynamic `for_each` style (README,
+//! "Adopting a for_each deployment"): `moved` blocks from its addresses to
+//! tenantgen's, same type to same type, so namespaces, policies, entities
+//! and aliases come through with no destroy and no create. Objects whose
+//! Kubernetes name changes are moved too, then replaced; the summary lists
+//! them. Everything here is read from the plan's object list.
 
 use serde::Serialize;
 
 use crate::config::AdoptConfig;
-use crate::model::Role;
+use crate::model::{Role, User};
 
-use super::{PlatformTenant, ResourceTypes, VaultTenant};
+use super::{Object, Spec};
 
 /// `moved { from = <from>[<key>]  to = <to> }`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,164 +27,114 @@ pub struct Adoption {
     /// `address: old name -> new name`, for objects the move cannot keep.
     #[serde(skip)]
     pub replacements: Vec<String>,
+    /// Adopt settings whose resource type differs from the one generated.
+    #[serde(skip)]
+    pub type_problems: Vec<String>,
 }
 
-/// Why the adopt block cannot work with the types tenantgen generates.
-pub fn type_problems(adopt: &AdoptConfig, types: &ResourceTypes) -> Vec<String> {
-    let expected = [
-        ("namespaces", &adopt.namespaces, types.namespace),
-        ("policies", &adopt.policies, "vault_policy"),
-        ("entities", &adopt.entities, "vault_identity_entity"),
-        (
-            "entity_aliases",
-            &adopt.entity_aliases,
-            "vault_identity_entity_alias",
-        ),
-        (
+impl Adoption {
+    /// Every move with the stack it belongs to.
+    pub fn moves(&self) -> impl Iterator<Item = (&'static str, &Move)> {
+        let vault = self.vault.iter().map(|moved| ("vault", moved));
+        vault.chain(self.platform.iter().map(|moved| ("platform", moved)))
+    }
+}
+
+/// Which adopt setting moves an object, and its old name when tenantgen
+/// renames it; `None` for objects an adoption leaves alone.
+fn source<'a>(
+    adopt: &'a AdoptConfig,
+    object: &Object,
+    role: Role,
+) -> Option<(&'static str, &'a str, Option<&'a str>)> {
+    let subject_is_user =
+        matches!(&object.spec, Spec::Binding { subject, .. } if subject.kind == "User");
+    Some(match (object.kind, object.stack.as_str()) {
+        ("Namespace", _) => ("namespaces", &adopt.namespaces, None),
+        ("policy", _) => ("policies", &adopt.policies, None),
+        ("entity", _) => ("entities", &adopt.entities, None),
+        ("entity alias", _) => ("entity_aliases", &adopt.entity_aliases, None),
+        ("RoleBinding", "platform") if subject_is_user => (
             "namespace_owner_bindings",
             &adopt.namespace_owner_bindings,
-            types.role_binding,
+            Some(adopt.namespace_owner_binding_name.as_str()),
         ),
-        (
-            "read_only_bindings",
-            &adopt.read_only_bindings,
-            types.cluster_role_binding,
-        ),
-        ("quotas", &adopt.quotas, types.resource_quota),
-        (
-            "admin_bindings",
-            &adopt.admin_bindings,
-            types.cluster_role_binding,
-        ),
-        (
-            "power_user_bindings",
-            &adopt.power_user_bindings,
-            types.cluster_role_binding,
-        ),
-    ];
-    expected
-        .into_iter()
-        .filter(|(_, address, kind)| address.split('.').next() != Some(*kind))
-        .map(|(key, address, kind)| {
-            format!(
-                "adopt.{key} = {address:?}: tenantgen generates {kind} here, and Terraform cannot move state between resource types; set adopt.legacy_resource_types = true or correct the address"
-            )
-        })
-        .collect()
+        ("ResourceQuota", _) => ("quotas", &adopt.quotas, Some(adopt.quota_name.as_str())),
+        ("ClusterRoleBinding", _) => match role {
+            Role::NamespaceOwner => (
+                "read_only_bindings",
+                &adopt.read_only_bindings,
+                Some(adopt.read_only_binding_name.as_str()),
+            ),
+            Role::Admin => ("admin_bindings", &adopt.admin_bindings, None),
+            Role::PowerUser => ("power_user_bindings", &adopt.power_user_bindings, None),
+        },
+        _ => return None,
+    })
 }
 
-pub fn plan(
-    adopt: &AdoptConfig,
-    types: &ResourceTypes,
-    vault: &[VaultTenant],
-    platform: &[PlatformTenant],
-) -> Adoption {
+pub fn plan(adopt: &AdoptConfig, objects: &[Object], users: &[User]) -> Adoption {
     let mut adoption = Adoption::default();
-    let module = |address: &str| {
-        if adopt.module_prefix.is_empty() {
-            address.to_string()
-        } else {
-            format!("{}.{address}", adopt.module_prefix)
-        }
+    let role_of = |user: &str| {
+        users
+            .binary_search_by(|candidate| candidate.name.as_str().cmp(user))
+            .map(|index| users[index].role)
+            .ok()
     };
-    let moved = |from: &str, key: &str, kind: &str, tf: &str| Move {
-        from: from.to_string(),
-        key: key.to_string(),
-        to: format!("{kind}.{tf}"),
-    };
-    for tenant in vault {
-        for namespace in &tenant.namespaces {
-            adoption.vault.push(moved(
-                &adopt.namespaces,
-                &namespace.name,
-                types.namespace,
-                &namespace.tf,
-            ));
-        }
-        adoption.vault.push(moved(
-            &adopt.policies,
-            &tenant.user,
-            "vault_policy",
-            &tenant.policy.tf,
-        ));
-        adoption.vault.push(moved(
-            &adopt.entities,
-            &tenant.user,
-            "vault_identity_entity",
-            &tenant.entity.tf,
-        ));
-        adoption.vault.push(moved(
-            &adopt.entity_aliases,
-            &tenant.user,
-            "vault_identity_entity_alias",
-            &tenant.alias.tf,
-        ));
-    }
-    let old_name = |pattern: &str, user: &str| pattern.replace("{user}", user);
-    for tenant in platform {
-        let user = tenant.user.as_str();
-        for namespace in &tenant.namespaces {
-            let key = format!("{user}-{}", namespace.name);
-            let binding = moved(
-                &module(&adopt.namespace_owner_bindings),
-                &key,
-                types.role_binding,
-                &namespace.admin_binding.tf,
-            );
-            note_rename(
-                &mut adoption.replacements,
-                &binding,
-                &old_name(&adopt.namespace_owner_binding_name, user),
-                &namespace.admin_binding.name,
-            );
-            adoption.platform.push(binding);
-            let quota = moved(
-                &module(&adopt.quotas),
-                &key,
-                types.resource_quota,
-                &namespace.quota.tf,
-            );
-            note_rename(
-                &mut adoption.replacements,
-                &quota,
-                &old_name(&adopt.quota_name, user),
-                &namespace.quota.name,
-            );
-            adoption.platform.push(quota);
-        }
-        let (from, old) = match tenant.role {
-            Role::NamespaceOwner => (
-                &adopt.read_only_bindings,
-                Some(old_name(&adopt.read_only_binding_name, user)),
-            ),
-            Role::Admin => (&adopt.admin_bindings, None),
-            Role::PowerUser => (&adopt.power_user_bindings, None),
+    for object in objects {
+        let Some(user) = object.user.as_deref() else {
+            continue;
         };
-        let binding = moved(
-            &module(from),
-            user,
-            types.cluster_role_binding,
-            &tenant.cluster_binding.tf,
-        );
-        match old {
-            Some(old) => note_rename(
-                &mut adoption.replacements,
-                &binding,
-                &old,
-                &tenant.cluster_binding.name,
-            ),
-            None => adoption.replacements.push(format!(
-                "{}: replaced unless its old name was {}",
-                binding.to, tenant.cluster_binding.name
-            )),
+        let Some(role) = role_of(user) else {
+            continue;
+        };
+        let Some((setting, from, old_name)) = source(adopt, object, role) else {
+            continue;
+        };
+        let to = object.address();
+        if from.split('.').next() != Some(object.resource_type) {
+            let problem = format!(
+                "adopt.{setting} = {from:?}: tenantgen generates {} here, and Terraform cannot move state between resource types; set adopt.legacy_resource_types = true or correct the address",
+                object.resource_type
+            );
+            if !adoption.type_problems.contains(&problem) {
+                adoption.type_problems.push(problem);
+            }
         }
-        adoption.platform.push(binding);
+        let (stack_moves, from, key) = match object.stack.as_str() {
+            "vault" => {
+                let key = if object.kind == "Namespace" {
+                    object.name.clone()
+                } else {
+                    user.to_string()
+                };
+                (&mut adoption.vault, from.to_string(), key)
+            }
+            _ => {
+                let key = match &object.namespace {
+                    Some(namespace) => format!("{user}-{namespace}"),
+                    None => user.to_string(),
+                };
+                let from = if adopt.module_prefix.is_empty() {
+                    from.to_string()
+                } else {
+                    format!("{}.{from}", adopt.module_prefix)
+                };
+                (&mut adoption.platform, from, key)
+            }
+        };
+        match old_name.map(|pattern| pattern.replace("{user}", user)) {
+            Some(old) if old != object.name => adoption
+                .replacements
+                .push(format!("{to}: {old} -> {}", object.name)),
+            Some(_) => {}
+            None if object.kind == "ClusterRoleBinding" => adoption.replacements.push(format!(
+                "{to}: replaced unless its old name was {}",
+                object.name
+            )),
+            None => {}
+        }
+        stack_moves.push(Move { from, key, to });
     }
     adoption
-}
-
-fn note_rename(replacements: &mut Vec<String>, moved: &Move, old: &str, new: &str) {
-    if old != new {
-        replacements.push(format!("{}: {old} -> {new}", moved.to));
-    }
 }
