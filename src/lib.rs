@@ -33,6 +33,7 @@ pub mod write;
 use config::Config;
 use manifest::Manifest;
 use model::Validated;
+use problem::{Problem, Problems};
 use verify::GeneratedFile;
 
 /// What the command line (or a test) asks for, free of clap.
@@ -93,7 +94,7 @@ pub fn load(options: &Options) -> Result<Loaded> {
         }
         (Some(users), None, _) => source::read_file(&options.working_dir.join(users))?,
         (None, None, Some(users_file)) => source::read_file(users_file)?,
-        // Without a file, Vault is the source (SPEC §3).
+        // Without a file, Vault is the source (README, "Reading from Vault").
         (None, flags, _) => {
             let flags = flags.clone().unwrap_or_default();
             let env = |name: &str| std::env::var(name).ok();
@@ -151,7 +152,11 @@ pub fn generate_each(
     if let Some(adoption) = &plan.adoption
         && !adoption.type_problems.is_empty()
     {
-        bail!("{}\nnothing was written", adoption.type_problems.join("\n"));
+        let problems = Problems::new(
+            format!("the adopt block of {}", config::DEFAULT_FILE),
+            adoption.type_problems.clone(),
+        );
+        return Err(problems.into());
     }
     let (managed_before, history_before) = &loaded.previous_namespaces;
     plan.lifecycle = plan::lifecycle::decide(
@@ -160,13 +165,12 @@ pub fn generate_each(
         history_before,
         &loaded.namespaces,
     )
-    .map_err(|problems| anyhow::anyhow!("{}\nnothing was written", problems.join("\n")))?;
-    if let Err(problems) = plan::check(&plan, &loaded.config.woodpecker.static_admins) {
-        bail!(
-            "the plan failed tenantgen's own consistency check; this is a tenantgen bug, please report it with this output:\n  - {}\nnothing was written",
-            problems.join("\n  - ")
-        );
-    }
+    .map_err(|problems| Problems::new("the namespace flags", problems))?;
+    plan::check(&plan, &loaded.config.woodpecker.static_admins).map_err(|problems| {
+        let problems = problems.into_iter().map(|problem| Problem::new("", problem));
+        Problems::new("the plan", problems.collect())
+            .hint("this is a tenantgen bug, failing its own consistency check; please report it with this output")
+    })?;
     let mut hashes = BTreeMap::new();
     render::render(&plan, &templates, |rendered| {
         let file = verify::verify(rendered)?;

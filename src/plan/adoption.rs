@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::config::AdoptConfig;
 use crate::model::{Role, User};
+use crate::problem::Problem;
 
 use super::{Object, Spec};
 
@@ -29,7 +30,7 @@ pub struct Adoption {
     pub replacements: Vec<String>,
     /// Adopt settings whose resource type differs from the one generated.
     #[serde(skip)]
-    pub type_problems: Vec<String>,
+    pub type_problems: Vec<Problem>,
 }
 
 impl Adoption {
@@ -93,10 +94,14 @@ pub fn plan(adopt: &AdoptConfig, objects: &[Object], users: &[User]) -> Adoption
         };
         let to = object.address();
         if from.split('.').next() != Some(object.resource_type) {
-            let problem = format!(
-                "adopt.{setting} = {from:?}: tenantgen generates {} here, and Terraform cannot move state between resource types; set adopt.legacy_resource_types = true or correct the address",
-                object.resource_type
-            );
+            let problem = Problem::new(
+                format!("adopt.{setting} = {from:?}"),
+                format!(
+                    "tenantgen generates {} here, and Terraform cannot move state between resource types",
+                    object.resource_type
+                ),
+            )
+            .hint("set adopt.legacy_resource_types = true, or correct the address");
             if !adoption.type_problems.contains(&problem) {
                 adoption.type_problems.push(problem);
             }

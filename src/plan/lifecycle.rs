@@ -1,4 +1,4 @@
-//! What happens to namespaces across renders (SPEC §7).
+//! What happens to namespaces across renders (README, "Offboarding").
 //!
 //! A namespace tenantgen stops managing (its user left, or it left the
 //! user's list) is *released*: a `removed` block with `destroy = false` makes
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::escape::identifier;
 use crate::model::Tenants;
+use crate::problem::Problem;
 
 /// The history a render carries forward in its record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,7 +73,7 @@ pub fn decide(
     previously_managed: &BTreeMap<String, String>,
     previous: &NamespaceHistory,
     opt_ins: &NamespaceOptIns,
-) -> Result<Lifecycle, Vec<String>> {
+) -> Result<Lifecycle, Vec<Problem>> {
     let managed: BTreeMap<&str, &str> = tenants
         .users
         .iter()
@@ -97,13 +98,14 @@ pub fn decide(
             } else {
                 "the last render did not manage it"
             };
-            problems.push(format!("--destroy-namespace {name}: {why}"));
+            problems.push(Problem::new(format!("--destroy-namespace {name}"), why));
         }
     }
     for name in &opt_ins.forget {
         if !previous.released.contains_key(name) && !previous.readopted.contains(name) {
-            problems.push(format!(
-                "--forget-released {name}: it is neither released nor re-adopted in the render record"
+            problems.push(Problem::new(
+                format!("--forget-released {name}"),
+                "it is neither released nor re-adopted in the render record",
             ));
         }
     }
@@ -257,6 +259,9 @@ mod tests {
             &typo,
         )
         .unwrap_err()
+        .iter()
+        .map(Problem::to_string)
+        .collect::<Vec<_>>()
         .join("\n");
         assert!(
             problems.contains("--destroy-namespace alice-stage: the last render did not manage it")
