@@ -231,8 +231,7 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
     // The record was read once, at load; planning has what it needs from it.
     let previous = loaded.previous.take();
     let mut comparison = diff::Comparison::start(&loaded.out_root, previous)?;
-    let manifest =
-        crate::generate_each(&loaded, templates.as_deref(), |file| comparison.add(file))?;
+    let manifest = crate::generate_compared(&loaded, templates.as_deref(), &mut comparison)?;
     let changes = comparison.finish()?;
     refuse_conflicts(&changes, &loaded.out_root)?;
     let view = View {

@@ -82,6 +82,22 @@ pub fn compare(out_root: &Path, generated: Vec<GeneratedFile>) -> Result<Changes
     comparison.finish()
 }
 
+/// One generated file judged against the tree ([`Comparison::judge`]).
+pub struct Judged {
+    file: GeneratedFile,
+    verdict: Verdict,
+    /// Whether the file takes its path out of the listing (so it is not
+    /// also a deletion): all but a path that cannot be written at all.
+    claims: bool,
+}
+
+enum Verdict {
+    Conflict(String),
+    Added,
+    Unchanged,
+    Modified { old: String, hand_edited: bool },
+}
+
 /// A comparison fed one generated file at a time: a file that did not
 /// change is dropped as soon as it is compared, so memory holds only what
 /// differs.
@@ -109,58 +125,90 @@ impl<'a> Comparison<'a> {
 
     /// Compares one generated file with the tree.
     pub fn add(&mut self, file: GeneratedFile) -> Result<()> {
-        let out_root = self.out_root;
-        if let Some(problem) = path_problem(out_root, &self.listing, &file.path) {
-            self.conflicts.push(format!("{} ({problem})", file.path));
-            return Ok(());
-        }
-        let old = match self.listing.remove(&file.path) {
-            None => {
-                self.files.push(FileChange {
-                    path: file.path,
-                    status: Status::Added,
-                    old: None,
-                    new: Some(file.contents),
-                    hand_edited: false,
-                });
-                return Ok(());
-            }
-            Some(Entry::File) => read_text(out_root, &file.path)?,
-            Some(_) => {
-                self.conflicts.push(format!(
+        let judged = self.judge(file)?;
+        self.record(judged);
+        Ok(())
+    }
+
+    /// Compares one generated file with the tree without changing the
+    /// comparison, so several threads can judge files at once; the verdicts
+    /// are then [`record`](Self::record)ed one by one.
+    pub fn judge(&self, file: GeneratedFile) -> Result<Judged> {
+        let problem = path_problem(self.out_root, &self.listing, &file.path);
+        let claims = problem.is_none();
+        let verdict = if let Some(problem) = problem {
+            Verdict::Conflict(format!("{} ({problem})", file.path))
+        } else {
+            match self.listing.get(&file.path) {
+                None => Verdict::Added,
+                Some(Entry::File) => {
+                    let old = read_text(self.out_root, &file.path)?;
+                    let unchanged = old == file.contents
+                        || (file.path == manifest::PATH
+                            && Manifest::same_render(&old, &file.contents));
+                    if unchanged {
+                        Verdict::Unchanged
+                    } else {
+                        match ownership(&file.path, &old) {
+                            Ownership::HandWritten => Verdict::Conflict(file.path.clone()),
+                            Ownership::Generated { intact } => Verdict::Modified {
+                                old,
+                                hand_edited: !intact,
+                            },
+                        }
+                    }
+                }
+                Some(_) => Verdict::Conflict(format!(
                     "{} (a directory or special file is in the way)",
                     file.path
-                ));
-                return Ok(());
+                )),
             }
         };
-        let unchanged = old == file.contents
-            || (file.path == manifest::PATH && Manifest::same_render(&old, &file.contents));
-        if unchanged {
-            self.files.push(FileChange {
-                path: file.path,
-                status: Status::Unchanged,
-                old: None,
-                new: None,
-                hand_edited: false,
-            });
-            return Ok(());
+        Ok(Judged {
+            // An unchanged file's text is dropped here, by the thread that made it.
+            file: match verdict {
+                Verdict::Unchanged => GeneratedFile {
+                    path: file.path,
+                    contents: String::new(),
+                },
+                _ => file,
+            },
+            verdict,
+            claims,
+        })
+    }
+
+    /// Takes in a verdict from [`judge`](Self::judge).
+    pub fn record(&mut self, judged: Judged) {
+        let Judged {
+            file,
+            verdict,
+            claims,
+        } = judged;
+        if claims {
+            self.listing.remove(&file.path);
         }
-        let hand_edited = match ownership(&file.path, &old) {
-            Ownership::HandWritten => {
-                self.conflicts.push(file.path);
-                return Ok(());
+        let (status, old, new, hand_edited) = match verdict {
+            Verdict::Conflict(conflict) => {
+                self.conflicts.push(conflict);
+                return;
             }
-            Ownership::Generated { intact } => !intact,
+            Verdict::Added => (Status::Added, None, Some(file.contents), false),
+            Verdict::Unchanged => (Status::Unchanged, None, None, false),
+            Verdict::Modified { old, hand_edited } => (
+                Status::Modified,
+                Some(old),
+                Some(file.contents),
+                hand_edited,
+            ),
         };
         self.files.push(FileChange {
             path: file.path,
-            status: Status::Modified,
-            old: Some(old),
-            new: Some(file.contents),
+            status,
+            old,
+            new,
             hand_edited,
         });
-        Ok(())
     }
 
     /// Generated files left on disk that nothing produced any more are

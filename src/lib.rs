@@ -148,6 +148,102 @@ pub fn generate_each(
     mut emit: impl FnMut(GeneratedFile) -> Result<()>,
 ) -> Result<Manifest> {
     let templates = render::Templates::load(templates_dir)?;
+    let mut plan = plan_checked(loaded)?;
+    let mut hashes = BTreeMap::new();
+    render::render(&plan, &templates, |rendered| {
+        let file = verify::verify(rendered)?;
+        hashes.insert(file.path.clone(), header::recorded_hash(&file.contents));
+        emit(file)
+    })?;
+    let manifest = record(loaded, &mut plan, hashes);
+    emit(manifest.to_file()?)?;
+    Ok(manifest)
+}
+
+/// Plans, renders, verifies and compares every file with the tree, on every
+/// core: files are independent once planned, and rendering them is most of
+/// the work. Returns the render record, compared last.
+pub fn generate_compared(
+    loaded: &Loaded,
+    templates_dir: Option<&Path>,
+    comparison: &mut diff::Comparison<'_>,
+) -> Result<Manifest> {
+    let templates = render::Templates::load(templates_dir)?;
+    let mut plan = plan_decided(loaded)?;
+    let jobs = render::jobs(&plan);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 8)
+        .min(jobs.len().max(1));
+    let judge = |job: &render::Job<'_>| -> Result<(diff::Judged, String, String)> {
+        let file = verify::verify(templates.render_job(job)?)?;
+        let hash = header::recorded_hash(&file.contents);
+        Ok((comparison.judge(file)?, job.path.clone(), hash))
+    };
+    // Thread `t` takes every `threads`-th file, so big and small files
+    // spread evenly; a failure is tagged with its file's place in the plan.
+    let (consistency, verdicts) = std::thread::scope(|scope| {
+        // The consistency check reads the same plan, beside the renderers.
+        let consistency = scope.spawn(|| check_consistency(loaded, &plan));
+        let workers: Vec<_> = (0..threads)
+            .map(|thread| {
+                let jobs = &jobs;
+                let judge = &judge;
+                scope.spawn(move || {
+                    jobs.iter()
+                        .enumerate()
+                        .skip(thread)
+                        .step_by(threads)
+                        .map(|(index, job)| judge(job).map_err(|err| (index, err)))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let verdicts: Vec<Result<Vec<_>, (usize, anyhow::Error)>> =
+            workers.into_iter().map(joined).collect();
+        (joined(consistency), verdicts)
+    });
+    drop(jobs);
+    consistency?;
+    // The same failure whatever the number of cores: the plan's first.
+    let first_failure = verdicts
+        .iter()
+        .filter_map(|verdicts| verdicts.as_ref().err())
+        .map(|(index, _)| *index)
+        .min();
+    let mut hashes = BTreeMap::new();
+    for verdicts in verdicts {
+        let verdicts = match verdicts {
+            Ok(verdicts) => verdicts,
+            Err((index, err)) if Some(index) == first_failure => return Err(err),
+            Err(_) => continue,
+        };
+        for (judged, path, hash) in verdicts {
+            comparison.record(judged);
+            hashes.insert(path, hash);
+        }
+    }
+    let manifest = record(loaded, &mut plan, hashes);
+    comparison.add(manifest.to_file()?)?;
+    Ok(manifest)
+}
+
+/// A scoped thread's result; its panic goes on in this thread.
+fn joined<T>(worker: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    worker
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// The plan, with its lifecycle decided and its consistency checked.
+fn plan_checked(loaded: &Loaded) -> Result<plan::Plan> {
+    let plan = plan_decided(loaded)?;
+    check_consistency(loaded, &plan)?;
+    Ok(plan)
+}
+
+/// The plan, with its lifecycle decided.
+fn plan_decided(loaded: &Loaded) -> Result<plan::Plan> {
     let mut plan = plan::build(&loaded.validated.tenants, &loaded.config);
     if let Some(adoption) = &plan.adoption
         && !adoption.type_problems.is_empty()
@@ -166,26 +262,26 @@ pub fn generate_each(
         &loaded.namespaces,
     )
     .map_err(|problems| Problems::new("the namespace flags", problems))?;
-    plan::check(&plan, &loaded.config.woodpecker.static_admins).map_err(|problems| {
+    Ok(plan)
+}
+
+fn check_consistency(loaded: &Loaded, plan: &plan::Plan) -> Result<(), Problems> {
+    plan::check(plan, &loaded.config.woodpecker.static_admins).map_err(|problems| {
         let problems = problems.into_iter().map(|problem| Problem::new("", problem));
         Problems::new("the plan", problems.collect())
             .hint("this is a tenantgen bug, failing its own consistency check; please report it with this output")
-    })?;
-    let mut hashes = BTreeMap::new();
-    render::render(&plan, &templates, |rendered| {
-        let file = verify::verify(rendered)?;
-        hashes.insert(file.path.clone(), header::recorded_hash(&file.contents));
-        emit(file)
-    })?;
+    })
+}
+
+/// The render record of a plan whose files hash to `hashes`.
+fn record(loaded: &Loaded, plan: &mut plan::Plan, hashes: BTreeMap<String, String>) -> Manifest {
     let history = std::mem::take(&mut plan.lifecycle.history);
     let replacements = plan
         .adoption
         .take()
         .map(|adoption| adoption.replacements)
         .unwrap_or_default();
-    drop(plan);
     let mut manifest = Manifest::new(&loaded.origin, &loaded.validated.tenants, hashes, history);
     manifest.adoption_replacements = replacements;
-    emit(manifest.to_file()?)?;
-    Ok(manifest)
+    manifest
 }

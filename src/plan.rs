@@ -9,7 +9,7 @@
 //! through one).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -22,7 +22,7 @@ use crate::model::{Role, Tenants, User};
 use crate::names::{MANAGED_BY_LABEL, TENANT_LABEL};
 
 /// Kubernetes labels, shared by every object of a tenant.
-pub type Labels = Rc<BTreeMap<String, String>>;
+pub type Labels = Arc<BTreeMap<String, String>>;
 
 /// A Terraform expression from the config, written into HCL unquoted.
 pub type Expression = String;
@@ -63,10 +63,10 @@ pub struct Plan {
 pub struct Object {
     /// The stack directory, relative to the output root.
     #[serde(skip)]
-    pub stack: String,
+    pub stack: Arc<str>,
     /// The tenant it belongs to; `None` for objects shared by all.
     #[serde(skip)]
-    pub user: Option<String>,
+    pub user: Option<Arc<str>>,
     /// The Terraform resource type, or `module` for a module call.
     pub resource_type: &'static str,
     /// The Terraform name (the address is `resource_type.tf`).
@@ -331,8 +331,8 @@ fn legacy_types(config: &Config) -> bool {
 /// Builds objects of one stack and tenant.
 struct Placement<'a> {
     objects: &'a mut Vec<Object>,
-    stack: &'a str,
-    user: Option<&'a str>,
+    stack: Arc<str>,
+    user: Option<Arc<str>>,
     labels: Labels,
 }
 
@@ -348,8 +348,8 @@ impl Placement<'_> {
         spec: Spec,
     ) {
         self.objects.push(Object {
-            stack: self.stack.to_string(),
-            user: self.user.map(str::to_string),
+            stack: self.stack.clone(),
+            user: self.user.clone(),
             resource_type,
             tf,
             kind,
@@ -362,14 +362,14 @@ impl Placement<'_> {
 }
 
 fn tenant_labels(user: &str) -> Labels {
-    Rc::new(BTreeMap::from([
+    Arc::new(BTreeMap::from([
         (MANAGED_BY_LABEL.to_string(), "tenantgen".to_string()),
         (TENANT_LABEL.to_string(), user.to_string()),
     ]))
 }
 
 fn no_labels() -> Labels {
-    Rc::new(BTreeMap::new())
+    Arc::new(BTreeMap::new())
 }
 
 /// `var.tenantgen_x` expressions name variables the stack declares itself.
@@ -388,7 +388,12 @@ fn own_variable(expression: &str, description: &str) -> Option<Variable> {
 pub fn build(tenants: &Tenants, config: &Config) -> Plan {
     let users = &tenants.users;
     let types = ResourceTypes::new(legacy_types(config));
-    let mut objects = Vec::new();
+    // Sized up front: the list is the plan's bulk, and growing it copies it.
+    let estimate: usize = users
+        .iter()
+        .map(|user| 4 + 10 * user.namespaces.len() + user.domains.len() + user.apps.len())
+        .sum();
+    let mut objects = Vec::with_capacity(estimate + 2);
     let mut variables = BTreeMap::new();
 
     for user in users.iter().filter(|user| !user.namespaces.is_empty()) {
@@ -406,9 +411,9 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
     let has_role = |role: Role| users.iter().any(|user| user.role == role);
     let mut shared = Placement {
         objects: &mut objects,
-        stack: "platform",
+        stack: Arc::from("platform"),
         user: None,
-        labels: Rc::new(BTreeMap::from([(
+        labels: Arc::new(BTreeMap::from([(
             MANAGED_BY_LABEL.to_string(),
             "tenantgen".to_string(),
         )])),
@@ -457,12 +462,12 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
         woodpecker_tenant(&mut objects, user, config);
     }
     for (app, app_config) in &config.apps {
-        let stack = format!("{app}/factory");
+        let stack: Arc<str> = Arc::from(format!("{app}/factory"));
         for user in users.iter().filter(|user| user.apps.contains(app)) {
             Placement {
                 objects: &mut objects,
-                stack: &stack,
-                user: Some(&user.name),
+                stack: stack.clone(),
+                user: Some(Arc::from(user.name.as_str())),
                 labels: no_labels(),
             }
             .push(
@@ -515,9 +520,9 @@ fn vault_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, types: 
     namespace_labels.extend(config.namespaces.labels.clone());
     let mut vault = Placement {
         objects,
-        stack: "vault",
-        user: Some(&user.name),
-        labels: Rc::new(namespace_labels),
+        stack: Arc::from("vault"),
+        user: Some(Arc::from(user.name.as_str())),
+        labels: Arc::new(namespace_labels),
     };
     for namespace in &user.namespaces {
         vault.push(
@@ -601,8 +606,8 @@ fn platform_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, type
     let user_tf = identifier(&user.name);
     let mut platform = Placement {
         objects,
-        stack: "platform",
-        user: Some(&user.name),
+        stack: Arc::from("platform"),
+        user: Some(Arc::from(user.name.as_str())),
         labels: tenant_labels(&user.name),
     };
     for namespace in &user.namespaces {
@@ -719,8 +724,8 @@ fn platform_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, type
 fn woodpecker_tenant(objects: &mut Vec<Object>, user: &User, config: &Config) {
     let mut woodpecker = Placement {
         objects,
-        stack: "woodpecker",
-        user: Some(&user.name),
+        stack: Arc::from("woodpecker"),
+        user: Some(Arc::from(user.name.as_str())),
         labels: tenant_labels(&user.name),
     };
     for namespace in &user.namespaces {
@@ -809,7 +814,7 @@ impl Plan {
             .map(|object| {
                 let module = object.resource_type == "module";
                 Address {
-                    dir: object.stack.clone(),
+                    dir: object.stack.to_string(),
                     block: if module { "module" } else { "resource" },
                     kind: if module {
                         String::new()
@@ -827,6 +832,7 @@ impl Plan {
 /// (FxHash: std's SipHash or sorting cost more than the rest of the check.)
 fn repeats<T: Eq + std::hash::Hash + Copy>(items: impl Iterator<Item = T>) -> Vec<T> {
     let mut seen = rustc_hash::FxHashSet::default();
+    seen.reserve(items.size_hint().1.unwrap_or_default());
     let mut reported = rustc_hash::FxHashSet::default();
     items
         .filter(|item| !seen.insert(*item) && reported.insert(*item))
@@ -843,7 +849,7 @@ pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
             .iter()
             .filter(move |object| object.kind == kind)
     };
-    let namespaces: BTreeSet<&str> = of_kind("Namespace")
+    let namespaces: rustc_hash::FxHashSet<&str> = of_kind("Namespace")
         .map(|object| object.name.as_str())
         .collect();
     let namespace_tfs: BTreeSet<&str> = of_kind("Namespace")
@@ -913,7 +919,7 @@ pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
         let targets: BTreeSet<(&str, String)> = plan
             .objects
             .iter()
-            .map(|object| (object.stack.as_str(), object.address()))
+            .map(|object| (&*object.stack, object.address()))
             .collect();
         for (stack, moved) in adoption.moves() {
             if !targets.contains(&(stack, moved.to.clone())) {
@@ -924,18 +930,16 @@ pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
             }
         }
     }
-    let addresses = plan.objects.iter().map(|object| {
-        (
-            object.stack.as_str(),
-            object.resource_type,
-            object.tf.as_str(),
-        )
-    });
+    let addresses = plan
+        .objects
+        .iter()
+        .map(|object| (&*object.stack, object.resource_type, object.tf.as_str()));
     for (stack, resource_type, tf) in repeats(addresses) {
         problems.push(format!(
             "two blocks share the address {stack}: {resource_type}.{tf}"
         ));
     }
+    // Modules name no server object: one user has one in every app's stack.
     let names = plan
         .objects
         .iter()
@@ -998,7 +1002,7 @@ mod tests {
         let files: Vec<(&str, Option<&str>)> = plan
             .objects
             .iter()
-            .map(|object| (object.stack.as_str(), object.user.as_deref()))
+            .map(|object| (&*object.stack, object.user.as_deref()))
             .collect();
         let mut runs = files.clone();
         runs.dedup();

@@ -15,7 +15,7 @@ use minijinja::{
 
 use crate::escape;
 pub use crate::plan::STACKS;
-use crate::plan::{Object, Plan};
+use crate::plan::{Object, Plan, Variable};
 
 /// The built-in templates, by the relative path an override uses.
 pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
@@ -250,6 +250,46 @@ fn comment(value: &str) -> Value {
     Value::from_safe_string(out)
 }
 
+/// One file to render: its path, its template, and how to build the
+/// template's context (built by whichever thread renders it).
+pub struct Job<'a> {
+    pub path: String,
+    template: &'static str,
+    context: Box<dyn Fn() -> Value + Sync + 'a>,
+}
+
+impl<'a> Job<'a> {
+    fn new(
+        path: String,
+        template: &'static str,
+        context: impl Fn() -> Value + Sync + 'a,
+    ) -> Job<'a> {
+        Job {
+            path,
+            template,
+            context: Box::new(context),
+        }
+    }
+}
+
+impl Templates {
+    /// Renders one file of the plan.
+    pub fn render_job(&self, job: &Job<'_>) -> Result<RenderedFile> {
+        let text = self.render(job.template, (job.context)(), &job.path)?;
+        // objects.tf.j2 is in every file, so overriding it makes every file suspect.
+        let from_override = self
+            .overridden
+            .iter()
+            .any(|name| name == job.template || name == OBJECTS_TEMPLATE);
+        Ok(RenderedFile {
+            path: job.path.clone(),
+            text,
+            template: job.template,
+            from_override,
+        })
+    }
+}
+
 /// Renders every file of the plan, handing each to `each` as soon as it is
 /// rendered, so the whole tree never sits in memory twice.
 pub fn render(
@@ -257,85 +297,91 @@ pub fn render(
     templates: &Templates,
     mut each: impl FnMut(RenderedFile) -> Result<()>,
 ) -> Result<()> {
-    let mut add = |path: String, template: &'static str, ctx: Value| -> Result<()> {
-        let text = templates.render(template, ctx, &path)?;
-        // objects.tf.j2 is in every file, so overriding it makes every file suspect.
-        let from_override = templates
-            .overridden
-            .iter()
-            .any(|name| name == template || name == OBJECTS_TEMPLATE);
-        each(RenderedFile {
-            path,
-            text,
-            template,
-            from_override,
-        })
-    };
-    let no_variables = Vec::new();
-    let variables = |stack: &str| plan.variables.get(stack).unwrap_or(&no_variables);
+    for job in jobs(plan) {
+        each(templates.render_job(&job)?)?;
+    }
+    Ok(())
+}
+
+static NO_VARIABLES: Vec<Variable> = Vec::new();
+
+/// Every file of the plan, in order; each renders on its own.
+pub fn jobs(plan: &Plan) -> Vec<Job<'_>> {
+    let mut jobs = Vec::new();
+    let variables = |stack: &str| plan.variables.get(stack).unwrap_or(&NO_VARIABLES);
     let groups = file_groups(&plan.objects);
     for stack in STACKS {
         let stack_groups = groups.iter().filter(|group| group.stack == stack);
         let (shared, tenants): (Vec<&Group>, Vec<&Group>) =
             stack_groups.partition(|group| group.user.is_none());
-        let shared_objects = shared.first().map_or(&[][..], |group| group.objects);
+        let objects = shared.first().map_or(&[][..], |group| group.objects);
+        let variables = variables(stack);
+        let path = format!("{stack}/{SHARED_FILE}");
         if stack == "woodpecker" {
-            add(
-                format!("{stack}/{SHARED_FILE}"),
-                "woodpecker/tenantgen.tf.j2",
-                context! { admins => &plan.woodpecker_admins, objects => shared_objects, variables => variables(stack) },
-            )?;
-        } else if !shared_objects.is_empty() || !variables(stack).is_empty() {
-            add(
-                format!("{stack}/{SHARED_FILE}"),
-                shared_template(stack),
-                context! { objects => shared_objects, variables => variables(stack) },
-            )?;
+            let admins = &plan.woodpecker_admins;
+            jobs.push(Job::new(path, "woodpecker/tenantgen.tf.j2", move || {
+                context! { admins, objects, variables }
+            }));
+        } else if !objects.is_empty() || !variables.is_empty() {
+            jobs.push(Job::new(path, shared_template(stack), move || {
+                context! { objects, variables }
+            }));
         }
         for group in tenants {
             let user = group.user.unwrap_or_default();
-            let tenant = context! { user, role => plan.roles.get(user) };
-            add(
+            let role = plan.roles.get(user);
+            let objects = group.objects;
+            jobs.push(Job::new(
                 tenant_file(stack, user),
                 tenant_template(stack),
-                context! { tenant, objects => group.objects, variables => &no_variables },
-            )?;
+                move || {
+                    let tenant = context! { user, role };
+                    context! { tenant, objects, variables => &NO_VARIABLES }
+                },
+            ));
         }
         if stack == "vault" && !plan.lifecycle.is_empty() {
-            add(
+            let (lifecycle, namespace_type) = (&plan.lifecycle, plan.namespace_type);
+            jobs.push(Job::new(
                 format!("vault/{LIFECYCLE_FILE}"),
                 "vault/lifecycle.tf.j2",
-                context! { lifecycle => &plan.lifecycle, namespace_type => plan.namespace_type },
-            )?;
+                move || {
+                    context! { lifecycle, namespace_type }
+                },
+            ));
         }
     }
 
     if let Some(adoption) = &plan.adoption {
         for (stack, moves) in [("vault", &adoption.vault), ("platform", &adoption.platform)] {
             if !moves.is_empty() {
-                add(
+                jobs.push(Job::new(
                     format!("{stack}/{ADOPT_FILE}"),
                     "adopt.tf.j2",
-                    context! { moves },
-                )?;
+                    move || {
+                        context! { moves }
+                    },
+                ));
             }
         }
     }
 
     for app in &plan.apps {
         let stack = format!("{app}/factory");
-        let objects = groups
+        let objects: Vec<&Object> = groups
             .iter()
             .filter(|group| group.stack == stack)
             .flat_map(|group| group.objects.iter())
-            .collect::<Vec<_>>();
-        add(
+            .collect();
+        jobs.push(Job::new(
             format!("{stack}/main.tf"),
             "factory/main.tf.j2",
-            context! { app, objects, variables => &no_variables },
-        )?;
+            move || {
+                context! { app, objects, variables => &NO_VARIABLES }
+            },
+        ));
     }
-    Ok(())
+    jobs
 }
 
 /// The template every other built-in template includes for its blocks.

@@ -50,7 +50,7 @@ fn source<'a>(
 ) -> Option<(&'static str, &'a str, Option<&'a str>)> {
     let subject_is_user =
         matches!(&object.spec, Spec::Binding { subject, .. } if subject.kind == "User");
-    Some(match (object.kind, object.stack.as_str()) {
+    Some(match (object.kind, &*object.stack) {
         ("Namespace", _) => ("namespaces", &adopt.namespaces, None),
         ("policy", _) => ("policies", &adopt.policies, None),
         ("entity", _) => ("entities", &adopt.entities, None),
@@ -106,7 +106,7 @@ pub fn plan(adopt: &AdoptConfig, objects: &[Object], users: &[User]) -> Adoption
                 adoption.type_problems.push(problem);
             }
         }
-        let (stack_moves, from, key) = match object.stack.as_str() {
+        let (stack_moves, from, key) = match &*object.stack {
             "vault" => {
                 let key = if object.kind == "Namespace" {
                     object.name.clone()
