@@ -459,7 +459,7 @@ fn config_errors_name_the_file_and_key() {
         .code(1)
         .stderr(predicate::str::contains("tenantgen.hcl"))
         .stderr(predicate::str::contains(
-            "unknown key `proxy` in block `dns`; did you mean `proxied`?",
+            "dns.proxy: unknown key; did you mean `proxied`?",
         ));
 }
 
@@ -723,11 +723,11 @@ fn adoption_moves_keep_the_resource_type() {
         ),
         (
             "adopt {\n  policies = \"namespace_owner\"\n}\n",
-            "adopt.policies = \"namespace_owner\": must be a resource address `TYPE.NAME`",
+            "adopt.policies: \"namespace_owner\" must be a resource address `TYPE.NAME`",
         ),
         (
             "adopt {\n  module_prefix = \"rbac\"\n}\n",
-            "adopt.module_prefix = \"rbac\": must be empty or `module.NAME`",
+            "adopt.module_prefix: \"rbac\" must be empty or `module.NAME`",
         ),
     ] {
         std::fs::write(&config, format!("{original}\n{block}")).unwrap();

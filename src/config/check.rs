@@ -1,0 +1,385 @@
+//! The config's checks. Value checks read one key (each a serde
+//! `deserialize_with` function named next to its key in `config/mod.rs`;
+//! their errors become problems at that key, see `config/read.rs`);
+//! `across_keys` looks at the whole config once it is read.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+use serde::de::{Deserialize, Deserializer, Error as _};
+
+use super::{Config, QuotaKey, default_quotas};
+use crate::names;
+use crate::problem::Problem;
+use crate::quantity;
+
+/// Reads a quoted string and converts it with `check`, whose error says
+/// what is wrong with the value and how to fix it.
+fn checked<'de, D, T>(
+    deserializer: D,
+    check: impl FnOnce(String) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let text = String::deserialize(deserializer)?;
+    check(text).map_err(D::Error::custom)
+}
+
+pub(super) fn zone<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    checked(deserializer, |zone| match names::check_dns_name(&zone) {
+        Ok(()) => Ok(zone),
+        Err(problem) => Err(format!(
+            "{zone:?} {problem}; set zone to the managed DNS zone, e.g. \"example.com\""
+        )),
+    })
+}
+
+pub(super) fn dns_label<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    checked(deserializer, |name| match names::check_dns_label(&name) {
+        Ok(()) => Ok(name),
+        Err(problem) => Err(format!("{name:?} {problem}")),
+    })
+}
+
+fn vault_path_of(path: String) -> Result<String, String> {
+    let valid = !path.is_empty()
+        && path.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        });
+    if valid {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{path:?} is not a Vault path: use letters, digits, `-`, `_` and `.` in segments separated by `/`"
+        ))
+    }
+}
+
+pub(super) fn vault_path<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    checked(deserializer, vault_path_of)
+}
+
+pub(super) fn optional_vault_path<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    checked(deserializer, vault_path_of).map(Some)
+}
+
+pub(super) fn secret_key<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    checked(deserializer, |key| {
+        if key.is_empty() {
+            Err(
+                "is empty; name the key of the secret that holds the users, e.g. \"k8s_users\""
+                    .into(),
+            )
+        } else {
+            Ok(key)
+        }
+    })
+}
+
+/// A Terraform expression given as a string; it must parse as one
+/// single-line HCL expression, and is kept trimmed.
+pub(super) fn expression<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    checked(deserializer, |text| {
+        let trimmed = text.trim();
+        let parses = !trimmed.is_empty()
+            && !trimmed.contains(['\n', '\r', '#'])
+            && !trimmed.contains("//")
+            && hcl::Expression::from_str(trimmed).is_ok();
+        if parses {
+            Ok(trimmed.to_string())
+        } else {
+            Err(format!(
+                "{text:?} is not a Terraform expression; write a variable or reference such as \"var.NAME\" or \"vault_jwt_auth_backend.oidc.accessor\""
+            ))
+        }
+    })
+}
+
+pub(super) fn timeout<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    checked(deserializer, |text| {
+        parse_duration(&text)
+            .ok_or_else(|| format!("{text:?} is not a duration; write it like \"10s\" or \"1m\""))
+    })
+}
+
+pub(super) fn ttl<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    checked(deserializer, |text| {
+        parse_duration(&text).ok_or_else(|| {
+            format!("{text:?} is not a duration; write it like \"1h\", \"30m\" or \"1h30m\"")
+        })
+    })
+}
+
+/// Parses Vault-style durations: `3600`, `90s`, `30m`, `1h30m`, `7d`.
+pub fn parse_duration(text: &str) -> Option<u64> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for ch in text.chars() {
+        if ch.is_ascii_digit() {
+            digits.push(ch);
+            continue;
+        }
+        let unit = match ch {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return None,
+        };
+        let amount: u64 = digits.parse().ok()?;
+        total = total.checked_add(amount.checked_mul(unit)?)?;
+        digits.clear();
+    }
+    (digits.is_empty() && total > 0).then_some(total)
+}
+
+/// A Kubernetes quantity, written as a string or a bare number.
+struct Quantity(String);
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Quantity, D::Error> {
+        let text = match hcl::Value::deserialize(deserializer)? {
+            hcl::Value::String(text) => text,
+            hcl::Value::Number(number) => number.to_string(),
+            _ => {
+                return Err(D::Error::custom(
+                    "must be a quantity such as \"4Gi\" or \"500m\"",
+                ));
+            }
+        };
+        match quantity::check(&text) {
+            Ok(()) => Ok(Quantity(text)),
+            Err(problem) => Err(D::Error::custom(format!("{text:?} {problem}"))),
+        }
+    }
+}
+
+pub(super) fn quantity<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Quantity::deserialize(deserializer).map(|quantity| quantity.0)
+}
+
+/// The entries a `quota_defaults` block sets, over the defaults of the rest.
+pub(super) fn quota_defaults<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<QuotaKey, String>, D::Error> {
+    let set = BTreeMap::<QuotaKey, Quantity>::deserialize(deserializer)?;
+    let mut quotas = default_quotas();
+    quotas.extend(set.into_iter().map(|(key, value)| (key, value.0)));
+    Ok(quotas)
+}
+
+impl<'de> Deserialize<'de> for QuotaKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<QuotaKey, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        QuotaKey::ALL
+            .into_iter()
+            .find(|key| key.name() == name)
+            .ok_or_else(|| D::Error::unknown_field(&name, &QuotaKey::NAMES))
+    }
+}
+
+pub(super) fn issuer_kind<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    checked(deserializer, |kind| match kind.as_str() {
+        "ClusterIssuer" | "Issuer" => Ok(kind),
+        _ => Err(format!(
+            "must be \"ClusterIssuer\" or \"Issuer\", not {kind:?}"
+        )),
+    })
+}
+
+pub(super) fn module_prefix<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
+    checked(deserializer, |prefix| {
+        let valid = prefix.is_empty()
+            || prefix
+                .split('.')
+                .collect::<Vec<_>>()
+                .chunks(2)
+                .all(|pair| matches!(pair, ["module", name] if is_identifier(name)));
+        if valid {
+            Ok(prefix)
+        } else {
+            Err(format!(
+                "{prefix:?} must be empty or `module.NAME` (nested: `module.a.module.b`)"
+            ))
+        }
+    })
+}
+
+/// A resource address `TYPE.NAME` in the old deployment.
+pub(super) fn address<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    checked(deserializer, |address| {
+        let valid = matches!(
+            address.split('.').collect::<Vec<_>>().as_slice(),
+            [kind, name] if is_identifier(kind) && is_identifier(name)
+        );
+        if valid {
+            Ok(address)
+        } else {
+            Err(format!(
+                "{address:?} must be a resource address `TYPE.NAME`, e.g. \"kubernetes_namespace.user_namespace\""
+            ))
+        }
+    })
+}
+
+fn is_identifier(text: &str) -> bool {
+    !text.is_empty()
+        && !text.starts_with(|c: char| c.is_ascii_digit())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// The checks of entries in lists and maps, and of keys that depend on
+/// other keys; one problem for each mistake.
+pub(super) fn across_keys(config: &Config) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    namespaces(config, &mut problems);
+    for admin in &config.woodpecker.static_admins {
+        if let Err(problem) = names::check_dns_label(admin) {
+            problems.push(Problem::new(
+                "woodpecker.static_admins",
+                format!("{admin:?} {problem}; use the Forgejo username"),
+            ));
+        }
+    }
+    if let Some(policy) = &config.network_policy {
+        for namespace in &policy.allow_from_namespaces {
+            if let Err(problem) = names::check_dns_label(namespace) {
+                problems.push(Problem::new(
+                    "network_policy.allow_from_namespaces",
+                    format!("{namespace:?} {problem}"),
+                ));
+            }
+        }
+    }
+    dns(config, &mut problems);
+    apps(config, &mut problems);
+    problems
+}
+
+fn namespaces(config: &Config, problems: &mut Vec<Problem>) {
+    let namespaces = &config.namespaces;
+    for (kind, map) in [
+        ("labels", &namespaces.labels),
+        ("annotations", &namespaces.annotations),
+    ] {
+        let subject = format!("namespaces.{kind}");
+        for key in map.keys() {
+            if let Err(problem) = names::check_label_key(key) {
+                problems.push(Problem::new(&subject, format!("key {key:?} {problem}")));
+            }
+            if key.starts_with(names::TENANTGEN_LABEL_PREFIX) || key == names::MANAGED_BY_LABEL {
+                problems.push(Problem::new(
+                    &subject,
+                    format!("key {key:?} is set by tenantgen itself; remove it"),
+                ));
+            }
+        }
+    }
+    for (key, value) in &namespaces.labels {
+        if let Err(problem) = names::check_label_value(value) {
+            problems.push(Problem::new(
+                format!("namespaces.labels.{key}"),
+                format!("{value:?} {problem}"),
+            ));
+        }
+    }
+}
+
+/// The record type decides what a valid target is.
+fn dns(config: &Config, problems: &mut Vec<Problem>) {
+    let dns = &config.dns;
+    let target_ok = match dns.record_type.as_str() {
+        "CNAME" => names::check_dns_name(&dns.target).is_ok(),
+        "A" => Ipv4Addr::from_str(&dns.target).is_ok(),
+        "AAAA" => Ipv6Addr::from_str(&dns.target).is_ok(),
+        other => {
+            problems.push(Problem::new(
+                "dns.type",
+                format!("must be \"CNAME\", \"A\" or \"AAAA\", not {other:?}"),
+            ));
+            return;
+        }
+    };
+    if !target_ok {
+        problems.push(Problem::new(
+            "dns.target",
+            format!(
+                "{:?} is not a valid target for a {} record (a host name for CNAME, an IPv4 address for A, an IPv6 address for AAAA)",
+                dns.target, dns.record_type
+            ),
+        ));
+    }
+}
+
+/// App names name directories; the domain, with the zone, must be a DNS name.
+fn apps(config: &Config, problems: &mut Vec<Problem>) {
+    for (name, app) in &config.apps {
+        let subject = format!("app.{name}");
+        if let Err(problem) = names::check_dns_label(name) {
+            problems.push(Problem::new(
+                subject,
+                format!("the app name {problem}; it names the app's directory"),
+            ));
+            continue;
+        }
+        pattern(
+            &subject,
+            "domain",
+            &app.domain,
+            &["{user}", "{zone}"],
+            problems,
+        );
+        pattern(&subject, "nfs_path", &app.nfs_path, &["{user}"], problems);
+        if let Err(problem) = names::check_dns_name(&app.domain_for("user", &config.zone)) {
+            problems.push(Problem::new(
+                format!("{subject}.domain"),
+                format!("{:?} does not give a valid DNS name: {problem}", app.domain),
+            ));
+        }
+    }
+}
+
+fn pattern(
+    app: &str,
+    key: &str,
+    pattern: &str,
+    placeholders: &[&str],
+    problems: &mut Vec<Problem>,
+) {
+    let subject = format!("{app}.{key}");
+    if !pattern.contains("{user}") {
+        problems.push(Problem::new(
+            &subject,
+            format!("{pattern:?} must contain {{user}} so every user gets their own"),
+        ));
+    }
+    let mut rest = pattern.to_string();
+    for placeholder in placeholders {
+        rest = rest.replace(placeholder, "");
+    }
+    if rest.contains(['{', '}']) {
+        problems.push(Problem::new(
+            subject,
+            format!(
+                "{pattern:?} has an unknown placeholder; only {} are replaced",
+                placeholders.join(" and ")
+            ),
+        ));
+    }
+}

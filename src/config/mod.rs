@@ -1,0 +1,496 @@
+//! `tenantgen.hcl`: every key optional, every unknown key an error (a typo
+//! must never fall back to a default silently).
+//!
+//! Each key is declared once below: its name, type, default and, where its
+//! value needs one, the check that reads it (`check::*`). `read` turns the
+//! HCL into those types and every mistake into a [`Problem`]; `check` holds
+//! the value checks and the checks that look at several keys at once.
+
+mod check;
+mod read;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use crate::problem::{Problem, Problems};
+
+pub use check::parse_duration;
+
+/// The file looked for in the working directory when `--config` is not given.
+pub const DEFAULT_FILE: &str = "tenantgen.hcl";
+
+/// Declares a config block: the struct, its serde reading (every key
+/// optional, unknown keys rejected) and its `Default`, each field written
+/// once as `name: type = default`.
+macro_rules! block {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$field_meta:meta])* pub $field:ident : $type:ty = $default:expr, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $name {
+            $( $(#[$field_meta])* pub $field: $type, )*
+        }
+
+        impl Default for $name {
+            fn default() -> $name {
+                $name { $( $field: $default, )* }
+            }
+        }
+    };
+}
+
+block! {
+    pub struct Config {
+        /// Users file, resolved against the config file's directory.
+        pub users_file: Option<PathBuf> = None,
+        /// Output root, resolved against the config file's directory.
+        pub out: PathBuf = PathBuf::from("stacks-out"),
+        #[serde(deserialize_with = "check::zone")]
+        pub zone: String = "example.com".into(),
+        pub vault: VaultConfig = VaultConfig::default(),
+        pub identity: IdentityConfig = IdentityConfig::default(),
+        pub deployer: DeployerConfig = DeployerConfig::default(),
+        /// A `quota_defaults` block changes only the entries it sets.
+        #[serde(deserialize_with = "check::quota_defaults")]
+        pub quota_defaults: BTreeMap<QuotaKey, String> = default_quotas(),
+        pub namespaces: NamespacesConfig = NamespacesConfig::default(),
+        pub tls: TlsConfig = TlsConfig::default(),
+        pub dns: DnsConfig = DnsConfig::default(),
+        pub woodpecker: WoodpeckerConfig = WoodpeckerConfig::default(),
+        /// Factory apps by name, one `app "NAME" { ... }` block each; any
+        /// `app` block replaces the default apps.
+        #[serde(rename = "app")]
+        pub apps: BTreeMap<String, AppConfig> = default_apps(),
+        pub network_policy: Option<NetworkPolicyConfig> = None,
+        pub limit_range: Option<LimitRangeConfig> = None,
+        /// Adoption of a deployment in the dynamic `for_each` style.
+        pub adopt: Option<AdoptConfig> = None,
+    }
+}
+
+block! {
+    /// Where the `for_each` style kept each object, as `type.name` (keyed by
+    /// namespace, user, or `<user>-<namespace>`), and the names it gave them.
+    pub struct AdoptConfig {
+        /// Generate `kubernetes_namespace`, `kubernetes_role_binding`, ... rather
+        /// than the `_v1` types, so every move keeps its resource type.
+        pub legacy_resource_types: bool = true,
+        /// Module of the old platform stack's RBAC objects (`module.rbac`), or empty.
+        #[serde(deserialize_with = "check::module_prefix")]
+        pub module_prefix: String = "module.rbac".into(),
+        #[serde(deserialize_with = "check::address")]
+        pub namespaces: String = "kubernetes_namespace.user_namespace".into(),
+        #[serde(deserialize_with = "check::address")]
+        pub policies: String = "vault_policy.namespace_owner".into(),
+        #[serde(deserialize_with = "check::address")]
+        pub entities: String = "vault_identity_entity.namespace_owner".into(),
+        #[serde(deserialize_with = "check::address")]
+        pub entity_aliases: String = "vault_identity_entity_alias.namespace_owner".into(),
+        #[serde(deserialize_with = "check::address")]
+        pub namespace_owner_bindings: String = "kubernetes_role_binding.namespace_owner".into(),
+        #[serde(deserialize_with = "check::address")]
+        pub read_only_bindings: String =
+            "kubernetes_cluster_role_binding.namespace_owner_readonly".into(),
+        #[serde(deserialize_with = "check::address")]
+        pub quotas: String = "kubernetes_resource_quota.user_namespace_quota".into(),
+        #[serde(deserialize_with = "check::address")]
+        pub admin_bindings: String = "kubernetes_cluster_role_binding.admin_users".into(),
+        #[serde(deserialize_with = "check::address")]
+        pub power_user_bindings: String = "kubernetes_cluster_role_binding.power_users".into(),
+        /// Old Kubernetes names, `{user}` standing for the username; an object
+        /// whose old name differs from tenantgen's is replaced.
+        pub namespace_owner_binding_name: String = "namespace-owner-{user}".into(),
+        pub read_only_binding_name: String = "oidc-ns-owner-readonly-{user}".into(),
+        pub quota_name: String = "user-quota".into(),
+    }
+}
+
+block! {
+    pub struct VaultConfig {
+        /// `None`: taken from `VAULT_ADDR` when Vault is read.
+        pub address: Option<String> = None,
+        #[serde(deserialize_with = "check::vault_path")]
+        pub mount: String = "secret".into(),
+        #[serde(deserialize_with = "check::vault_path")]
+        pub path: String = "platform".into(),
+        #[serde(deserialize_with = "check::secret_key")]
+        pub key: String = "k8s_users".into(),
+        pub auth: VaultAuth = VaultAuth::Token,
+        pub kubernetes_role: Option<String> = None,
+        pub jwt_path: PathBuf =
+            PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount/token"),
+        /// Terraform expression for the OIDC auth mount accessor.
+        #[serde(deserialize_with = "check::expression")]
+        pub oidc_accessor: String = "var.tenantgen_oidc_accessor".into(),
+        /// Auth backend path of the deployer roles.
+        #[serde(deserialize_with = "check::vault_path")]
+        pub kubernetes_backend: String = "kubernetes".into(),
+        /// `None`: taken from `VAULT_NAMESPACE`.
+        pub namespace: Option<String> = None,
+        /// Mount of tenantgen's own login method; `None`: the method's name.
+        #[serde(deserialize_with = "check::optional_vault_path")]
+        pub auth_mount: Option<String> = None,
+        /// AppRole role id (not a secret); `VAULT_ROLE_ID` overrides it.
+        pub role_id: Option<String> = None,
+        /// File holding the AppRole secret id; `VAULT_SECRET_ID` overrides it.
+        pub secret_id_file: Option<PathBuf> = None,
+        /// Bound on each request to Vault, in seconds.
+        #[serde(rename = "timeout", deserialize_with = "check::timeout")]
+        pub timeout_seconds: u64 = 10,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum VaultAuth {
+    Token,
+    Kubernetes,
+    AppRole,
+}
+
+impl TryFrom<String> for VaultAuth {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<VaultAuth, String> {
+        match name.as_str() {
+            "token" => Ok(VaultAuth::Token),
+            "kubernetes" => Ok(VaultAuth::Kubernetes),
+            "approle" => Ok(VaultAuth::AppRole),
+            _ => Err(format!(
+                "must be \"token\", \"kubernetes\" or \"approle\", not {name:?}"
+            )),
+        }
+    }
+}
+
+block! {
+    pub struct IdentityConfig {
+        pub require_email: bool = false,
+    }
+}
+
+block! {
+    pub struct DeployerConfig {
+        #[serde(deserialize_with = "check::dns_label")]
+        pub service_account: String = "woodpecker-deployer".into(),
+        #[serde(deserialize_with = "check::dns_label")]
+        pub namespace: String = "woodpecker".into(),
+        /// Token TTL in seconds.
+        #[serde(rename = "ttl", deserialize_with = "check::ttl")]
+        pub ttl_seconds: u64 = 3600,
+    }
+}
+
+/// ResourceQuota entries a user can set, in the terms of the users' input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum QuotaKey {
+    Cpu,
+    Memory,
+    MemoryLimits,
+    Storage,
+    Pods,
+    PersistentVolumeClaims,
+}
+
+impl QuotaKey {
+    pub const ALL: [QuotaKey; 6] = [
+        QuotaKey::Cpu,
+        QuotaKey::Memory,
+        QuotaKey::MemoryLimits,
+        QuotaKey::Storage,
+        QuotaKey::Pods,
+        QuotaKey::PersistentVolumeClaims,
+    ];
+
+    /// The short names, in the order of [`QuotaKey::ALL`].
+    pub const NAMES: [&'static str; 6] = {
+        let mut names = [""; 6];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = QuotaKey::ALL[i].name();
+            i += 1;
+        }
+        names
+    };
+
+    /// The short name used in `quota_defaults` and the seed's quota objects.
+    pub const fn name(self) -> &'static str {
+        match self {
+            QuotaKey::Cpu => "cpu",
+            QuotaKey::Memory => "memory",
+            QuotaKey::MemoryLimits => "memory_limits",
+            QuotaKey::Storage => "storage",
+            QuotaKey::Pods => "pods",
+            QuotaKey::PersistentVolumeClaims => "persistentvolumeclaims",
+        }
+    }
+
+    /// The ResourceQuota `spec.hard` key.
+    pub fn resource(self) -> &'static str {
+        match self {
+            QuotaKey::Cpu => "requests.cpu",
+            QuotaKey::Memory => "requests.memory",
+            QuotaKey::MemoryLimits => "limits.memory",
+            QuotaKey::Storage => "requests.storage",
+            QuotaKey::Pods => "pods",
+            QuotaKey::PersistentVolumeClaims => "persistentvolumeclaims",
+        }
+    }
+
+    /// Every name [`QuotaKey::from_input_name`] accepts.
+    pub const INPUT_NAMES: [&str; 9] = [
+        "cpu",
+        "cpu_requests",
+        "memory",
+        "memory_requests",
+        "memory_limits",
+        "storage",
+        "storage_requests",
+        "pods",
+        "persistentvolumeclaims",
+    ];
+
+    /// Accepts the seed's short names and the long names of existing deployments.
+    pub fn from_input_name(name: &str) -> Option<QuotaKey> {
+        Some(match name {
+            "cpu" | "cpu_requests" => QuotaKey::Cpu,
+            "memory" | "memory_requests" => QuotaKey::Memory,
+            "memory_limits" => QuotaKey::MemoryLimits,
+            "storage" | "storage_requests" => QuotaKey::Storage,
+            "pods" => QuotaKey::Pods,
+            "persistentvolumeclaims" => QuotaKey::PersistentVolumeClaims,
+            _ => return None,
+        })
+    }
+}
+
+fn default_quotas() -> BTreeMap<QuotaKey, String> {
+    [
+        (QuotaKey::Cpu, "2"),
+        (QuotaKey::Memory, "4Gi"),
+        (QuotaKey::MemoryLimits, "8Gi"),
+        (QuotaKey::Storage, "20Gi"),
+        (QuotaKey::Pods, "20"),
+        (QuotaKey::PersistentVolumeClaims, "10"),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key, value.to_string()))
+    .collect()
+}
+
+block! {
+    pub struct NamespacesConfig {
+        pub reserved: Vec<String> = [
+            "vault",
+            "woodpecker",
+            "cert-manager",
+            "ingress-nginx",
+            "monitoring",
+        ]
+        .map(String::from)
+        .to_vec(),
+        pub require_prefix: bool = false,
+        pub max_per_user: usize = 10,
+        /// Labels forced onto every tenant namespace.
+        pub labels: BTreeMap<String, String> = BTreeMap::new(),
+        /// Annotations forced onto every tenant namespace.
+        pub annotations: BTreeMap<String, String> = BTreeMap::new(),
+    }
+}
+
+block! {
+    pub struct TlsConfig {
+        pub issuer: String = "letsencrypt-prod".into(),
+        #[serde(deserialize_with = "check::issuer_kind")]
+        pub issuer_kind: String = "ClusterIssuer".into(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u64")]
+pub enum CloudflareVersion {
+    V4,
+    V5,
+}
+
+impl TryFrom<u64> for CloudflareVersion {
+    type Error = String;
+
+    fn try_from(version: u64) -> Result<CloudflareVersion, String> {
+        match version {
+            4 => Ok(CloudflareVersion::V4),
+            5 => Ok(CloudflareVersion::V5),
+            _ => Err(format!(
+                "must be 4 (cloudflare_record) or 5 (cloudflare_dns_record), not {version}"
+            )),
+        }
+    }
+}
+
+block! {
+    pub struct DnsConfig {
+        pub provider_version: CloudflareVersion = CloudflareVersion::V4,
+        /// Terraform expression for the zone id.
+        #[serde(deserialize_with = "check::expression")]
+        pub zone_id: String = "var.tenantgen_cloudflare_zone_id".into(),
+        /// `CNAME`, `A` or `AAAA`; checked with `target` (`check::dns`).
+        #[serde(rename = "type")]
+        pub record_type: String = "CNAME".into(),
+        pub target: String = "ingress.example.com".into(),
+        pub proxied: bool = true,
+    }
+}
+
+block! {
+    pub struct WoodpeckerConfig {
+        pub static_admins: Vec<String> = vec!["admin".into()],
+    }
+}
+
+/// One `app "NAME" { ... }` block; both keys are required.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// Pattern with `{user}` and `{zone}` placeholders.
+    pub domain: String,
+    /// Pattern with `{user}` placeholder, reported as a manual step.
+    pub nfs_path: String,
+}
+
+fn default_apps() -> BTreeMap<String, AppConfig> {
+    [
+        (
+            "actualbudget",
+            "budget.{user}.{zone}",
+            "/mnt/data/actualbudget/{user}",
+        ),
+        (
+            "freedify",
+            "music.{user}.{zone}",
+            "/mnt/data/freedify/{user}",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, domain, nfs_path)| {
+        let app = AppConfig {
+            domain: domain.into(),
+            nfs_path: nfs_path.into(),
+        };
+        (name.to_string(), app)
+    })
+    .collect()
+}
+
+block! {
+    /// Optional isolation extra: a NetworkPolicy per tenant namespace.
+    pub struct NetworkPolicyConfig {
+        /// Namespaces besides the tenant's own that may send traffic in.
+        pub allow_from_namespaces: Vec<String> = Vec::new(),
+    }
+}
+
+block! {
+    /// Optional isolation extra: a LimitRange with container defaults per tenant namespace.
+    pub struct LimitRangeConfig {
+        #[serde(deserialize_with = "check::quantity")]
+        pub default_cpu: String = "500m".into(),
+        #[serde(deserialize_with = "check::quantity")]
+        pub default_memory: String = "512Mi".into(),
+        #[serde(deserialize_with = "check::quantity")]
+        pub default_request_cpu: String = "100m".into(),
+        #[serde(deserialize_with = "check::quantity")]
+        pub default_request_memory: String = "128Mi".into(),
+    }
+}
+
+impl AppConfig {
+    pub fn domain_for(&self, user: &str, zone: &str) -> String {
+        self.domain.replace("{user}", user).replace("{zone}", zone)
+    }
+
+    pub fn nfs_path_for(&self, user: &str) -> String {
+        self.nfs_path.replace("{user}", user)
+    }
+}
+
+impl Config {
+    /// Loads the config: `explicit` when given (it must exist), otherwise
+    /// `tenantgen.hcl` in `working_dir` when present, otherwise the defaults.
+    pub fn discover(
+        explicit: Option<&Path>,
+        working_dir: &Path,
+    ) -> Result<(Config, Option<PathBuf>)> {
+        let path = match explicit {
+            Some(path) => working_dir.join(path),
+            None => {
+                let candidate = working_dir.join(DEFAULT_FILE);
+                if !candidate.exists() {
+                    return Ok((Config::default(), None));
+                }
+                candidate
+            }
+        };
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "cannot read config file {}; check the path given to --config",
+                path.display()
+            )
+        })?;
+        let base = path.parent().unwrap_or(working_dir);
+        let what = format!("config file {}", path.display());
+        let config = Config::read(&text, base, &what)?;
+        Ok((config, Some(path)))
+    }
+
+    /// Parses config text; relative paths in it are resolved against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Config> {
+        Config::read(text, base, "config file")
+    }
+
+    /// `what` names the text in the error, e.g. `config file ./tenantgen.hcl`.
+    fn read(text: &str, base: &Path, what: &str) -> Result<Config> {
+        let mut problems: Vec<Problem> = Vec::new();
+        let mut config =
+            read::read(text, &mut problems).with_context(|| format!("invalid {what}"))?;
+        problems.extend(check::across_keys(&config));
+        Problems::new(what, problems)
+            .hint("every key is described in the README's configuration reference")
+            .into_result()?;
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        self.users_file = self.users_file.as_ref().map(|path| base.join(path));
+        self.out = base.join(&self.out);
+        self.vault.jwt_path = base.join(&self.vault.jwt_path);
+        self.vault.secret_id_file = self
+            .vault
+            .secret_id_file
+            .as_ref()
+            .map(|path| base.join(path));
+    }
+
+    /// Names that tenants may not claim as namespaces, besides `default` and `kube-*`.
+    pub fn is_reserved_namespace(&self, namespace: &str) -> bool {
+        namespace == "default"
+            || namespace.starts_with("kube-")
+            || namespace == self.deployer.namespace
+            || self
+                .namespaces
+                .reserved
+                .iter()
+                .any(|reserved| reserved == namespace)
+    }
+}
+
+#[cfg(test)]
+mod tests;
