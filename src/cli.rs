@@ -17,6 +17,56 @@ use crate::summary;
 use crate::write::{self, Lock};
 use crate::{Loaded, Options};
 
+// std's `print!`, `println!` and `eprintln!` panic when the reader has gone
+// (`tenantgen check 2>&1 | true`). These shadow them in this module and
+// write through the handles instead: a reader leaving is not the command's
+// failure, so its exit status stays.
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::cli::emit($crate::cli::Stream::Out, format_args!($($arg)*))
+    };
+}
+macro_rules! println {
+    ($($arg:tt)*) => {
+        $crate::cli::emit($crate::cli::Stream::Out, format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+macro_rules! eprintln {
+    ($($arg:tt)*) => {
+        $crate::cli::emit($crate::cli::Stream::Err, format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+#[doc(hidden)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Out,
+    Err,
+}
+
+/// The first failure to write standard output other than the reader
+/// leaving (a full disk, say): reported once the command is done.
+static STDOUT_FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+#[doc(hidden)]
+pub fn emit(stream: Stream, text: std::fmt::Arguments<'_>) {
+    let written = match stream {
+        Stream::Out => std::io::stdout().lock().write_fmt(text),
+        // Nowhere left to report a failure to write standard error.
+        Stream::Err => std::io::stderr().lock().write_fmt(text),
+    };
+    note_stdout_failure(stream, written);
+}
+
+fn note_stdout_failure(stream: Stream, written: std::io::Result<()>) {
+    if let Err(err) = written
+        && stream == Stream::Out
+        && err.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        STDOUT_FAILURE.get_or_init(|| err.to_string());
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tenantgen",
@@ -157,12 +207,23 @@ pub fn main() -> ExitCode {
     let style = Style {
         color: use_color(cli.common.color),
     };
-    match run(&cli, style) {
-        Ok(code) => ExitCode::from(code),
+    let code = match run(&cli, style) {
+        Ok(code) => code,
         Err(err) => {
             eprintln!("{} {err:#}", style.error_prefix());
+            ERROR
+        }
+    };
+    note_stdout_failure(Stream::Out, std::io::stdout().lock().flush());
+    match STDOUT_FAILURE.get() {
+        Some(failure) if code == OK => {
+            eprintln!(
+                "{} cannot write to standard output: {failure}",
+                style.error_prefix()
+            );
             ExitCode::from(ERROR)
         }
+        _ => ExitCode::from(code),
     }
 }
 

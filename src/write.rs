@@ -148,7 +148,11 @@ impl<'a> Transaction<'a> {
         let interrupted = signals.finish();
         match result {
             Ok(()) if interrupted => {
-                eprintln!("interrupted; the write had already started and was completed");
+                // Standard error may be gone with the terminal; the exit status tells.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "interrupted; the write had already started and was completed"
+                );
                 std::process::exit(130);
             }
             Ok(()) => Ok(()),

@@ -1,0 +1,72 @@
+//! The command line under adverse conditions: closed pipes, flags a
+//! command does not use, warnings beside errors, a lost render record,
+//! an interrupted prompt, and the man page.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{example_workspace, tenantgen};
+use predicates::prelude::*;
+
+/// Runs the binary in `dir` with stdout and stderr both writing into a pipe
+/// whose reader is already closed; returns the exit code.
+fn run_with_closed_pipes(dir: &Path, args: &[&str]) -> Option<i32> {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = Command::new(assert_cmd::cargo::cargo_bin("tenantgen"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer)
+        .status()
+        .unwrap();
+    status.code()
+}
+
+#[test]
+fn exit_codes_hold_when_the_reader_has_gone() {
+    let dir = example_workspace();
+    let root = dir.path();
+    let cases: [(&[&str], i32); 6] = [
+        (&["--help"], 0),
+        (&["man"], 0),
+        (&["completions", "bash"], 0),
+        (&["validate"], 0),
+        (&["diff"], 2),
+        (&["check"], 2),
+    ];
+    for (args, code) in cases {
+        assert_eq!(run_with_closed_pipes(root, args), Some(code), "{args:?}");
+    }
+    // Writing goes on when nobody reads the diff.
+    assert_eq!(run_with_closed_pipes(root, &["render", "--yes"]), Some(0));
+    assert!(root.join("stacks-out/.tenantgen.json").is_file());
+    let after: [(&[&str], i32); 5] = [
+        (&["check"], 0),
+        (&["diff", "--format", "json"], 0),
+        (&["check", "--offline"], 0),
+        (&["render", "--yes"], 0),
+        (&["check", "--users", "missing.json"], 1),
+    ];
+    for (args, code) in after {
+        assert_eq!(run_with_closed_pipes(root, args), Some(code), "{args:?}");
+    }
+    let edited = root.join("stacks-out/vault/tenant-alice.tf");
+    let text = std::fs::read_to_string(&edited).unwrap();
+    std::fs::write(&edited, format!("{text}# edited by hand\n")).unwrap();
+    assert_eq!(run_with_closed_pipes(root, &["check"]), Some(2));
+    assert_eq!(
+        run_with_closed_pipes(root, &["check", "--offline"]),
+        Some(2)
+    );
+    // The same runs with a reader print what they print.
+    tenantgen(root)
+        .arg("check")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("run `tenantgen render`"));
+}
