@@ -275,7 +275,14 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
     if let Command::Check { offline: true } = cli.command {
         return check_offline(&options, format, style);
     }
-    let mut loaded = crate::load(&options)?;
+    let mut loaded = crate::load(&options).inspect_err(|err| {
+        // Found in the same pass as the errors, so fixed in the same edit.
+        if let Some(invalid) = err.downcast_ref::<crate::model::Invalid>() {
+            for warning in &invalid.warnings {
+                eprintln!("{} {warning}", style.warning_prefix());
+            }
+        }
+    })?;
     for warning in &loaded.validated.warnings {
         eprintln!("{} {warning}", style.warning_prefix());
     }

@@ -70,3 +70,37 @@ fn exit_codes_hold_when_the_reader_has_gone() {
         .code(2)
         .stderr(predicate::str::contains("run `tenantgen render`"));
 }
+
+/// Typos that are only warnings show up beside the errors, so one edit
+/// fixes both.
+#[test]
+fn warnings_are_reported_with_the_errors() {
+    let dir = example_workspace();
+    let users_path = dir.path().join("examples/k8s_users.json");
+    let mut users: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&users_path).unwrap()).unwrap();
+    users["frank"] = serde_json::json!({
+        "role": "namespace-owner",
+        "emial": "frank@example.com",
+        "quota": {"cpus": "2"}
+    });
+    users["gina"] = serde_json::json!({"role": "superuser"});
+    std::fs::write(&users_path, users.to_string()).unwrap();
+    for command in ["validate", "diff", "check", "render"] {
+        let output = tenantgen(dir.path()).arg(command).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
+        for expected in [
+            "warning: user \"frank\": unknown field \"emial\"; did you mean \"email\"?",
+            "warning: user \"frank\": unknown quota key \"cpus\"; did you mean \"cpu\"?",
+            "error: k8s_users has 1 problem:\n  - user \"gina\": role = \"superuser\": unknown role",
+            "\nhint: fix the users source and run the command again; nothing was written",
+        ] {
+            assert!(
+                stderr.contains(expected),
+                "{command}: {expected:?} missing from:\n{stderr}"
+            );
+        }
+    }
+    assert!(!dir.path().join("stacks-out/.tenantgen.json").exists());
+}
