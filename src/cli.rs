@@ -77,65 +77,91 @@ fn note_stdout_failure(stream: Stream, written: std::io::Result<()>) {
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+// Each command takes exactly the flags it uses, so a flag that would do
+// nothing (`validate --format json`) is an error instead of silently ignored.
+
+/// Where the users come from and how strictly they are read.
+#[derive(Debug, Args)]
+pub struct UsersArgs {
+    /// Config file [default: ./tenantgen.hcl when present]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Users file (the k8s_users JSON map); overrides users_file
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+    /// Treat unknown fields in the users map as errors
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
-    pub common: Common,
+    pub vault: VaultArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct Common {
-    /// Config file [default: ./tenantgen.hcl when present]
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Users file (the k8s_users JSON map); overrides users_file
-    #[arg(long, global = true, value_name = "FILE")]
-    pub users: Option<PathBuf>,
-    /// Output root; overrides out
-    #[arg(long, global = true, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Folder of template overrides, named like the built-in templates
-    #[arg(long, global = true, value_name = "DIR")]
-    pub templates: Option<PathBuf>,
-    /// Treat unknown fields in the users map as errors
-    #[arg(long, global = true)]
-    pub strict: bool,
-    /// When to colour the output
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
-    /// Let Terraform delete this namespace (and its data) instead of releasing it; repeatable
-    #[arg(long, global = true, value_name = "NAMESPACE")]
-    pub destroy_namespace: Vec<String>,
-    /// Drop an applied release or re-adoption from the record and the generated blocks; repeatable
-    #[arg(long, global = true, value_name = "NAMESPACE")]
-    pub forget_released: Vec<String>,
-    /// Output of diff and check: text for people, json for tools
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Read the users from Vault KV v2 (vault block of the config, VAULT_* variables)
-    #[arg(long, global = true, conflicts_with = "users")]
+pub struct VaultArgs {
+    /// Read the users from Vault KV v2 (vault block of the config, VAULT_* or BAO_* variables)
+    #[arg(long, conflicts_with = "users")]
     pub vault: bool,
-    /// Vault address; overrides vault.address and VAULT_ADDR
-    #[arg(long, global = true, value_name = "URL")]
+    /// Vault address; overrides vault.address, BAO_ADDR and VAULT_ADDR
+    #[arg(long, value_name = "URL")]
     pub vault_addr: Option<String>,
-    /// Vault namespace; overrides vault.namespace and VAULT_NAMESPACE
-    #[arg(long, global = true, value_name = "NAMESPACE")]
+    /// Vault namespace; overrides vault.namespace, BAO_NAMESPACE and VAULT_NAMESPACE
+    #[arg(long, value_name = "NAMESPACE")]
     pub vault_namespace: Option<String>,
-    /// CA certificate (PEM) that signed Vault's certificate; overrides VAULT_CACERT
-    #[arg(long, global = true, value_name = "FILE")]
+    /// CA certificate (PEM) that signed Vault's certificate; overrides BAO_CACERT and VAULT_CACERT
+    #[arg(long, value_name = "FILE")]
     pub vault_cacert: Option<PathBuf>,
     /// Do not verify Vault's TLS certificate (dev servers only)
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub vault_skip_verify: bool,
     /// Read this version of the secret instead of the latest
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, value_name = "N")]
     pub vault_version: Option<u64>,
-    /// Give up on Vault requests after this many seconds [default: vault.timeout or 10]
-    #[arg(long, global = true, value_name = "SECONDS")]
+    /// Give up on the Vault read after this many seconds [default: vault.timeout or 10]
+    #[arg(long, value_name = "SECONDS")]
     pub vault_timeout: Option<u64>,
 }
 
-impl Common {
+/// The output tree and the templates that fill it.
+#[derive(Debug, Args)]
+pub struct TreeArgs {
+    /// Output root; overrides out
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Folder of template overrides, named like the built-in templates
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+}
+
+/// What happens to namespaces this render stops managing.
+#[derive(Debug, Args)]
+pub struct NamespaceArgs {
+    /// Let Terraform delete this namespace (and its data) instead of releasing it; repeatable
+    #[arg(long, value_name = "NAMESPACE")]
+    pub destroy_namespace: Vec<String>,
+    /// Drop an applied release or re-adoption from the record and the generated blocks; repeatable
+    #[arg(long, value_name = "NAMESPACE")]
+    pub forget_released: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ColorArgs {
+    /// When to colour the output
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    /// Output: text for people, json for tools
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+impl VaultArgs {
     /// The Vault overrides, when the users come from Vault.
-    fn vault_flags(&self) -> Option<VaultFlags> {
+    fn flags(&self) -> Option<VaultFlags> {
         let flags = VaultFlags {
             address: self.vault_addr.clone(),
             namespace: self.vault_namespace.clone(),
@@ -164,21 +190,67 @@ pub enum Command {
         /// Overwrite or delete generated files that were edited by hand
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        users: UsersArgs,
+        #[command(flatten)]
+        tree: TreeArgs,
+        #[command(flatten)]
+        namespaces: NamespaceArgs,
+        #[command(flatten)]
+        color: ColorArgs,
     },
     /// Show what render would change; exit 0 when nothing, 2 when something would change
-    Diff,
+    Diff {
+        #[command(flatten)]
+        users: UsersArgs,
+        #[command(flatten)]
+        tree: TreeArgs,
+        #[command(flatten)]
+        namespaces: NamespaceArgs,
+        #[command(flatten)]
+        format: FormatArgs,
+        #[command(flatten)]
+        color: ColorArgs,
+    },
     /// For CI: exit 0 when the generated files are up to date, 2 when stale or hand-edited
     Check {
         /// Without reading the users: check headers and the file set against the last render's record
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["users", "strict", "VaultArgs", "templates", "NamespaceArgs"])]
         offline: bool,
+        #[command(flatten)]
+        users: UsersArgs,
+        #[command(flatten)]
+        tree: TreeArgs,
+        #[command(flatten)]
+        namespaces: NamespaceArgs,
+        #[command(flatten)]
+        format: FormatArgs,
+        #[command(flatten)]
+        color: ColorArgs,
     },
     /// Validate the users and the config only
-    Validate,
+    Validate {
+        #[command(flatten)]
+        users: UsersArgs,
+        #[command(flatten)]
+        color: ColorArgs,
+    },
     /// Print a shell completion script, e.g. `tenantgen completions bash > /etc/bash_completion.d/tenantgen`
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff), e.g. `tenantgen man > /usr/local/share/man/man1/tenantgen.1`
     Man,
+}
+
+impl Command {
+    fn color(&self) -> ColorChoice {
+        match self {
+            Command::Render { color, .. }
+            | Command::Diff { color, .. }
+            | Command::Check { color, .. }
+            | Command::Validate { color, .. } => color.color,
+            Command::Completions { .. } | Command::Man => ColorChoice::Auto,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -203,9 +275,17 @@ const DIFFERS: u8 = 2;
 
 /// Runs the command line of this process.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Not `Cli::parse()`: clap exits 2 on a usage error, and 2 means "the tree
+    // differs" here; a command line tenantgen cannot run is an error, 1.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { ERROR } else { OK });
+        }
+    };
     let style = Style {
-        color: use_color(cli.common.color),
+        color: use_color(cli.command.color()),
     };
     let code = match run(&cli, style) {
         Ok(code) => code,
@@ -239,28 +319,32 @@ fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
-fn options(common: &Common) -> Result<Options> {
+fn options(
+    users: &UsersArgs,
+    tree: Option<&TreeArgs>,
+    namespaces: Option<&NamespaceArgs>,
+) -> Result<Options> {
     Ok(Options {
         working_dir: std::env::current_dir()?,
-        config: common.config.clone(),
-        users: common.users.clone(),
-        out: common.out.clone(),
-        templates: common.templates.clone(),
-        strict: common.strict,
-        vault: common.vault_flags(),
+        config: users.config.clone(),
+        users: users.users.clone(),
+        out: tree.and_then(|tree| tree.out.clone()),
+        templates: tree.and_then(|tree| tree.templates.clone()),
+        strict: users.strict,
+        vault: users.vault.flags(),
         namespaces: crate::plan::lifecycle::NamespaceOptIns {
-            destroy: common.destroy_namespace.clone(),
-            forget: common.forget_released.clone(),
+            destroy: namespaces.map_or_else(Vec::new, |n| n.destroy_namespace.clone()),
+            forget: namespaces.map_or_else(Vec::new, |n| n.forget_released.clone()),
         },
     })
 }
 
 /// Runs one parsed command line; returns the exit status.
 pub fn run(cli: &Cli, style: Style) -> Result<u8> {
-    match cli.command {
+    let (users, tree, namespaces, format) = match &cli.command {
         Command::Completions { shell } => {
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "tenantgen", &mut script);
+            clap_complete::generate(*shell, &mut Cli::command(), "tenantgen", &mut script);
             return print_bytes(&script, "the completion script");
         }
         Command::Man => {
@@ -268,11 +352,30 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
             clap_mangen::Man::new(Cli::command()).render(&mut page)?;
             return print_bytes(&page, "the man page");
         }
-        _ => {}
-    }
-    let options = options(&cli.common)?;
-    let format = cli.common.format;
-    if let Command::Check { offline: true } = cli.command {
+        Command::Render {
+            users,
+            tree,
+            namespaces,
+            ..
+        } => (users, Some(tree), Some(namespaces), Format::Text),
+        Command::Diff {
+            users,
+            tree,
+            namespaces,
+            format,
+            ..
+        }
+        | Command::Check {
+            users,
+            tree,
+            namespaces,
+            format,
+            ..
+        } => (users, Some(tree), Some(namespaces), format.format),
+        Command::Validate { users, .. } => (users, None, None, Format::Text),
+    };
+    let options = options(users, tree, namespaces)?;
+    if let Command::Check { offline: true, .. } = cli.command {
         return check_offline(&options, format, style);
     }
     let mut loaded = crate::load(&options).inspect_err(|err| {
@@ -286,7 +389,7 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
     for warning in &loaded.validated.warnings {
         eprintln!("{} {warning}", style.warning_prefix());
     }
-    if let Command::Validate = cli.command {
+    if let Command::Validate { .. } = cli.command {
         return validate(&loaded);
     }
     let templates = options
@@ -312,11 +415,11 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
         summary: std::cell::OnceCell::new(),
     };
     match cli.command {
-        Command::Render { yes, force } => render(&view, yes, force),
-        Command::Diff => view.show("diff", format),
+        Command::Render { yes, force, .. } => render(&view, yes, force),
+        Command::Diff { .. } => view.show("diff", format),
         Command::Check { .. } => check(&view, format),
         // Returned earlier, before the tree was read.
-        Command::Validate | Command::Completions { .. } | Command::Man => Ok(OK),
+        Command::Validate { .. } | Command::Completions { .. } | Command::Man => Ok(OK),
     }
 }
 
@@ -334,9 +437,9 @@ fn print_bytes(bytes: &[u8], what: &str) -> Result<u8> {
 fn command_name(command: &Command) -> &'static str {
     match command {
         Command::Render { .. } => "render",
-        Command::Diff => "diff",
+        Command::Diff { .. } => "diff",
         Command::Check { .. } => "check",
-        Command::Validate => "validate",
+        Command::Validate { .. } => "validate",
         Command::Completions { .. } => "completions",
         Command::Man => "man",
     }

@@ -104,3 +104,132 @@ fn warnings_are_reported_with_the_errors() {
     }
     assert!(!dir.path().join("stacks-out/.tenantgen.json").exists());
 }
+
+/// A flag a command would ignore is a usage error (exit 1, not 2, which
+/// means "the tree differs"), named the way clap names it.
+#[test]
+fn flags_a_command_does_not_use_are_rejected() {
+    let dir = example_workspace();
+    let rejected: [(&[&str], &str); 12] = [
+        (
+            &["render", "--format", "json"],
+            "unexpected argument '--format'",
+        ),
+        (
+            &["validate", "--format", "json"],
+            "unexpected argument '--format'",
+        ),
+        (&["validate", "--out", "x"], "unexpected argument '--out'"),
+        (
+            &["validate", "--templates", "x"],
+            "unexpected argument '--templates'",
+        ),
+        (
+            &["validate", "--destroy-namespace", "x"],
+            "unexpected argument '--destroy-namespace'",
+        ),
+        (
+            &["check", "--offline", "--vault"],
+            "'--offline' cannot be used with",
+        ),
+        (
+            &["check", "--offline", "--users", "u.json"],
+            "'--offline' cannot be used with '--users <FILE>'",
+        ),
+        (
+            &["check", "--offline", "--forget-released", "x"],
+            "'--offline' cannot be used with",
+        ),
+        (
+            &["check", "--offline", "--strict"],
+            "'--offline' cannot be used with",
+        ),
+        (
+            &["completions", "bash", "--color", "never"],
+            "unexpected argument '--color'",
+        ),
+        (&["man", "--vault"], "unexpected argument '--vault'"),
+        (&["diff", "--yes"], "unexpected argument '--yes'"),
+    ];
+    for (args, expected) in rejected {
+        tenantgen(dir.path())
+            .args(args)
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(predicate::str::contains(expected));
+    }
+    assert!(!dir.path().join("stacks-out/.tenantgen.json").exists());
+}
+
+/// Every invocation the README documents still parses: clap stops at
+/// `--help` (exit 0) only when everything before it was accepted.
+#[test]
+fn documented_invocations_parse() {
+    let dir = example_workspace();
+    let accepted: [&[&str]; 16] = [
+        &["render"],
+        &["render", "--yes", "--force", "--color", "never"],
+        &[
+            "render",
+            "--vault",
+            "--vault-version",
+            "7",
+            "--vault-timeout",
+            "5",
+        ],
+        &["render", "--forget-released", "carol"],
+        &[
+            "render",
+            "--destroy-namespace",
+            "alice-dev",
+            "--templates",
+            "t",
+        ],
+        &[
+            "render", "--config", "c.hcl", "--users", "u.json", "--out", "o", "--strict",
+        ],
+        &[
+            "diff",
+            "--vault",
+            "--vault-addr",
+            "https://v",
+            "--vault-namespace",
+            "n",
+        ],
+        &["diff", "--format", "json", "--destroy-namespace", "x"],
+        &["check"],
+        &[
+            "check",
+            "--vault",
+            "--vault-skip-verify",
+            "--vault-cacert",
+            "ca.pem",
+        ],
+        &["check", "--format", "json", "--forget-released", "x"],
+        &[
+            "check",
+            "--offline",
+            "--format",
+            "json",
+            "--out",
+            "o",
+            "--config",
+            "c.hcl",
+        ],
+        &[
+            "validate", "--users", "u.json", "--strict", "--color", "always",
+        ],
+        &["validate", "--vault"],
+        &["completions", "bash"],
+        &["man"],
+    ];
+    for args in accepted {
+        tenantgen(dir.path())
+            .args(args)
+            .arg("--help")
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains("Usage: tenantgen"));
+    }
+}
