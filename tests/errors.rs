@@ -233,3 +233,61 @@ fn documented_invocations_parse() {
             .stdout(predicate::str::contains("Usage: tenantgen"));
     }
 }
+
+/// The roff sections of `tenantgen man`, by `.SH` title.
+fn man_sections(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    let output = tenantgen(dir).arg("man").output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let page = String::from_utf8(output.stdout).unwrap();
+    let mut sections = std::collections::BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in page.lines() {
+        if let Some(title) = line.strip_prefix(".SH ") {
+            sections.extend(current.take());
+            current = Some((title.trim_matches('"').to_string(), String::new()));
+        } else if let Some((_, body)) = &mut current {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    sections.extend(current);
+    sections
+}
+
+#[test]
+fn the_man_page_documents_the_environment_and_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let sections = man_sections(dir.path());
+    let environment = sections
+        .get("ENVIRONMENT")
+        .unwrap_or_else(|| panic!("no ENVIRONMENT section in {:?}", sections.keys()));
+    for variable in [
+        "VAULT_ADDR",
+        "BAO_ADDR",
+        "VAULT_TOKEN",
+        "BAO_TOKEN",
+        "PAGER",
+        "NO_COLOR",
+    ] {
+        assert!(
+            environment.contains(variable),
+            "{variable} missing from ENVIRONMENT:\n{environment}"
+        );
+    }
+    let exit_status = sections
+        .get("EXIT STATUS")
+        .unwrap_or_else(|| panic!("no EXIT STATUS section in {:?}", sections.keys()));
+    for code in ["0", "1", "2"] {
+        assert!(
+            exit_status.contains(&format!(".TP\n\\fB{code}\\fR\n")),
+            "exit status {code} missing from:\n{exit_status}"
+        );
+    }
+    // Flags live on the commands now; the page still lists them.
+    let render = &sections["RENDER OPTIONS"];
+    assert!(
+        render.contains("yes") && render.contains("destroy\\-namespace"),
+        "{render}"
+    );
+    assert!(sections["CHECK OPTIONS"].contains("offline"));
+}
