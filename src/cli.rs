@@ -272,6 +272,8 @@ const OK: u8 = 0;
 const ERROR: u8 = 1;
 /// Exit status of `diff` and `check` when the tree differs.
 const DIFFERS: u8 = 2;
+/// Exit status after SIGINT, SIGTERM or SIGHUP, as `write::apply` exits.
+const INTERRUPTED: u8 = 130;
 
 /// Runs the command line of this process.
 pub fn main() -> ExitCode {
@@ -521,6 +523,39 @@ fn man_page() -> Result<Vec<u8>> {
     Ok(page)
 }
 
+/// The answer to the confirmation prompt, or `None` when SIGINT, SIGTERM
+/// or SIGHUP came first: the command then returns like a "no", so the lock
+/// is released and an output root this run created is removed.
+fn read_answer() -> Result<Option<String>> {
+    let signals = write::DeferredSignals::install();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    // A blocking read resumes after a signal; a thread lets the wait notice it.
+    std::thread::spawn(move || {
+        let mut answer = String::new();
+        let read = std::io::stdin().lock().read_line(&mut answer);
+        let _ = sender.send(read.map(|_| answer));
+    });
+    loop {
+        match receiver.recv_timeout(Duration::from_millis(50)) {
+            Ok(read) if !signals.arrived() => {
+                signals.finish();
+                return Ok(Some(
+                    read.context("cannot read the answer from the terminal")?,
+                ));
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if !signals.arrived() => {}
+            // The signal arrived, or the reader is gone without an answer.
+            _ => {
+                return Ok(if signals.finish() {
+                    None
+                } else {
+                    Some(String::new())
+                });
+            }
+        }
+    }
+}
+
 /// Writes `bytes` to stdout; a reader that stops early is not an error.
 fn print_bytes(bytes: &[u8], what: &str) -> Result<u8> {
     let mut out = std::io::stdout().lock();
@@ -730,8 +765,10 @@ fn render(view: &View<'_>, yes: bool, force: bool) -> Result<u8> {
             files.added, files.modified, files.deleted
         );
         std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
+        let Some(answer) = read_answer()? else {
+            eprintln!("\ninterrupted; nothing written");
+            return Ok(INTERRUPTED);
+        };
         if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
             println!("Nothing written.");
             return Ok(ERROR);

@@ -291,3 +291,98 @@ fn the_man_page_documents_the_environment_and_exit_status() {
     );
     assert!(sections["CHECK OPTIONS"].contains("offline"));
 }
+
+/// `render --out new-out` on a terminal (`script` from util-linux gives it
+/// one), stopped at the prompt by `interrupt`; returns the exit status and
+/// everything the terminal showed.
+fn interrupt_at_the_prompt(
+    dir: &Path,
+    interrupt: impl FnOnce(&mut std::process::ChildStdin),
+) -> (Option<i32>, String) {
+    use std::io::Read;
+    let binary = assert_cmd::cargo::cargo_bin("tenantgen");
+    let mut child = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} render --color never --out new-out", binary.display()),
+            "/dev/null",
+        ])
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("`script` from util-linux runs (apt-get install util-linux)");
+    let mut stdout = child.stdout.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n @ 1..) = stdout.read(&mut chunk) {
+            if sender.send(chunk[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut shown = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !String::from_utf8_lossy(&shown).contains("[y/N]") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match receiver.recv_timeout(left) {
+            Ok(bytes) => shown.extend(bytes),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "no prompt within 60 s:\n{}",
+                    String::from_utf8_lossy(&shown)
+                );
+            }
+        }
+    }
+    assert!(
+        dir.join("new-out/.tenantgen.lock").is_file(),
+        "the lock is held at the prompt"
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    interrupt(&mut stdin);
+    let status = child.wait().unwrap();
+    drop(stdin);
+    while let Ok(bytes) = receiver.recv_timeout(std::time::Duration::from_secs(5)) {
+        shown.extend(bytes);
+    }
+    (status.code(), String::from_utf8_lossy(&shown).into_owned())
+}
+
+/// Ctrl-C (or SIGTERM) at the prompt leaves no new output directory and no
+/// lock behind, as answering "no" does.
+#[test]
+fn an_interrupt_at_the_prompt_removes_the_new_output_root() {
+    use std::io::Write;
+    let dir = example_workspace();
+    // Ctrl-C typed at the terminal: the line discipline sends SIGINT.
+    let (code, shown) = interrupt_at_the_prompt(dir.path(), |terminal| {
+        terminal.write_all(&[0x03]).unwrap();
+        terminal.flush().unwrap();
+    });
+    assert_eq!(code, Some(130), "{shown}");
+    assert!(shown.contains("interrupted; nothing written"), "{shown}");
+    assert!(!dir.path().join("new-out").exists(), "{shown}");
+
+    // SIGTERM to the pid the lock file names.
+    let root = dir.path().to_path_buf();
+    let (code, shown) = interrupt_at_the_prompt(dir.path(), |_| {
+        let holder = std::fs::read_to_string(root.join("new-out/.tenantgen.lock")).unwrap();
+        let pid: i32 = holder
+            .strip_prefix("pid ")
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|pid| pid.parse().ok())
+            .unwrap_or_else(|| panic!("no pid in the lock file: {holder:?}"));
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    });
+    assert_eq!(code, Some(130), "{shown}");
+    assert!(!dir.path().join("new-out").exists(), "{shown}");
+    // The existing root and its hand-written files are untouched.
+    assert!(
+        dir.path()
+            .join("stacks-out/woodpecker/woodpecker.tf")
+            .is_file()
+    );
+}
