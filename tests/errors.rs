@@ -362,8 +362,10 @@ fn an_interrupt_at_the_prompt_removes_the_new_output_root() {
         terminal.write_all(&[0x03]).unwrap();
         terminal.flush().unwrap();
     });
+    // `script -e` reports a death by SIGINT as 130 too; the directory tells
+    // them apart (a killed run leaves it holding the lock). The message
+    // after ^C may be lost as `script` exits, so it is not asserted here.
     assert_eq!(code, Some(130), "{shown}");
-    assert!(shown.contains("interrupted; nothing written"), "{shown}");
     assert!(!dir.path().join("new-out").exists(), "{shown}");
 
     // SIGTERM to the pid the lock file names.
@@ -377,6 +379,7 @@ fn an_interrupt_at_the_prompt_removes_the_new_output_root() {
             .unwrap_or_else(|| panic!("no pid in the lock file: {holder:?}"));
         assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     });
+    // A death by SIGTERM would be 143.
     assert_eq!(code, Some(130), "{shown}");
     assert!(!dir.path().join("new-out").exists(), "{shown}");
     // The existing root and its hand-written files are untouched.
