@@ -524,10 +524,9 @@ fn man_page() -> Result<Vec<u8>> {
 }
 
 /// The answer to the confirmation prompt, or `None` when SIGINT, SIGTERM
-/// or SIGHUP came first: the command then returns like a "no", so the lock
+/// or SIGHUP came first (held back by `signals` since before the question): the command then returns like a "no", so the lock
 /// is released and an output root this run created is removed.
-fn read_answer() -> Result<Option<String>> {
-    let signals = write::DeferredSignals::install();
+fn read_answer(signals: write::DeferredSignals) -> Result<Option<String>> {
     let (sender, receiver) = std::sync::mpsc::channel();
     // A blocking read resumes after a signal; a thread lets the wait notice it.
     std::thread::spawn(move || {
@@ -758,6 +757,8 @@ fn render(view: &View<'_>, yes: bool, force: bool) -> Result<u8> {
                 "not writing without confirmation: there is no terminal to ask on; re-run with --yes to write these changes"
             );
         }
+        // Held from before the question shows, so an early Ctrl-C is caught too.
+        let signals = write::DeferredSignals::install();
         // The summary is above a diff that may be long: repeat the counts here.
         let files = &view.summary().files;
         print!(
@@ -765,7 +766,7 @@ fn render(view: &View<'_>, yes: bool, force: bool) -> Result<u8> {
             files.added, files.modified, files.deleted
         );
         std::io::stdout().flush()?;
-        let Some(answer) = read_answer()? else {
+        let Some(answer) = read_answer(signals)? else {
             eprintln!("\ninterrupted; nothing written");
             return Ok(INTERRUPTED);
         };

@@ -514,8 +514,16 @@ impl DeferredSignals {
 
     /// Ends the critical section; returns whether a signal arrived during it.
     pub fn finish(self) -> bool {
+        let flags = self.flags;
+        drop(self);
+        flags.pending.load(Ordering::SeqCst)
+    }
+}
+
+/// An early return (an error) ends the critical section too.
+impl Drop for DeferredSignals {
+    fn drop(&mut self) {
         self.flags.allow_default.store(true, Ordering::SeqCst);
-        self.flags.pending.load(Ordering::SeqCst)
     }
 }
 
