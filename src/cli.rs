@@ -190,6 +190,9 @@ pub enum Command {
         /// Overwrite or delete generated files that were edited by hand
         #[arg(long)]
         force: bool,
+        /// Rebuild a lost or damaged render record (.tenantgen.json) from the generated files and the current users
+        #[arg(long)]
+        rebuild_record: bool,
         #[command(flatten)]
         users: UsersArgs,
         #[command(flatten)]
@@ -325,6 +328,7 @@ fn options(
     users: &UsersArgs,
     tree: Option<&TreeArgs>,
     namespaces: Option<&NamespaceArgs>,
+    rebuild_record: bool,
 ) -> Result<Options> {
     Ok(Options {
         working_dir: std::env::current_dir()?,
@@ -338,6 +342,7 @@ fn options(
             destroy: namespaces.map_or_else(Vec::new, |n| n.destroy_namespace.clone()),
             forget: namespaces.map_or_else(Vec::new, |n| n.forget_released.clone()),
         },
+        rebuild_record,
     })
 }
 
@@ -372,7 +377,14 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
         } => (users, Some(tree), Some(namespaces), format.format),
         Command::Validate { users, .. } => (users, None, None, Format::Text),
     };
-    let options = options(users, tree, namespaces)?;
+    let rebuild_record = matches!(
+        cli.command,
+        Command::Render {
+            rebuild_record: true,
+            ..
+        }
+    );
+    let options = options(users, tree, namespaces, rebuild_record)?;
     if let Command::Check { offline: true, .. } = cli.command {
         return check_offline(&options, format, style);
     }
@@ -386,6 +398,16 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
     })?;
     for warning in &loaded.validated.warnings {
         eprintln!("{} {warning}", style.warning_prefix());
+    }
+    if !loaded.record_notes.is_empty() {
+        eprintln!(
+            "{} rebuilding the render record of {} (--rebuild-record):",
+            style.warning_prefix(),
+            root_label(&loaded.out_root)
+        );
+        for note in &loaded.record_notes {
+            eprintln!("  - {note}");
+        }
     }
     if let Command::Validate { .. } = cli.command {
         return validate(&loaded);

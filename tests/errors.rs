@@ -389,3 +389,132 @@ fn an_interrupt_at_the_prompt_removes_the_new_output_root() {
             .is_file()
     );
 }
+
+fn edit_users(dir: &Path, edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) {
+    let path = dir.join("examples/k8s_users.json");
+    let mut users: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(users.as_object_mut().unwrap());
+    std::fs::write(path, users.to_string()).unwrap();
+}
+
+/// A history of renders: carol leaves and comes back (re-adopted), bob
+/// leaves (released), then alice leaves, rendered last.
+fn render_history(dir: &Path, lose_the_record: bool) {
+    let render = |args: &[&str]| {
+        tenantgen(dir)
+            .args(["render", "--yes"])
+            .args(args)
+            .assert()
+            .code(0);
+    };
+    render(&[]);
+    let carol = serde_json::from_str::<serde_json::Value>(
+        &std::fs::read_to_string(dir.join("examples/k8s_users.json")).unwrap(),
+    )
+    .unwrap()["carol"]
+        .clone();
+    edit_users(dir, |users| {
+        users.remove("carol");
+    });
+    render(&[]);
+    edit_users(dir, |users| {
+        users.insert("carol".into(), carol);
+    });
+    render(&[]);
+    edit_users(dir, |users| {
+        users.remove("bob");
+    });
+    render(&[]);
+    edit_users(dir, |users| {
+        users.remove("alice");
+    });
+    if lose_the_record {
+        std::fs::remove_file(dir.join("stacks-out/.tenantgen.json")).unwrap();
+        let before = common::tree(dir);
+        tenantgen(dir)
+            .args(["render", "--yes"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(
+                "restore it from version control\nhint: with no copy to restore, `tenantgen render --rebuild-record` rebuilds it",
+            ));
+        assert_eq!(common::tree(dir), before, "nothing written");
+        render(&["--rebuild-record"]);
+    } else {
+        render(&[]);
+    }
+}
+
+/// `render --rebuild-record` recovers what the generated files hold, so
+/// the tree ends exactly as if the record had never been lost; it says
+/// what it recovered and what is lost.
+#[test]
+fn a_lost_record_is_rebuilt_from_the_generated_files() {
+    let kept = example_workspace();
+    render_history(kept.path(), false);
+    let lost = example_workspace();
+    render_history(lost.path(), true);
+    assert_eq!(
+        common::tree(&lost.path().join("stacks-out")),
+        common::tree(&kept.path().join("stacks-out")),
+        "the rebuilt record leads to the same tree"
+    );
+    let record: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(lost.path().join("stacks-out/.tenantgen.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        record["released"],
+        serde_json::json!({"alice-dev": "alice", "alice-prod": "alice", "bob-staging": "bob"})
+    );
+    assert_eq!(record["readopted"], serde_json::json!(["carol"]));
+
+    // What the rebuild says, seen again on a second loss.
+    std::fs::remove_file(lost.path().join("stacks-out/.tenantgen.json")).unwrap();
+    let output = tenantgen(lost.path())
+        .args(["render", "--yes", "--rebuild-record"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    for expected in [
+        "warning: rebuilding the render record of stacks-out (--rebuild-record):",
+        "3 released namespaces (alice-dev, alice-prod, bob-staging), 1 re-adopted namespace (carol)",
+        "lost with the record: who the tenants were at the last render",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} missing:\n{stderr}");
+    }
+    assert_eq!(
+        common::tree(&lost.path().join("stacks-out")),
+        common::tree(&kept.path().join("stacks-out"))
+    );
+    // A damaged record is rebuilt the same way.
+    std::fs::write(
+        lost.path().join("stacks-out/.tenantgen.json"),
+        r#"{"generator": "tenantgen", "format": 99}"#,
+    )
+    .unwrap();
+    tenantgen(lost.path())
+        .args(["render", "--yes"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "cannot be read as a tenantgen render record",
+        ))
+        .stderr(predicate::str::contains("--rebuild-record"));
+    tenantgen(lost.path())
+        .args(["render", "--yes", "--rebuild-record"])
+        .assert()
+        .code(0);
+    assert_eq!(
+        common::tree(&lost.path().join("stacks-out")),
+        common::tree(&kept.path().join("stacks-out"))
+    );
+    // A record that is there is never replaced.
+    tenantgen(lost.path())
+        .args(["render", "--yes", "--rebuild-record"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("is present and readable"));
+}
