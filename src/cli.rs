@@ -23,23 +23,22 @@ use crate::{Loaded, Options};
 // failure, so its exit status stays.
 macro_rules! print {
     ($($arg:tt)*) => {
-        $crate::cli::emit($crate::cli::Stream::Out, format_args!($($arg)*))
+        emit(Stream::Out, format_args!($($arg)*))
     };
 }
 macro_rules! println {
     ($($arg:tt)*) => {
-        $crate::cli::emit($crate::cli::Stream::Out, format_args!("{}\n", format_args!($($arg)*)))
+        emit(Stream::Out, format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 macro_rules! eprintln {
     ($($arg:tt)*) => {
-        $crate::cli::emit($crate::cli::Stream::Err, format_args!("{}\n", format_args!($($arg)*)))
+        emit(Stream::Err, format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 
-#[doc(hidden)]
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
+enum Stream {
     Out,
     Err,
 }
@@ -48,8 +47,7 @@ pub enum Stream {
 /// leaving (a full disk, say): reported once the command is done.
 static STDOUT_FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-#[doc(hidden)]
-pub fn emit(stream: Stream, text: std::fmt::Arguments<'_>) {
+fn emit(stream: Stream, text: std::fmt::Arguments<'_>) {
     let written = match stream {
         Stream::Out => std::io::stdout().lock().write_fmt(text),
         // Nowhere left to report a failure to write standard error.

@@ -63,6 +63,23 @@ fn exit_codes_hold_when_the_reader_has_gone() {
         run_with_closed_pipes(root, &["check", "--offline"]),
         Some(2)
     );
+    // A full disk is not a reader leaving: the output is lost, so say so.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let output = Command::new(assert_cmd::cargo::cargo_bin("tenantgen"))
+        .current_dir(root)
+        .arg("validate")
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("error: cannot write to standard output"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     // The same runs with a reader print what they print.
     tenantgen(root)
         .arg("check")
