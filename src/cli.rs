@@ -17,6 +17,54 @@ use crate::summary;
 use crate::write::{self, Lock};
 use crate::{Loaded, Options};
 
+// std's `print!`, `println!` and `eprintln!` panic when the reader has gone
+// (`tenantgen check 2>&1 | true`). These shadow them in this module and
+// write through the handles instead: a reader leaving is not the command's
+// failure, so its exit status stays.
+macro_rules! print {
+    ($($arg:tt)*) => {
+        emit(Stream::Out, format_args!($($arg)*))
+    };
+}
+macro_rules! println {
+    ($($arg:tt)*) => {
+        emit(Stream::Out, format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+macro_rules! eprintln {
+    ($($arg:tt)*) => {
+        emit(Stream::Err, format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Out,
+    Err,
+}
+
+/// The first failure to write standard output other than the reader
+/// leaving (a full disk, say): reported once the command is done.
+static STDOUT_FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn emit(stream: Stream, text: std::fmt::Arguments<'_>) {
+    let written = match stream {
+        Stream::Out => std::io::stdout().lock().write_fmt(text),
+        // Nowhere left to report a failure to write standard error.
+        Stream::Err => std::io::stderr().lock().write_fmt(text),
+    };
+    note_stdout_failure(stream, written);
+}
+
+fn note_stdout_failure(stream: Stream, written: std::io::Result<()>) {
+    if let Err(err) = written
+        && stream == Stream::Out
+        && err.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        STDOUT_FAILURE.get_or_init(|| err.to_string());
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tenantgen",
@@ -27,65 +75,91 @@ use crate::{Loaded, Options};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+// Each command takes exactly the flags it uses, so a flag that would do
+// nothing (`validate --format json`) is an error instead of silently ignored.
+
+/// Where the users come from and how strictly they are read.
+#[derive(Debug, Args)]
+pub struct UsersArgs {
+    /// Config file [default: ./tenantgen.hcl when present]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Users file (the k8s_users JSON map); overrides users_file
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+    /// Treat unknown fields in the users map as errors
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
-    pub common: Common,
+    pub vault: VaultArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct Common {
-    /// Config file [default: ./tenantgen.hcl when present]
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Users file (the k8s_users JSON map); overrides users_file
-    #[arg(long, global = true, value_name = "FILE")]
-    pub users: Option<PathBuf>,
-    /// Output root; overrides out
-    #[arg(long, global = true, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Folder of template overrides, named like the built-in templates
-    #[arg(long, global = true, value_name = "DIR")]
-    pub templates: Option<PathBuf>,
-    /// Treat unknown fields in the users map as errors
-    #[arg(long, global = true)]
-    pub strict: bool,
-    /// When to colour the output
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
-    /// Let Terraform delete this namespace (and its data) instead of releasing it; repeatable
-    #[arg(long, global = true, value_name = "NAMESPACE")]
-    pub destroy_namespace: Vec<String>,
-    /// Drop an applied release or re-adoption from the record and the generated blocks; repeatable
-    #[arg(long, global = true, value_name = "NAMESPACE")]
-    pub forget_released: Vec<String>,
-    /// Output of diff and check: text for people, json for tools
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Read the users from Vault KV v2 (vault block of the config, VAULT_* variables)
-    #[arg(long, global = true, conflicts_with = "users")]
+pub struct VaultArgs {
+    /// Read the users from Vault KV v2 (vault block of the config, VAULT_* or BAO_* variables)
+    #[arg(long, conflicts_with = "users")]
     pub vault: bool,
-    /// Vault address; overrides vault.address and VAULT_ADDR
-    #[arg(long, global = true, value_name = "URL")]
+    /// Vault address; overrides vault.address, BAO_ADDR and VAULT_ADDR
+    #[arg(long, value_name = "URL")]
     pub vault_addr: Option<String>,
-    /// Vault namespace; overrides vault.namespace and VAULT_NAMESPACE
-    #[arg(long, global = true, value_name = "NAMESPACE")]
+    /// Vault namespace; overrides vault.namespace, BAO_NAMESPACE and VAULT_NAMESPACE
+    #[arg(long, value_name = "NAMESPACE")]
     pub vault_namespace: Option<String>,
-    /// CA certificate (PEM) that signed Vault's certificate; overrides VAULT_CACERT
-    #[arg(long, global = true, value_name = "FILE")]
+    /// CA certificate (PEM) that signed Vault's certificate; overrides BAO_CACERT and VAULT_CACERT
+    #[arg(long, value_name = "FILE")]
     pub vault_cacert: Option<PathBuf>,
     /// Do not verify Vault's TLS certificate (dev servers only)
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub vault_skip_verify: bool,
     /// Read this version of the secret instead of the latest
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, value_name = "N")]
     pub vault_version: Option<u64>,
-    /// Give up on Vault requests after this many seconds [default: vault.timeout or 10]
-    #[arg(long, global = true, value_name = "SECONDS")]
+    /// Give up on the Vault read after this many seconds [default: vault.timeout or 10]
+    #[arg(long, value_name = "SECONDS")]
     pub vault_timeout: Option<u64>,
 }
 
-impl Common {
+/// The output tree and the templates that fill it.
+#[derive(Debug, Args)]
+pub struct TreeArgs {
+    /// Output root; overrides out
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Folder of template overrides, named like the built-in templates
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+}
+
+/// What happens to namespaces this render stops managing.
+#[derive(Debug, Args)]
+pub struct NamespaceArgs {
+    /// Let Terraform delete this namespace (and its data) instead of releasing it; repeatable
+    #[arg(long, value_name = "NAMESPACE")]
+    pub destroy_namespace: Vec<String>,
+    /// Drop an applied release or re-adoption from the record and the generated blocks; repeatable
+    #[arg(long, value_name = "NAMESPACE")]
+    pub forget_released: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ColorArgs {
+    /// When to colour the output
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    /// Output: text for people, json for tools
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+impl VaultArgs {
     /// The Vault overrides, when the users come from Vault.
-    fn vault_flags(&self) -> Option<VaultFlags> {
+    fn flags(&self) -> Option<VaultFlags> {
         let flags = VaultFlags {
             address: self.vault_addr.clone(),
             namespace: self.vault_namespace.clone(),
@@ -114,21 +188,70 @@ pub enum Command {
         /// Overwrite or delete generated files that were edited by hand
         #[arg(long)]
         force: bool,
+        /// Rebuild a lost or damaged render record (.tenantgen.json) from the generated files and the current users
+        #[arg(long)]
+        rebuild_record: bool,
+        #[command(flatten)]
+        users: UsersArgs,
+        #[command(flatten)]
+        tree: TreeArgs,
+        #[command(flatten)]
+        namespaces: NamespaceArgs,
+        #[command(flatten)]
+        color: ColorArgs,
     },
     /// Show what render would change; exit 0 when nothing, 2 when something would change
-    Diff,
+    Diff {
+        #[command(flatten)]
+        users: UsersArgs,
+        #[command(flatten)]
+        tree: TreeArgs,
+        #[command(flatten)]
+        namespaces: NamespaceArgs,
+        #[command(flatten)]
+        format: FormatArgs,
+        #[command(flatten)]
+        color: ColorArgs,
+    },
     /// For CI: exit 0 when the generated files are up to date, 2 when stale or hand-edited
     Check {
         /// Without reading the users: check headers and the file set against the last render's record
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["users", "strict", "VaultArgs", "templates", "NamespaceArgs"])]
         offline: bool,
+        #[command(flatten)]
+        users: UsersArgs,
+        #[command(flatten)]
+        tree: TreeArgs,
+        #[command(flatten)]
+        namespaces: NamespaceArgs,
+        #[command(flatten)]
+        format: FormatArgs,
+        #[command(flatten)]
+        color: ColorArgs,
     },
     /// Validate the users and the config only
-    Validate,
+    Validate {
+        #[command(flatten)]
+        users: UsersArgs,
+        #[command(flatten)]
+        color: ColorArgs,
+    },
     /// Print a shell completion script, e.g. `tenantgen completions bash > /etc/bash_completion.d/tenantgen`
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff), e.g. `tenantgen man > /usr/local/share/man/man1/tenantgen.1`
     Man,
+}
+
+impl Command {
+    fn color(&self) -> ColorChoice {
+        match self {
+            Command::Render { color, .. }
+            | Command::Diff { color, .. }
+            | Command::Check { color, .. }
+            | Command::Validate { color, .. } => color.color,
+            Command::Completions { .. } | Command::Man => ColorChoice::Auto,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -150,19 +273,40 @@ const OK: u8 = 0;
 const ERROR: u8 = 1;
 /// Exit status of `diff` and `check` when the tree differs.
 const DIFFERS: u8 = 2;
+/// Exit status after SIGINT, SIGTERM or SIGHUP, as `write::apply` exits.
+const INTERRUPTED: u8 = 130;
 
 /// Runs the command line of this process.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let style = Style {
-        color: use_color(cli.common.color),
+    // Not `Cli::parse()`: clap exits 2 on a usage error, and 2 means "the tree
+    // differs" here; a command line tenantgen cannot run is an error, 1.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { ERROR } else { OK });
+        }
     };
-    match run(&cli, style) {
-        Ok(code) => ExitCode::from(code),
+    let style = Style {
+        color: use_color(cli.command.color()),
+    };
+    let code = match run(&cli, style) {
+        Ok(code) => code,
         Err(err) => {
             eprintln!("{} {err:#}", style.error_prefix());
+            ERROR
+        }
+    };
+    note_stdout_failure(Stream::Out, std::io::stdout().lock().flush());
+    match STDOUT_FAILURE.get() {
+        Some(failure) if code == OK => {
+            eprintln!(
+                "{} cannot write to standard output: {failure}",
+                style.error_prefix()
+            );
             ExitCode::from(ERROR)
         }
+        _ => ExitCode::from(code),
     }
 }
 
@@ -178,47 +322,92 @@ fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
-fn options(common: &Common) -> Result<Options> {
+fn options(
+    users: &UsersArgs,
+    tree: Option<&TreeArgs>,
+    namespaces: Option<&NamespaceArgs>,
+    rebuild_record: bool,
+) -> Result<Options> {
     Ok(Options {
         working_dir: std::env::current_dir()?,
-        config: common.config.clone(),
-        users: common.users.clone(),
-        out: common.out.clone(),
-        templates: common.templates.clone(),
-        strict: common.strict,
-        vault: common.vault_flags(),
+        config: users.config.clone(),
+        users: users.users.clone(),
+        out: tree.and_then(|tree| tree.out.clone()),
+        templates: tree.and_then(|tree| tree.templates.clone()),
+        strict: users.strict,
+        vault: users.vault.flags(),
         namespaces: crate::plan::lifecycle::NamespaceOptIns {
-            destroy: common.destroy_namespace.clone(),
-            forget: common.forget_released.clone(),
+            destroy: namespaces.map_or_else(Vec::new, |n| n.destroy_namespace.clone()),
+            forget: namespaces.map_or_else(Vec::new, |n| n.forget_released.clone()),
         },
+        rebuild_record,
     })
 }
 
 /// Runs one parsed command line; returns the exit status.
 pub fn run(cli: &Cli, style: Style) -> Result<u8> {
-    match cli.command {
+    let (users, tree, namespaces, format) = match &cli.command {
         Command::Completions { shell } => {
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "tenantgen", &mut script);
+            clap_complete::generate(*shell, &mut Cli::command(), "tenantgen", &mut script);
             return print_bytes(&script, "the completion script");
         }
-        Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
-            return print_bytes(&page, "the man page");
+        Command::Man => return print_bytes(&man_page()?, "the man page"),
+        Command::Render {
+            users,
+            tree,
+            namespaces,
+            ..
+        } => (users, Some(tree), Some(namespaces), Format::Text),
+        Command::Diff {
+            users,
+            tree,
+            namespaces,
+            format,
+            ..
         }
-        _ => {}
-    }
-    let options = options(&cli.common)?;
-    let format = cli.common.format;
-    if let Command::Check { offline: true } = cli.command {
+        | Command::Check {
+            users,
+            tree,
+            namespaces,
+            format,
+            ..
+        } => (users, Some(tree), Some(namespaces), format.format),
+        Command::Validate { users, .. } => (users, None, None, Format::Text),
+    };
+    let rebuild_record = matches!(
+        cli.command,
+        Command::Render {
+            rebuild_record: true,
+            ..
+        }
+    );
+    let options = options(users, tree, namespaces, rebuild_record)?;
+    if let Command::Check { offline: true, .. } = cli.command {
         return check_offline(&options, format, style);
     }
-    let mut loaded = crate::load(&options)?;
+    let mut loaded = crate::load(&options).inspect_err(|err| {
+        // Found in the same pass as the errors, so fixed in the same edit.
+        if let Some(invalid) = err.downcast_ref::<crate::model::Invalid>() {
+            for warning in &invalid.warnings {
+                eprintln!("{} {warning}", style.warning_prefix());
+            }
+        }
+    })?;
     for warning in &loaded.validated.warnings {
         eprintln!("{} {warning}", style.warning_prefix());
     }
-    if let Command::Validate = cli.command {
+    if !loaded.record_notes.is_empty() {
+        eprintln!(
+            "{} rebuilding the render record of {} (--rebuild-record):",
+            style.warning_prefix(),
+            root_label(&loaded.out_root)
+        );
+        for note in &loaded.record_notes {
+            eprintln!("  - {note}");
+        }
+    }
+    if let Command::Validate { .. } = cli.command {
         return validate(&loaded);
     }
     let templates = options
@@ -243,11 +432,145 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
         summary: std::cell::OnceCell::new(),
     };
     match cli.command {
-        Command::Render { yes, force } => render(&view, yes, force),
-        Command::Diff => view.show("diff", format),
+        Command::Render { yes, force, .. } => render(&view, yes, force),
+        Command::Diff { .. } => view.show("diff", format),
         Command::Check { .. } => check(&view, format),
         // Returned earlier, before the tree was read.
-        Command::Validate | Command::Completions { .. } | Command::Man => Ok(OK),
+        Command::Validate { .. } | Command::Completions { .. } | Command::Man => Ok(OK),
+    }
+}
+
+/// Every environment variable tenantgen reads, with what it does.
+const ENVIRONMENT: [(&str, &str); 10] = [
+    (
+        "VAULT_ADDR, BAO_ADDR",
+        "Vault (or OpenBao) address, when neither --vault-addr nor vault.address gives one.",
+    ),
+    (
+        "VAULT_TOKEN, BAO_TOKEN",
+        "Token for vault.auth = \"token\"; without it, ~/.vault-token as `vault login` leaves it.",
+    ),
+    (
+        "VAULT_NAMESPACE, BAO_NAMESPACE",
+        "Vault namespace, when neither --vault-namespace nor vault.namespace gives one.",
+    ),
+    (
+        "VAULT_CACERT, BAO_CACERT",
+        "CA certificate (PEM) that signed Vault's certificate, unless --vault-cacert.",
+    ),
+    (
+        "VAULT_SKIP_VERIFY, BAO_SKIP_VERIFY",
+        "Any value but 0, f or false turns off TLS verification (dev servers only).",
+    ),
+    (
+        "VAULT_ROLE_ID, BAO_ROLE_ID, VAULT_SECRET_ID, BAO_SECRET_ID",
+        "AppRole credentials for vault.auth = \"approle\"; they win over vault.role_id and vault.secret_id_file.",
+    ),
+    ("HOME", "Where ~/.vault-token is looked for."),
+    (
+        "PAGER",
+        "Program that long output on a terminal is shown through (--no-pager turns it off).",
+    ),
+    (
+        "NO_COLOR",
+        "When set and not empty, --color auto does not colour.",
+    ),
+    ("TERM", "dumb: --color auto does not colour."),
+];
+
+/// What each exit status means, as the README's Commands section says.
+const EXIT_STATUS: [(&str, &str); 4] = [
+    (
+        "0",
+        "Success: written or nothing to do (render), no changes (diff), up to date (check), valid (validate).",
+    ),
+    (
+        "1",
+        "An error, invalid input, a usage error or a declined render; nothing was written.",
+    ),
+    (
+        "2",
+        "diff and check: the tree differs from what tenantgen generates (check --offline: from the render record).",
+    ),
+    (
+        "130",
+        "Interrupted (SIGINT, SIGTERM or SIGHUP) at the confirmation prompt or during the write; the tree is whole, old or new.",
+    ),
+];
+
+/// clap_mangen's page, each command's options, then ENVIRONMENT and EXIT
+/// STATUS, which clap knows nothing about.
+fn man_page() -> Result<Vec<u8>> {
+    use clap_mangen::roff::{Roff, bold, roman};
+    let cli = Cli::command();
+    let man = clap_mangen::Man::new(cli.clone());
+    let mut page = Vec::new();
+    man.render_title(&mut page)?;
+    man.render_name_section(&mut page)?;
+    man.render_synopsis_section(&mut page)?;
+    man.render_description_section(&mut page)?;
+    man.render_options_section(&mut page)?;
+    man.render_subcommands_section(&mut page)?;
+    for command in cli.get_subcommands() {
+        if command.get_arguments().next().is_none() {
+            continue;
+        }
+        let mut options = Vec::new();
+        clap_mangen::Man::new(command.clone()).render_options_section(&mut options)?;
+        // clap_mangen heads it OPTIONS; say whose they are.
+        let options = String::from_utf8_lossy(&options).replacen(
+            ".SH OPTIONS",
+            &format!(".SH \"{} OPTIONS\"", command.get_name().to_uppercase()),
+            1,
+        );
+        page.extend_from_slice(options.as_bytes());
+    }
+    let mut roff = Roff::new();
+    for (title, entries) in [
+        ("ENVIRONMENT", &ENVIRONMENT[..]),
+        ("EXIT STATUS", &EXIT_STATUS[..]),
+    ] {
+        roff.control("SH", [title]);
+        for (name, meaning) in entries {
+            roff.control("TP", [])
+                .text([bold(*name)])
+                .text([roman(*meaning)]);
+        }
+    }
+    roff.to_writer(&mut page)?;
+    man.render_version_section(&mut page)?;
+    Ok(page)
+}
+
+/// The answer to the confirmation prompt, or `None` when SIGINT, SIGTERM
+/// or SIGHUP came first (held back by `signals` since before the question): the command then returns like a "no", so the lock
+/// is released and an output root this run created is removed.
+fn read_answer(signals: write::DeferredSignals) -> Result<Option<String>> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    // A blocking read resumes after a signal; a thread lets the wait notice it.
+    std::thread::spawn(move || {
+        let mut answer = String::new();
+        let read = std::io::stdin().lock().read_line(&mut answer);
+        let _ = sender.send(read.map(|_| answer));
+    });
+    loop {
+        match receiver.recv_timeout(Duration::from_millis(50)) {
+            Ok(read) if !signals.arrived() => {
+                signals.finish();
+                return Ok(Some(
+                    read.context("cannot read the answer from the terminal")?,
+                ));
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if !signals.arrived() => {}
+            // The signal arrived, or the reader is gone without an answer.
+            _ => {
+                return Ok(if signals.finish() {
+                    None
+                } else {
+                    Some(String::new())
+                });
+            }
+        }
     }
 }
 
@@ -265,9 +588,9 @@ fn print_bytes(bytes: &[u8], what: &str) -> Result<u8> {
 fn command_name(command: &Command) -> &'static str {
     match command {
         Command::Render { .. } => "render",
-        Command::Diff => "diff",
+        Command::Diff { .. } => "diff",
         Command::Check { .. } => "check",
-        Command::Validate => "validate",
+        Command::Validate { .. } => "validate",
         Command::Completions { .. } => "completions",
         Command::Man => "man",
     }
@@ -453,6 +776,8 @@ fn render(view: &View<'_>, yes: bool, force: bool) -> Result<u8> {
                 "not writing without confirmation: there is no terminal to ask on; re-run with --yes to write these changes"
             );
         }
+        // Held from before the question shows, so an early Ctrl-C is caught too.
+        let signals = write::DeferredSignals::install();
         // The summary is above a diff that may be long: repeat the counts here.
         let files = &view.summary().files;
         print!(
@@ -460,8 +785,10 @@ fn render(view: &View<'_>, yes: bool, force: bool) -> Result<u8> {
             files.added, files.modified, files.deleted
         );
         std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
+        let Some(answer) = read_answer(signals)? else {
+            eprintln!("\ninterrupted; nothing written");
+            return Ok(INTERRUPTED);
+        };
         if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
             println!("Nothing written.");
             return Ok(ERROR);

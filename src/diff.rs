@@ -265,7 +265,7 @@ pub fn previous_record(out_root: &Path) -> Result<Option<Manifest>> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             if holds_generated_namespaces(out_root) {
                 bail!(
-                    "{} holds generated files but no render record ({}); the record remembers which namespaces tenantgen managed, and without it a removed user's namespaces would be deleted instead of released: restore it from version control",
+                    "{} holds generated files but no render record ({}); the record remembers which namespaces tenantgen managed, and without it a removed user's namespaces would be deleted instead of released: restore it from version control\nhint: with no copy to restore, `tenantgen render --rebuild-record` rebuilds it from the generated files; its summary cannot show who changed since the last render (see README, Offboarding)",
                     out_root.display(),
                     manifest::PATH
                 );
@@ -284,10 +284,241 @@ pub fn previous_record(out_root: &Path) -> Result<Option<Manifest>> {
         // A hand-written file in the way: the diff reports it as a conflict.
         None if !Manifest::is_ours(&text) => Ok(None),
         None => bail!(
-            "{} cannot be read as a tenantgen render record; restore it from version control (it keeps released namespaces from being deleted)",
+            "{} cannot be read as a tenantgen render record; restore it from version control (it keeps released namespaces from being deleted)\nhint: with no copy to restore, `tenantgen render --rebuild-record` rebuilds it from the generated files (see README, Offboarding)",
             path.display()
         ),
     }
+}
+
+/// A render record rebuilt from the generated files (`render
+/// --rebuild-record`), with what it recovered and what it could not.
+#[derive(Debug)]
+pub struct RebuiltRecord {
+    /// Tenants and source as they are now; files and namespace history
+    /// from the tree.
+    pub record: Manifest,
+    /// Namespace → user, from the vault stack's tenant files.
+    pub managed: BTreeMap<String, String>,
+    /// What was recovered and what is lost, one line each, for people.
+    pub notes: Vec<String>,
+}
+
+/// Rebuilds the record of `out_root` when it is lost or damaged. What the
+/// last render managed and released is read back from the vault stack: each
+/// `vault/tenant-<user>.tf` declares that user's namespaces, and
+/// `vault/tenantgen-lifecycle.tf` holds the `removed` (released) and
+/// `import` (re-adopted) blocks. Who the tenants were and where they came
+/// from is only in the record, so the current users stand in for them.
+pub fn rebuild_record(
+    out_root: &Path,
+    origin: &crate::source::Origin,
+    tenants: &crate::model::Tenants,
+) -> Result<RebuiltRecord> {
+    let record_path = out_root.join(manifest::PATH);
+    if previous_record(out_root).ok().flatten().is_some() {
+        bail!(
+            "--rebuild-record: {} is present and readable, and rebuilding it would lose the history it holds; drop the flag",
+            record_path.display()
+        );
+    }
+    if record_path
+        .symlink_metadata()
+        .is_ok_and(|meta| !meta.is_file())
+    {
+        bail!(
+            "--rebuild-record: {} is not a regular file; move it away first",
+            record_path.display()
+        );
+    }
+    let listing = list(out_root)?;
+    let mut generated: BTreeMap<String, String> = BTreeMap::new();
+    for (path, entry) in &listing {
+        if *entry == Entry::File && path.ends_with(".tf") {
+            let contents = read_text(out_root, path)?;
+            if header::inspect(&contents) != Ownership::HandWritten {
+                generated.insert(path.clone(), contents);
+            }
+        }
+    }
+    let files: BTreeMap<String, String> = generated
+        .iter()
+        .map(|(path, contents)| (path.clone(), header::recorded_hash(contents)))
+        .collect();
+    let mut managed = BTreeMap::new();
+    for (path, contents) in &generated {
+        let Some(user) = path
+            .strip_prefix("vault/tenant-")
+            .and_then(|rest| rest.strip_suffix(".tf"))
+        else {
+            continue;
+        };
+        for namespace in declared_namespaces(path, contents)? {
+            managed.insert(namespace, user.to_string());
+        }
+    }
+    let lifecycle_path = format!("vault/{}", crate::render::LIFECYCLE_FILE);
+    let history = match generated.get(&lifecycle_path) {
+        Some(contents) => namespace_history(&lifecycle_path, contents)?,
+        None => crate::plan::lifecycle::NamespaceHistory::default(),
+    };
+    let leaving: Vec<&str> = managed
+        .keys()
+        .filter(|namespace| {
+            !tenants
+                .users
+                .iter()
+                .any(|user| user.namespaces.contains(namespace))
+        })
+        .map(String::as_str)
+        .collect();
+    let list_or_none = |names: Vec<&str>| {
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    };
+    let notes = vec![
+        format!(
+            "recovered from the generated files: {} ({}), {} ({}), {} ({}), and the hash of each of {}",
+            crate::problem::count(managed.len(), "managed namespace"),
+            list_or_none(managed.keys().map(String::as_str).collect()),
+            crate::problem::count(history.released.len(), "released namespace"),
+            list_or_none(history.released.keys().map(String::as_str).collect()),
+            crate::problem::count(history.readopted.len(), "re-adopted namespace"),
+            list_or_none(history.readopted.iter().map(String::as_str).collect()),
+            crate::problem::count(files.len(), "generated file"),
+        ),
+        format!(
+            "managed then but no longer in the users, so released by this render: {}",
+            list_or_none(leaving)
+        ),
+        "lost with the record: who the tenants were at the last render and where the users came from; the summary compares with the current users, so users, roles, domains and apps changed since then show only in the file diff".to_string(),
+        "lost with the record: generated files deleted by hand since the last render (it listed them)".to_string(),
+        "not lost: namespaces destroyed with --destroy-namespace are in neither the record nor the files, and adoption replacements are computed anew from the adopt block".to_string(),
+    ];
+    Ok(RebuiltRecord {
+        record: Manifest::new(origin, tenants, files, history),
+        managed,
+        notes,
+    })
+}
+
+/// The names of the namespaces a generated vault tenant file declares.
+fn declared_namespaces(path: &str, contents: &str) -> Result<Vec<String>> {
+    let body = parse_generated(path, contents)?;
+    let mut names = Vec::new();
+    for block in body.blocks() {
+        let labels: Vec<&str> = block.labels().iter().map(|label| label.as_str()).collect();
+        let is_namespace = block.identifier() == "resource"
+            && matches!(
+                labels.first(),
+                Some(&"kubernetes_namespace_v1" | &"kubernetes_namespace")
+            );
+        if !is_namespace {
+            continue;
+        }
+        let name = block
+            .body()
+            .blocks()
+            .find(|inner| inner.identifier() == "metadata")
+            .and_then(|metadata| {
+                metadata
+                    .body()
+                    .attributes()
+                    .find(|attr| attr.key() == "name")
+            })
+            .and_then(|attr| match attr.expr() {
+                hcl::Expression::String(name) => Some(name.clone()),
+                _ => None,
+            });
+        match name {
+            Some(name) => names.push(name),
+            None => bail!(
+                "--rebuild-record: {path}: the namespace resource {} has no literal metadata.name; restore the render record from version control instead",
+                labels.join(".")
+            ),
+        }
+    }
+    Ok(names)
+}
+
+/// Released namespaces (with their users) and re-adopted ones, from the
+/// `removed` and `import` blocks of the vault stack's lifecycle file.
+fn namespace_history(
+    path: &str,
+    contents: &str,
+) -> Result<crate::plan::lifecycle::NamespaceHistory> {
+    let body = parse_generated(path, contents)?;
+    // The built-in template says whose each released namespace was, in the
+    // comment above its block: `# alice-dev, of alice: released.`
+    let owners: BTreeMap<&str, &str> = contents
+        .lines()
+        .filter_map(|line| {
+            let (name, user) = line
+                .strip_prefix("# ")?
+                .strip_suffix(": released.")?
+                .split_once(", of ")?;
+            Some((name, user))
+        })
+        .collect();
+    let mut history = crate::plan::lifecycle::NamespaceHistory::default();
+    for block in body.blocks() {
+        match block.identifier() {
+            "removed" => {
+                let from = block
+                    .body()
+                    .attributes()
+                    .find(|attr| attr.key() == "from")
+                    .map(|attr| hcl::format::to_string(attr.expr()))
+                    .transpose()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                let terraform_name = from.rsplit('.').next().unwrap_or_default();
+                // Namespace names are DNS labels: `_` only stands for `-`, or
+                // leads a name that starts with a digit.
+                let name = terraform_name
+                    .strip_prefix('_')
+                    .filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+                    .unwrap_or(terraform_name)
+                    .replace('_', "-");
+                let Some(user) = owners.get(name.as_str()) else {
+                    bail!(
+                        "--rebuild-record: {path}: cannot tell whose released namespace `{from}` was (its comment is missing); restore the render record from version control instead"
+                    );
+                };
+                history.released.insert(name, user.to_string());
+            }
+            "import" => {
+                let id = block
+                    .body()
+                    .attributes()
+                    .find(|attr| attr.key() == "id")
+                    .and_then(|attr| match attr.expr() {
+                        hcl::Expression::String(id) => Some(id.clone()),
+                        _ => None,
+                    });
+                let Some(id) = id else {
+                    bail!(
+                        "--rebuild-record: {path}: an import block has no literal id; restore the render record from version control instead"
+                    );
+                };
+                history.readopted.insert(id);
+            }
+            _ => {}
+        }
+    }
+    Ok(history)
+}
+
+fn parse_generated(path: &str, contents: &str) -> Result<hcl::Body> {
+    let body = header::split(contents).map_or(contents, |(_, body)| body);
+    hcl::parse(body).with_context(|| {
+        format!(
+            "--rebuild-record: cannot parse the generated file {path}; restore the render record from version control instead"
+        )
+    })
 }
 
 /// Whether the vault stack (where namespaces live) holds a generated file.

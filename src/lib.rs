@@ -50,6 +50,9 @@ pub struct Options {
     pub vault: Option<source::vault::VaultFlags>,
     /// `--destroy-namespace` and `--forget-released`.
     pub namespaces: plan::lifecycle::NamespaceOptIns,
+    /// `render --rebuild-record`: stand in for a lost render record with one
+    /// rebuilt from the generated files ([`diff::rebuild_record`]).
+    pub rebuild_record: bool,
 }
 
 /// Configuration and validated tenants: everything before planning.
@@ -66,6 +69,9 @@ pub struct Loaded {
     /// what happened to namespaces before it.
     pub previous_namespaces: (BTreeMap<String, String>, plan::lifecycle::NamespaceHistory),
     pub namespaces: plan::lifecycle::NamespaceOptIns,
+    /// What a rebuilt record recovered and lost, to tell the user; empty
+    /// when the record was read.
+    pub record_notes: Vec<String>,
 }
 
 /// Every file of a render, the render record last.
@@ -113,11 +119,22 @@ pub fn load(options: &Options) -> Result<Loaded> {
     };
     let validated = model::build(&raw, &config, options.strict)?;
     // The last render's record carries what happened to namespaces before.
-    let previous = diff::previous_record(&out_root)?;
-    let previous_namespaces = previous
-        .as_ref()
-        .map(|record| (record.managed_namespaces(), record.namespaces.clone()))
-        .unwrap_or_default();
+    let (previous, previous_namespaces, record_notes) = if options.rebuild_record {
+        let rebuilt = diff::rebuild_record(&out_root, &raw.origin, &validated.tenants)?;
+        let history = rebuilt.record.namespaces.clone();
+        (
+            Some(rebuilt.record),
+            (rebuilt.managed, history),
+            rebuilt.notes,
+        )
+    } else {
+        let previous = diff::previous_record(&out_root)?;
+        let namespaces = previous
+            .as_ref()
+            .map(|record| (record.managed_namespaces(), record.namespaces.clone()))
+            .unwrap_or_default();
+        (previous, namespaces, Vec::new())
+    };
     Ok(Loaded {
         config,
         out_root,
@@ -126,6 +143,7 @@ pub fn load(options: &Options) -> Result<Loaded> {
         previous,
         previous_namespaces,
         namespaces: options.namespaces.clone(),
+        record_notes,
     })
 }
 

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::config::{Config, QuotaKey};
 use crate::names;
+use crate::problem::{Problem, Problems};
 use crate::quantity;
 use crate::source::{Origin, RawUsers};
 
@@ -69,34 +70,20 @@ impl fmt::Display for Role {
 #[derive(Debug)]
 pub struct Validated {
     pub tenants: Tenants,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Problem>,
 }
 
 /// The input broke at least one rule; nothing may be rendered from it.
 #[derive(Debug)]
 pub struct Invalid {
-    pub problems: Vec<String>,
-    /// Where the users came from, when that is not a file the user named.
-    pub source: Option<String>,
+    pub problems: Problems,
+    /// Found in the same pass, so they can be fixed together with the errors.
+    pub warnings: Vec<Problem>,
 }
 
 impl fmt::Display for Invalid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let count = self.problems.len();
-        let source = self
-            .source
-            .as_ref()
-            .map(|source| format!(" ({source})"))
-            .unwrap_or_default();
-        let plural = if count == 1 { "" } else { "s" };
-        write!(f, "k8s_users{source} has {count} problem{plural}:")?;
-        for problem in &self.problems {
-            write!(f, "\n  - {problem}")?;
-        }
-        write!(
-            f,
-            "\nfix the users source and run the command again; nothing was written"
-        )
+        self.problems.fmt(f)
     }
 }
 
@@ -119,27 +106,30 @@ pub fn build(raw: &RawUsers, config: &Config, strict: bool) -> Result<Validated,
         .collect();
     users.sort_by(|a, b| a.name.cmp(&b.name));
     checker.across_users(&users);
-    if checker.problems.is_empty() {
-        Ok(Validated {
+    let what = match &raw.origin {
+        Origin::File { .. } => "k8s_users".to_string(),
+        origin @ Origin::Vault { .. } => format!("k8s_users ({})", origin.describe()),
+    };
+    match Problems::new(what, checker.problems)
+        .hint("fix the users source and run the command again; nothing was written")
+        .into_result()
+    {
+        Ok(()) => Ok(Validated {
             tenants: Tenants { users },
             warnings: checker.warnings,
-        })
-    } else {
-        Err(Invalid {
-            problems: checker.problems,
-            source: match &raw.origin {
-                Origin::File { .. } => None,
-                origin @ Origin::Vault { .. } => Some(origin.describe()),
-            },
-        })
+        }),
+        Err(problems) => Err(Invalid {
+            problems,
+            warnings: checker.warnings,
+        }),
     }
 }
 
 struct Checker<'a> {
     config: &'a Config,
     strict: bool,
-    problems: Vec<String>,
-    warnings: Vec<String>,
+    problems: Vec<Problem>,
+    warnings: Vec<Problem>,
 }
 
 /// A value as it appears in messages: JSON, cut short when long.
@@ -157,30 +147,57 @@ fn shown_str(value: &str) -> String {
     shown(&Value::String(value.to_string()))
 }
 
+/// `user "alice"`, as every problem with a user begins.
+fn subject(user: &str) -> String {
+    format!("user {}", shown_str(user))
+}
+
 impl Checker<'_> {
     fn problem(&mut self, user: &str, field: &str, value: &Value, message: impl fmt::Display) {
-        self.problems.push(format!(
-            "user {}: {field} = {}: {message}",
-            shown_str(user),
-            shown(value)
+        self.problems.push(Problem::new(
+            format!("{}: {field} = {}", subject(user), shown(value)),
+            message.to_string(),
         ));
+    }
+
+    /// A problem with a user as a whole rather than one field's value.
+    fn user_problem(&mut self, user: &str, message: impl fmt::Display) {
+        self.problems
+            .push(Problem::new(subject(user), message.to_string()));
+    }
+
+    /// Unknown names are warnings, or errors under `--strict`.
+    fn unknown(&mut self, user: &str, message: String) {
+        if self.strict {
+            self.problems.push(Problem::new(
+                subject(user),
+                format!("{message} (an error because of --strict)"),
+            ));
+        } else {
+            self.warnings.push(Problem::new(
+                subject(user),
+                format!("{message} (ignored; --strict makes this an error)"),
+            ));
+        }
     }
 
     fn user(&mut self, name: &str, value: &Value) -> Option<User> {
         let mut valid = true;
         if let Err(problem) = names::check_dns_label(name) {
-            self.problems.push(format!(
-                "user {}: the username {problem}; rename the key (it becomes namespace, policy and file names)",
-                shown_str(name)
-            ));
+            self.user_problem(
+                name,
+                format!("the username {problem}; rename the key (it becomes namespace, policy and file names)"),
+            );
             valid = false;
         }
         let Some(fields) = value.as_object() else {
-            self.problems.push(format!(
-                "user {}: must be a JSON object such as {{\"role\": \"namespace-owner\"}}, not {}",
-                shown_str(name),
-                shown(value)
-            ));
+            self.user_problem(
+                name,
+                format!(
+                    "must be a JSON object such as {{\"role\": \"namespace-owner\"}}, not {}",
+                    shown(value)
+                ),
+            );
             return None;
         };
         for field in fields.keys() {
@@ -197,9 +214,9 @@ impl Checker<'_> {
         if let (Some(role), Some([])) = (role, namespaces.as_deref())
             && fields.contains_key("quota")
         {
-            self.warnings.push(format!(
-                "user {}: quota has no effect because the {role} owns no namespaces",
-                shown_str(name)
+            self.warnings.push(Problem::new(
+                subject(name),
+                format!("quota has no effect because the {role} owns no namespaces"),
             ));
         }
         Some(User {
@@ -218,28 +235,23 @@ impl Checker<'_> {
         let suggestion = names::closest(field, known.iter().copied())
             .map(|close| format!("did you mean {close:?}? "))
             .unwrap_or_default();
-        let message = format!(
-            "user {}: unknown field {}; {suggestion}known fields: {}",
-            shown_str(user),
-            shown_str(field),
-            known.join(", ")
+        self.unknown(
+            user,
+            format!(
+                "unknown field {}; {suggestion}known fields: {}",
+                shown_str(field),
+                known.join(", ")
+            ),
         );
-        if self.strict {
-            self.problems
-                .push(format!("{message} (an error because of --strict)"));
-        } else {
-            self.warnings
-                .push(format!("{message} (ignored; --strict makes this an error)"));
-        }
     }
 
     fn role(&mut self, user: &str, value: Option<&Value>) -> Option<Role> {
         let allowed = Role::ALL.map(Role::as_str).join(", ");
         let Some(value) = value else {
-            self.problems.push(format!(
-                "user {}: field `role` is missing; add \"role\": one of {allowed}",
-                shown_str(user)
-            ));
+            self.user_problem(
+                user,
+                format!("field `role` is missing; add \"role\": one of {allowed}"),
+            );
             return None;
         };
         let role = value
@@ -259,10 +271,10 @@ impl Checker<'_> {
     fn email(&mut self, user: &str, value: Option<&Value>) -> Option<String> {
         let Some(value) = value else {
             if self.config.identity.require_email {
-                self.problems.push(format!(
-                    "user {}: field `email` is missing and identity.require_email is set; add the user's OIDC email",
-                    shown_str(user)
-                ));
+                self.user_problem(
+                    user,
+                    "field `email` is missing and identity.require_email is set; add the user's OIDC email",
+                );
                 return None;
             }
             return Some(user.to_string());
@@ -469,19 +481,14 @@ impl Checker<'_> {
                 let suggestion = names::closest(name, known)
                     .map(|close| format!("did you mean {close:?}? "))
                     .unwrap_or_default();
-                let message = format!(
-                    "user {}: unknown quota key {}; {suggestion}known keys: {}",
-                    shown_str(user),
-                    shown_str(name),
-                    known.join(", ")
+                self.unknown(
+                    user,
+                    format!(
+                        "unknown quota key {}; {suggestion}known keys: {}",
+                        shown_str(name),
+                        known.join(", ")
+                    ),
                 );
-                if self.strict {
-                    self.problems
-                        .push(format!("{message} (an error because of --strict)"));
-                } else {
-                    self.warnings
-                        .push(format!("{message} (ignored; --strict makes this an error)"));
-                }
                 continue;
             };
             if let Some(previous) = given.insert(key, name) {
@@ -562,26 +569,38 @@ impl Checker<'_> {
         for user in users {
             for namespace in &user.namespaces {
                 if let Some(first) = namespace_owner.insert(namespace, &user.name) {
-                    self.problems.push(format!(
-                        "namespace {}: claimed by both user {} and user {}; a namespace has one owner, so rename one of them",
-                        shown_str(namespace), shown_str(first), shown_str(&user.name)
+                    self.problems.push(Problem::new(
+                        format!("namespace {}", shown_str(namespace)),
+                        format!(
+                            "claimed by both user {} and user {}; a namespace has one owner, so rename one of them",
+                            shown_str(first),
+                            shown_str(&user.name)
+                        ),
                     ));
                     namespace_owner.insert(namespace, first);
                 }
             }
             for domain in &user.domains {
                 if let Some(first) = domain_owner.insert(domain, &user.name) {
-                    self.problems.push(format!(
-                        "domain {}: claimed by both user {} and user {}; remove it from one of them",
-                        shown_str(domain), shown_str(first), shown_str(&user.name)
+                    self.problems.push(Problem::new(
+                        format!("domain {}", shown_str(domain)),
+                        format!(
+                            "claimed by both user {} and user {}; remove it from one of them",
+                            shown_str(first),
+                            shown_str(&user.name)
+                        ),
                     ));
                     domain_owner.insert(domain, first);
                 }
             }
             if let Some(first) = email_owner.insert(&user.email, &user.name) {
-                self.problems.push(format!(
-                    "email {}: used by both user {} and user {}; one OIDC identity maps to one Vault entity, so give each user their own",
-                    shown_str(&user.email), shown_str(first), shown_str(&user.name)
+                self.problems.push(Problem::new(
+                    format!("email {}", shown_str(&user.email)),
+                    format!(
+                        "used by both user {} and user {}; one OIDC identity maps to one Vault entity, so give each user their own",
+                        shown_str(first),
+                        shown_str(&user.name)
+                    ),
                 ));
                 email_owner.insert(&user.email, first);
             }
@@ -593,9 +612,13 @@ impl Checker<'_> {
                 };
                 let generated = app_config.domain_for(&user.name, &self.config.zone);
                 if let Some(owner) = domain_owner.get(generated.as_str()) {
-                    self.problems.push(format!(
-                        "domain {}: listed by user {} but it is the generated domain of {}'s {app} instance; remove it from the user's domains",
-                        shown_str(&generated), shown_str(owner), shown_str(&user.name)
+                    self.problems.push(Problem::new(
+                        format!("domain {}", shown_str(&generated)),
+                        format!(
+                            "listed by user {} but it is the generated domain of {}'s {app} instance; remove it from the user's domains",
+                            shown_str(owner),
+                            shown_str(&user.name)
+                        ),
                     ));
                 }
             }

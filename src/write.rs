@@ -148,7 +148,11 @@ impl<'a> Transaction<'a> {
         let interrupted = signals.finish();
         match result {
             Ok(()) if interrupted => {
-                eprintln!("interrupted; the write had already started and was completed");
+                // Standard error may be gone with the terminal; the exit status tells.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "interrupted; the write had already started and was completed"
+                );
                 std::process::exit(130);
             }
             Ok(()) => Ok(()),
@@ -464,33 +468,62 @@ fn remove_empty_parents(out_root: &Path, deleted: &Path) {
     }
 }
 
-/// Holds SIGINT, SIGTERM and SIGHUP back while files are being swapped.
-struct DeferredSignals {
+/// The flags behind [`DeferredSignals`]; the handlers are registered once
+/// per process, so a second critical section (the prompt, then the swaps)
+/// never stacks a handler that would still kill the process.
+struct SignalFlags {
     allow_default: Arc<AtomicBool>,
     pending: Arc<AtomicBool>,
 }
 
+static SIGNAL_FLAGS: std::sync::OnceLock<SignalFlags> = std::sync::OnceLock::new();
+
+/// Holds SIGINT, SIGTERM and SIGHUP back until [`DeferredSignals::finish`]:
+/// while files are being swapped, and while `render` waits for its answer.
+pub struct DeferredSignals {
+    flags: &'static SignalFlags,
+}
+
 impl DeferredSignals {
-    fn install() -> DeferredSignals {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let allow_default = Arc::new(AtomicBool::new(false));
-        let pending = Arc::new(AtomicBool::new(false));
-        for signal in [SIGINT, SIGTERM, SIGHUP] {
-            // Outside the critical section the signal keeps its default effect.
-            let _ =
-                signal_hook::flag::register_conditional_default(signal, Arc::clone(&allow_default));
-            let _ = signal_hook::flag::register(signal, Arc::clone(&pending));
-        }
-        DeferredSignals {
-            allow_default,
-            pending,
-        }
+    pub fn install() -> DeferredSignals {
+        let flags = SIGNAL_FLAGS.get_or_init(|| {
+            use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+            let flags = SignalFlags {
+                allow_default: Arc::new(AtomicBool::new(true)),
+                pending: Arc::new(AtomicBool::new(false)),
+            };
+            for signal in [SIGINT, SIGTERM, SIGHUP] {
+                // Outside a critical section the signal keeps its default effect.
+                let _ = signal_hook::flag::register_conditional_default(
+                    signal,
+                    Arc::clone(&flags.allow_default),
+                );
+                let _ = signal_hook::flag::register(signal, Arc::clone(&flags.pending));
+            }
+            flags
+        });
+        flags.pending.store(false, Ordering::SeqCst);
+        flags.allow_default.store(false, Ordering::SeqCst);
+        DeferredSignals { flags }
+    }
+
+    /// Whether a signal has arrived since [`DeferredSignals::install`].
+    pub fn arrived(&self) -> bool {
+        self.flags.pending.load(Ordering::SeqCst)
     }
 
     /// Ends the critical section; returns whether a signal arrived during it.
-    fn finish(self) -> bool {
-        self.allow_default.store(true, Ordering::SeqCst);
-        self.pending.load(Ordering::SeqCst)
+    pub fn finish(self) -> bool {
+        let flags = self.flags;
+        drop(self);
+        flags.pending.load(Ordering::SeqCst)
+    }
+}
+
+/// An early return (an error) ends the critical section too.
+impl Drop for DeferredSignals {
+    fn drop(&mut self) {
+        self.flags.allow_default.store(true, Ordering::SeqCst);
     }
 }
 

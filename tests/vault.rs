@@ -715,3 +715,82 @@ fn failures_are_clear_and_write_nothing() {
     }
     drop(silent);
 }
+
+/// A server that accepts connections and never answers: the whole read,
+/// preflight and secret read together, gives up after `--vault-timeout`.
+#[test]
+fn the_timeout_bounds_the_whole_read() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    listener.set_nonblocking(true).unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = done.clone();
+    let holder = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline
+            && held.len() < 16
+            && !stop.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            match listener.accept() {
+                Ok((stream, _)) => held.push(stream),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        held.len()
+    });
+    let dir = example_workspace();
+    let started = Instant::now();
+    let output = bare_tenantgen(dir.path())
+        .env("VAULT_ADDR", &address)
+        .env("VAULT_TOKEN", "s.never-used")
+        .args(["diff", "--vault", "--vault-timeout", "2"])
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        elapsed < Duration::from_millis(3500),
+        "--vault-timeout 2 took {elapsed:?}:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&address) && stderr.contains("did not answer within 2 s"),
+        "the message names the address and the timeout:\n{stderr}"
+    );
+    assert!(
+        holder.join().unwrap() >= 1,
+        "tenantgen never connected to the silent server"
+    );
+}
+
+/// OpenBao's own variable names are enough.
+#[test]
+fn bao_addr_and_bao_token_are_honoured() {
+    if !bao::available("bao_addr_and_bao_token_are_honoured") {
+        return;
+    }
+    let bao = Bao::start();
+    bao.put_users_string(&example_users());
+    let dir = example_workspace();
+    bare_tenantgen(dir.path())
+        .env("BAO_ADDR", &bao.address)
+        .env("BAO_TOKEN", &bao.root_token)
+        .args(["render", "--yes", "--vault"])
+        .assert()
+        .success();
+    assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
+    // BAO_ wins over VAULT_, as for `bao` itself.
+    bare_tenantgen(dir.path())
+        .env("BAO_ADDR", &bao.address)
+        .env("BAO_TOKEN", &bao.root_token)
+        .env(
+            "VAULT_ADDR",
+            format!("http://127.0.0.1:{}", bao::free_port()),
+        )
+        .env("VAULT_TOKEN", "s.not-a-token")
+        .args(["check", "--vault"])
+        .assert()
+        .code(0);
+}

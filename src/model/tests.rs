@@ -27,8 +27,13 @@ fn problems(value: serde_json::Value) -> Vec<String> {
 fn problems_with(value: serde_json::Value, config: &Config) -> Vec<String> {
     match build_json(value, config, false) {
         Ok(_) => panic!("input was accepted"),
-        Err(invalid) => invalid.problems,
+        Err(invalid) => texts(&invalid.problems.list),
     }
+}
+
+/// Each problem as it prints in the list: `subject: message`.
+fn texts(list: &[Problem]) -> Vec<String> {
+    list.iter().map(ToString::to_string).collect()
 }
 
 /// Exactly one problem, containing every fragment.
@@ -109,7 +114,7 @@ fn long_form_quota_keys_and_numbers() {
     assert_eq!(quota[&QuotaKey::Pods], "30");
     assert_eq!(quota[&QuotaKey::PersistentVolumeClaims], "5");
     assert!(
-        validated.warnings[0].contains("unknown quota key \"cpu_requests_x\""),
+        texts(&validated.warnings)[0].contains("unknown quota key \"cpu_requests_x\""),
         "{:?}",
         validated.warnings
     );
@@ -448,11 +453,56 @@ fn unknown_fields_warn_unless_strict() {
     let validated = build_json(input.clone(), &config(), false).unwrap();
     assert_eq!(validated.warnings.len(), 2, "{:?}", validated.warnings);
     assert!(
-        validated.warnings[0].contains("unknown field \"namespace\"; did you mean \"namespaces\"?")
+        texts(&validated.warnings)[0]
+            .contains("user \"alice\": unknown field \"namespace\"; did you mean \"namespaces\"?")
     );
     let strict = build_json(input, &config(), true).unwrap_err();
-    assert_eq!(strict.problems.len(), 2, "{:?}", strict.problems);
-    assert!(strict.problems[0].contains("--strict"));
+    let problems = texts(&strict.problems.list);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems[0].contains("--strict"));
+}
+
+#[test]
+fn warnings_come_with_the_errors() {
+    let invalid = build_json(
+        json!({"alice": owner(json!({"emial": "a@example.com", "quota": {"cpus": "1"}})),
+               "bob": {"role": "boss"}}),
+        &config(),
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(invalid.problems.list.len(), 1, "{:?}", invalid.problems);
+    let warnings = texts(&invalid.warnings);
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].contains("unknown field \"emial\"; did you mean \"email\"?"));
+    assert!(warnings[1].contains("unknown quota key \"cpus\"; did you mean \"cpu\"?"));
+}
+
+#[test]
+fn problems_print_as_one_list_with_the_fix() {
+    let invalid = build_json(
+        json!({"bob": {"role": "root"}, "carol": {"role": "admin", "email": "x"}}),
+        &config(),
+        false,
+    )
+    .unwrap_err();
+    let text = invalid.to_string();
+    assert!(
+        text.starts_with(
+            "k8s_users has 2 problems:\n  - user \"bob\": role = \"root\": unknown role; use one of"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n  - user \"carol\": email = \"x\": has no `@`"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "\nhint: fix the users source and run the command again; nothing was written"
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -483,7 +533,7 @@ fn huge_values_are_shown_short() {
 fn quota_without_namespaces_warns() {
     let validated = valid(json!({"dave": {"role": "power-user", "quota": {"cpu": "1"}}}));
     assert!(
-        validated.warnings[0].contains("quota has no effect"),
+        texts(&validated.warnings)[0].contains("quota has no effect"),
         "{:?}",
         validated.warnings
     );

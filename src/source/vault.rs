@@ -1,7 +1,7 @@
 //! Reading `k8s_users` from a Vault (or OpenBao) KV v2 secret with vaultrs.
 //!
 //! Settings come from flags, then `tenantgen.hcl`, then the usual `VAULT_*`
-//! variables. Every failure is one message that says what to do, and no
+//! variables or OpenBao's `BAO_*` names, which win as they do for `bao`. Every failure is one message that says what to do, and no
 //! message ever contains a token.
 
 use std::fmt;
@@ -86,23 +86,23 @@ impl Settings {
         flags: &VaultFlags,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Settings> {
-        let non_empty = |name: &str| env(name).filter(|value| !value.trim().is_empty());
+        let var = |name: &str| variable(env, name);
         let address_text = flags
             .address
             .clone()
             .or_else(|| config.address.clone())
-            .or_else(|| non_empty("VAULT_ADDR"))
+            .or_else(|| var("ADDR"))
             .ok_or_else(|| {
-                anyhow!("no Vault address: set VAULT_ADDR, vault.address in tenantgen.hcl or --vault-addr (or read a file with --users FILE)")
+                anyhow!("no Vault address: set VAULT_ADDR (or BAO_ADDR), vault.address in tenantgen.hcl or --vault-addr (or read a file with --users FILE)")
             })?;
         let address = parse_address(&address_text)?;
         let login = match config.auth {
             VaultAuth::Token => Login::Token(token(env)?),
             VaultAuth::AppRole => {
-                let role_id = non_empty("VAULT_ROLE_ID").or_else(|| config.role_id.clone()).ok_or_else(|| {
+                let role_id = var("ROLE_ID").or_else(|| config.role_id.clone()).ok_or_else(|| {
                     anyhow!("AppRole login needs a role id: set VAULT_ROLE_ID or vault.role_id in tenantgen.hcl")
                 })?;
-                let secret_id = match (non_empty("VAULT_SECRET_ID"), &config.secret_id_file) {
+                let secret_id = match (var("SECRET_ID"), &config.secret_id_file) {
                     (Some(secret_id), _) => secret_id,
                     (None, Some(file)) => {
                         read_secret_file(file, "AppRole secret id", "vault.secret_id_file")?
@@ -139,7 +139,7 @@ impl Settings {
             }
         };
         let skip_verify = flags.skip_verify
-            || non_empty("VAULT_SKIP_VERIFY")
+            || var("SKIP_VERIFY")
                 .is_some_and(|value| !matches!(value.to_lowercase().as_str(), "0" | "f" | "false"));
         Ok(Settings {
             address,
@@ -147,11 +147,11 @@ impl Settings {
                 .namespace
                 .clone()
                 .or_else(|| config.namespace.clone())
-                .or_else(|| non_empty("VAULT_NAMESPACE")),
+                .or_else(|| var("NAMESPACE")),
             ca_cert: flags
                 .ca_cert
                 .clone()
-                .or_else(|| non_empty("VAULT_CACERT").map(PathBuf::from)),
+                .or_else(|| var("CACERT").map(PathBuf::from)),
             verify: !skip_verify,
             timeout: flags
                 .timeout
@@ -195,9 +195,19 @@ fn parse_address(text: &str) -> Result<Url> {
     Ok(url)
 }
 
-/// `VAULT_TOKEN`, else the token `vault login` leaves in `~/.vault-token`.
+/// `BAO_NAME`, else `VAULT_NAME`, when set and not blank: OpenBao's `bao`
+/// prefers its own names and falls back to Vault's (its `api.ReadBaoVariable`).
+fn variable(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    ["BAO_", "VAULT_"]
+        .into_iter()
+        .filter_map(|prefix| env(&format!("{prefix}{name}")))
+        .find(|value| !value.trim().is_empty())
+}
+
+/// `BAO_TOKEN` or `VAULT_TOKEN`, else the token `vault login` (or `bao
+/// login`) leaves in `~/.vault-token`.
 fn token(env: &dyn Fn(&str) -> Option<String>) -> Result<Secret> {
-    if let Some(token) = env("VAULT_TOKEN").filter(|token| !token.trim().is_empty()) {
+    if let Some(token) = variable(env, "TOKEN") {
         return Ok(Secret(token.trim().to_string()));
     }
     if let Some(home) = env("HOME").filter(|home| !home.is_empty()) {
@@ -209,7 +219,7 @@ fn token(env: &dyn Fn(&str) -> Option<String>) -> Result<Secret> {
         }
     }
     bail!(
-        "no Vault token: set VAULT_TOKEN or run `vault login` (which writes ~/.vault-token), or configure vault.auth = \"approle\" or \"kubernetes\""
+        "no Vault token: set VAULT_TOKEN (or BAO_TOKEN) or run `vault login` (which writes ~/.vault-token), or configure vault.auth = \"approle\" or \"kubernetes\""
     )
 }
 
@@ -250,7 +260,23 @@ pub fn read(settings: &Settings) -> Result<RawUsers> {
         .enable_all()
         .build()
         .context("cannot start the runtime for the Vault client")?;
-    runtime.block_on(read_async(settings))
+    // One bound for the whole read: login, preflight and read each carry the
+    // client's per-request timeout too, but together they must not add up.
+    runtime.block_on(async {
+        tokio::time::timeout(settings.timeout, read_async(settings))
+            .await
+            .unwrap_or_else(|_| Err(silent(settings)))
+    })
+}
+
+/// The whole read took longer than `--vault-timeout`.
+fn silent(settings: &Settings) -> anyhow::Error {
+    anyhow!(
+        "reading {}: {} did not answer within {} s; check the server and network, or raise the limit with --vault-timeout SECONDS",
+        settings.secret(),
+        settings.where_(),
+        settings.timeout.as_secs()
+    )
 }
 
 async fn read_async(settings: &Settings) -> Result<RawUsers> {
@@ -595,6 +621,35 @@ mod tests {
         let settings = Settings::resolve(&config, &flags, &env).unwrap();
         assert_eq!(settings.address.as_str(), "https://flag:8200/");
         assert_eq!(settings.namespace.as_deref(), Some("flag-ns"));
+    }
+
+    #[test]
+    fn openbao_names_win_over_vault_names() {
+        let env = env_of(&[
+            ("VAULT_ADDR", "http://vault:8200"),
+            ("BAO_ADDR", "http://bao:8200"),
+            ("VAULT_TOKEN", "s.vault"),
+            ("BAO_TOKEN", "s.bao"),
+            ("VAULT_NAMESPACE", "vault-ns"),
+            ("BAO_NAMESPACE", "bao-ns"),
+            ("VAULT_CACERT", "/vault.pem"),
+            ("BAO_CACERT", "/bao.pem"),
+            ("BAO_SKIP_VERIFY", "true"),
+        ]);
+        let settings = Settings::resolve(&config(), &VaultFlags::default(), &env).unwrap();
+        assert_eq!(settings.address.as_str(), "http://bao:8200/");
+        assert_eq!(settings.login, Login::Token(Secret("s.bao".into())));
+        assert_eq!(settings.namespace.as_deref(), Some("bao-ns"));
+        assert_eq!(settings.ca_cert, Some(PathBuf::from("/bao.pem")));
+        assert!(!settings.verify);
+        // A blank BAO_ variable does not hide the VAULT_ one.
+        let env = env_of(&[
+            ("BAO_ADDR", " "),
+            ("VAULT_ADDR", "http://vault:8200"),
+            ("VAULT_TOKEN", "t"),
+        ]);
+        let settings = Settings::resolve(&config(), &VaultFlags::default(), &env).unwrap();
+        assert_eq!(settings.address.as_str(), "http://vault:8200/");
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub fn check(bytes: &[u8]) -> bool {
         previous: None,
         previous_namespaces: Default::default(),
         namespaces: Default::default(),
+        record_notes: Vec::new(),
     };
     let generation = tenantgen::generate(&loaded, None)
         .unwrap_or_else(|err| panic!("accepted input failed to render: {err:#}"));
