@@ -273,7 +273,7 @@ const OK: u8 = 0;
 const ERROR: u8 = 1;
 /// Exit status of `diff` and `check` when the tree differs.
 const DIFFERS: u8 = 2;
-/// Exit status after SIGINT, SIGTERM or SIGHUP, as `write::apply` exits.
+/// Exit status after SIGINT, SIGTERM or SIGHUP.
 const INTERRUPTED: u8 = 130;
 
 /// Runs the command line of this process.
@@ -794,7 +794,12 @@ fn render(view: &View<'_>, yes: bool, force: bool) -> Result<u8> {
             return Ok(ERROR);
         }
     }
-    write::apply(&view.loaded.out_root, view.changes)?;
+    if write::apply(&view.loaded.out_root, view.changes)?
+        == write::Written::CompletedThenInterrupted
+    {
+        eprintln!("interrupted; the write had already started and was completed");
+        return Ok(INTERRUPTED);
+    }
     println!("Wrote {label}.");
     Ok(OK)
 }

@@ -64,8 +64,17 @@ enum Fault {
     Crash(usize),
 }
 
+/// How a write ended when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Completed,
+    /// A signal arrived once the swaps had begun; they were finished first,
+    /// and the caller should end as interrupted.
+    CompletedThenInterrupted,
+}
+
 /// Applies every added, modified and deleted file of `changes` under `out_root`.
-pub fn apply(out_root: &Path, changes: &Changes) -> Result<()> {
+pub fn apply(out_root: &Path, changes: &Changes) -> Result<Written> {
     Transaction::new(out_root, changes)?.run(None)
 }
 
@@ -121,10 +130,10 @@ impl<'a> Transaction<'a> {
         }
     }
 
-    fn run(mut self, fault: Option<Fault>) -> Result<()> {
+    fn run(mut self, fault: Option<Fault>) -> Result<Written> {
         self.fault = fault;
         if self.journal.entries.is_empty() {
-            return Ok(());
+            return Ok(Written::Completed);
         }
         if let Err(err) = fs::create_dir_all(self.root) {
             return Err(anyhow!(err).context(format!(
@@ -147,15 +156,8 @@ impl<'a> Transaction<'a> {
         let result = self.swap_and_commit();
         let interrupted = signals.finish();
         match result {
-            Ok(()) if interrupted => {
-                // Standard error may be gone with the terminal; the exit status tells.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "interrupted; the write had already started and was completed"
-                );
-                std::process::exit(130);
-            }
-            Ok(()) => Ok(()),
+            Ok(()) if interrupted => Ok(Written::CompletedThenInterrupted),
+            Ok(()) => Ok(Written::Completed),
             Err(err) => Err(self.abort(err)),
         }
     }
