@@ -12,9 +12,10 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use crate::diff::{self, Changes};
 use crate::manifest::Manifest;
 use crate::report::{self, Style};
+use crate::session::{Compared, Session};
 use crate::source::vault::VaultFlags;
 use crate::summary;
-use crate::write::{self, Lock};
+use crate::write;
 use crate::{Loaded, Options};
 
 // std's `print!`, `println!` and `eprintln!` panic when the reader has gone
@@ -293,7 +294,8 @@ pub fn main() -> ExitCode {
     let code = match run(&cli, style) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("{} {err:#}", style.error_prefix());
+            // Every failure happens before the first write, or rolls it back.
+            eprintln!("{} {err:#}\nnothing was written", style.error_prefix());
             ERROR
         }
     };
@@ -386,6 +388,23 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
     if let Command::Check { offline: true, .. } = cli.command {
         return check_offline(&options, format, style);
     }
+    // Held from before the tree (and its render record) is read until after
+    // it is written; an unfinished write is settled before anything reads it.
+    let session = match cli.command {
+        Command::Validate { .. } => None,
+        _ => {
+            let (_, out_root) = crate::output_root(&options)?;
+            let writes = matches!(cli.command, Command::Render { .. });
+            let session = Session::open(&out_root, command_name(&cli.command), writes)?;
+            if session.settled {
+                eprintln!(
+                    "note: settled a write that an earlier run left unfinished in {}",
+                    root_label(&out_root)
+                );
+            }
+            Some(session)
+        }
+    };
     let mut loaded = crate::load(&options).inspect_err(|err| {
         // Found in the same pass as the errors, so fixed in the same edit.
         if let Some(invalid) = err.downcast_ref::<crate::model::Invalid>() {
@@ -407,22 +426,14 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
             eprintln!("  - {note}");
         }
     }
-    if let Command::Validate { .. } = cli.command {
+    let Some(session) = session else {
         return validate(&loaded);
-    }
+    };
     let templates = options
         .templates
         .as_ref()
         .map(|dir| options.working_dir.join(dir));
-    let writes = matches!(cli.command, Command::Render { .. });
-    // Held from before the tree is read until after it is written.
-    let _guard = guard_tree(&loaded.out_root, command_name(&cli.command), writes)?;
-    // The record was read once, at load; planning has what it needs from it.
-    let previous = loaded.previous.take();
-    let mut comparison = diff::Comparison::start(&loaded.out_root, previous)?;
-    let manifest = crate::generate_compared(&loaded, templates.as_deref(), &mut comparison)?;
-    let changes = comparison.finish()?;
-    refuse_conflicts(&changes, &loaded.out_root)?;
+    let Compared { changes, manifest } = session.compare(&mut loaded, templates.as_deref())?;
     let view = View {
         loaded: &loaded,
         manifest: &manifest,
@@ -596,78 +607,6 @@ fn command_name(command: &Command) -> &'static str {
     }
 }
 
-/// The output root's lock, and the root itself when this run created it.
-struct TreeGuard {
-    lock: Option<Lock>,
-    created_root: Option<PathBuf>,
-}
-
-impl Drop for TreeGuard {
-    /// A run that wrote nothing leaves no empty root behind; `remove_dir`
-    /// removes only an empty directory, so written output stays.
-    fn drop(&mut self) {
-        drop(self.lock.take());
-        if let Some(root) = &self.created_root {
-            let _ = std::fs::remove_dir(root);
-        }
-    }
-}
-
-/// Takes the output root's lock for the rest of the command, and settles a
-/// write an earlier run left unfinished. Read-only commands lock when they
-/// can, so they never see a write half-way, and never create the root.
-fn guard_tree(root: &Path, command: &str, writes: bool) -> Result<TreeGuard> {
-    if root.exists() && !root.is_dir() {
-        bail!(
-            "the output root {} is not a directory; point --out or `out` at a directory",
-            root.display()
-        );
-    }
-    let mut guard = TreeGuard {
-        lock: None,
-        created_root: None,
-    };
-    if writes {
-        if !root.exists() {
-            guard.created_root = Some(root.to_path_buf());
-        }
-        std::fs::create_dir_all(root).with_context(|| {
-            format!(
-                "cannot create the output root {}; check its parent's permissions",
-                root.display()
-            )
-        })?;
-    } else if !root.exists() {
-        return Ok(guard);
-    }
-    guard.lock = match Lock::acquire(root, command) {
-        Ok(lock) => Some(lock),
-        Err(err) if writes || is_busy(&err) => return Err(err),
-        // A read-only checkout cannot hold a lock file; reading is still safe enough.
-        Err(_) => None,
-    };
-    if root.join(write::JOURNAL).exists() {
-        if !writes {
-            bail!(
-                "an interrupted `tenantgen render` left {} unfinished ({} exists); run `tenantgen render` to settle it first",
-                root.display(),
-                write::JOURNAL
-            );
-        }
-        write::recover(root)?;
-        eprintln!(
-            "note: settled a write that an earlier run left unfinished in {}",
-            root.display()
-        );
-    }
-    Ok(guard)
-}
-
-fn is_busy(err: &anyhow::Error) -> bool {
-    err.to_string()
-        .contains("is locked by another tenantgen run")
-}
-
 fn validate(loaded: &Loaded) -> Result<u8> {
     let users = &loaded.validated.tenants.users;
     let namespaces: usize = users.iter().map(|user| user.namespaces.len()).sum();
@@ -678,22 +617,6 @@ fn validate(loaded: &Loaded) -> Result<u8> {
         users.iter().map(|user| user.domains.len()).sum::<usize>()
     );
     Ok(OK)
-}
-
-/// Hand-written files in the way are never overwritten, whatever the flags.
-fn refuse_conflicts(changes: &Changes, root: &Path) -> Result<()> {
-    if changes.conflicts.is_empty() {
-        return Ok(());
-    }
-    let paths: Vec<String> = changes
-        .conflicts
-        .iter()
-        .map(|path| format!("  {}/{path}", root.display()))
-        .collect();
-    bail!(
-        "these paths are in the way of generated files and tenantgen will not touch them:\n{}\nmove or rename them (tenantgen never overwrites hand-written files or writes through symlinks); nothing was written",
-        paths.join("\n")
-    )
 }
 
 /// The output root as the user would write it.
@@ -766,7 +689,7 @@ fn render(view: &View<'_>, yes: bool, force: bool) -> Result<u8> {
         .collect();
     if !edited.is_empty() && !force {
         bail!(
-            "these generated files were edited by hand (their content no longer matches the hash in their header):\n{}\nmove the change into the users source, tenantgen.hcl or a template override, then run `tenantgen render --force` to overwrite them; nothing was written",
+            "these generated files were edited by hand (their content no longer matches the hash in their header):\n{}\nhint: move the change into the users source, tenantgen.hcl or a template override, then run `tenantgen render --force` to overwrite them",
             edited.join("\n")
         );
     }
@@ -844,7 +767,7 @@ fn check_offline(options: &Options, format: Format, style: Style) -> Result<u8> 
             "the output root {label} does not exist; run `tenantgen render` first, or point --out at it"
         );
     }
-    let _guard = guard_tree(&out_root, "check --offline", false)?;
+    let _session = Session::open(&out_root, "check --offline", false)?;
     let problems = diff::verify_offline(&out_root)?;
     if format == Format::Json {
         print!("{}", report::json_offline(&problems, &label));

@@ -24,6 +24,7 @@ pub mod problem;
 pub mod quantity;
 pub mod render;
 pub mod report;
+pub mod session;
 pub mod source;
 pub mod summary;
 pub mod tffmt;

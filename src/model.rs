@@ -111,7 +111,7 @@ pub fn build(raw: &RawUsers, config: &Config, strict: bool) -> Result<Validated,
         origin @ Origin::Vault { .. } => format!("k8s_users ({})", origin.describe()),
     };
     match Problems::new(what, checker.problems)
-        .hint("fix the users source and run the command again; nothing was written")
+        .hint("fix the users source and run the command again")
         .into_result()
     {
         Ok(()) => Ok(Validated {

@@ -99,10 +99,7 @@ impl<'a> Transaction<'a> {
                 Status::Unchanged => continue,
             };
             if let Some(problem) = confinement.problem(&change.path) {
-                bail!(
-                    "refusing to write {}: {problem}; nothing was written",
-                    change.path
-                );
+                bail!("refusing to write {}: {problem}", change.path);
             }
             journal.entries.push(Entry {
                 path: change.path.clone(),
@@ -529,6 +526,31 @@ impl Drop for DeferredSignals {
     }
 }
 
+/// Another run holds the output root's lock.
+#[derive(Debug)]
+pub struct LockBusy {
+    pub root: PathBuf,
+    /// What the holder wrote into the lock file: pid, host, command, start.
+    pub holder: String,
+}
+
+impl std::fmt::Display for LockBusy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let holder = if self.holder.is_empty() {
+            "holder unknown"
+        } else {
+            &self.holder
+        };
+        write!(
+            f,
+            "{} is locked by another tenantgen run ({holder}); wait for it to finish, then run again",
+            self.root.display()
+        )
+    }
+}
+
+impl std::error::Error for LockBusy {}
+
 /// One tenantgen at a time per output root: an advisory lock on
 /// `.tenantgen.lock`, which names its holder. The kernel releases it when
 /// the process ends, however it ends.
@@ -559,16 +581,11 @@ impl Lock {
                 Ok(()) => {}
                 Err(fs::TryLockError::WouldBlock) => {
                     let holder = fs::read_to_string(&path).unwrap_or_default();
-                    let holder = holder.trim();
-                    bail!(
-                        "{} is locked by another tenantgen run ({}); wait for it to finish, then run again",
-                        out_root.display(),
-                        if holder.is_empty() {
-                            "holder unknown"
-                        } else {
-                            holder
-                        }
-                    );
+                    return Err(LockBusy {
+                        root: out_root.to_path_buf(),
+                        holder: holder.trim().to_string(),
+                    }
+                    .into());
                 }
                 Err(fs::TryLockError::Error(err)) => {
                     return Err(err).with_context(|| format!("cannot lock {}", path.display()));

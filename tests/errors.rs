@@ -111,7 +111,7 @@ fn warnings_are_reported_with_the_errors() {
             "warning: user \"frank\": unknown field \"emial\"; did you mean \"email\"?",
             "warning: user \"frank\": unknown quota key \"cpus\"; did you mean \"cpu\"?",
             "error: k8s_users has 1 problem:\n  - user \"gina\": role = \"superuser\": unknown role",
-            "\nhint: fix the users source and run the command again; nothing was written",
+            "\nhint: fix the users source and run the command again",
         ] {
             assert!(
                 stderr.contains(expected),
