@@ -332,17 +332,31 @@ pub fn summary(summary: &Summary, style: Style) -> String {
         .collect();
     line("quota changes:", quotas.join(", "));
     line("namespaces created:", list(&summary.namespaces_created));
+    // Pronouns agree with the number of namespaces, as `count` does for nouns.
+    let one = |names: &[String]| names.len() == 1;
     if !summary.namespaces_released.is_empty() {
+        let released = &summary.namespaces_released;
+        let (them, they, their) = if one(released) {
+            ("it", "the namespace", "its")
+        } else {
+            ("them", "the namespaces", "their")
+        };
         let note = format!(
-            "{} (Terraform forgets them; the namespaces and their data stay)",
-            list(&summary.namespaces_released)
+            "{} (Terraform forgets {them}; {they} and {their} data stay)",
+            list(released)
         );
         line("namespaces released:", style.paint(YELLOW, &note));
     }
     if !summary.namespaces_destroyed.is_empty() {
+        let destroyed = &summary.namespaces_destroyed;
+        let (these, their) = if one(destroyed) {
+            ("this namespace", "its")
+        } else {
+            ("these namespaces", "their")
+        };
         let warning = format!(
-            "{} (--destroy-namespace: applying DELETES these namespaces and all their data)",
-            list(&summary.namespaces_destroyed)
+            "{} (--destroy-namespace: applying DELETES {these} and all {their} data)",
+            list(destroyed)
         );
         line("namespaces DESTROYED:", style.paint(RED, &warning));
     }

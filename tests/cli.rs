@@ -658,10 +658,14 @@ fn removed_namespaces_are_released_unless_destroyed_by_name() {
         .assert()
         .code(2)
         .stdout(predicate::str::contains(
-            "namespaces released:   carol (Terraform forgets them; the namespaces and their data stay)",
+            "namespaces released:   carol (Terraform forgets it; the namespace and its data stay)",
         ))
-        .stdout(predicate::str::contains("tenantgen render --forget-released carol"))
-        .stdout(predicate::str::contains("+removed {\n+  from = kubernetes_namespace_v1.carol"))
+        .stdout(predicate::str::contains(
+            "tenantgen render --forget-released carol",
+        ))
+        .stdout(predicate::str::contains(
+            "+removed {\n+  from = kubernetes_namespace_v1.carol",
+        ))
         .stdout(predicate::str::contains("DESTROYED").not());
     tenantgen(dir.path())
         .args(["diff", "--color", "never", "--destroy-namespace", "carol"])

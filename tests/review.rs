@@ -485,6 +485,46 @@ fn counts_agree_with_their_nouns() {
 }
 
 #[test]
+fn namespace_notes_agree_with_their_number() {
+    let dir = rendered_workspace();
+    edit_users(dir.path(), |users| {
+        users.remove("alice");
+        users.remove("carol");
+    });
+    tenantgen(dir.path())
+        .args(["diff", "--color", "never"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(
+            "  namespaces released:   alice-dev, alice-prod, carol (Terraform forgets them; the namespaces and their data stay)\n",
+        ));
+    tenantgen(dir.path())
+        .args(["diff", "--color", "never", "--destroy-namespace", "alice-dev"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(
+            "  namespaces released:   alice-prod, carol (Terraform forgets them;",
+        ))
+        .stdout(predicate::str::contains(
+            "  namespaces DESTROYED:  alice-dev (--destroy-namespace: applying DELETES this namespace and all its data)\n",
+        ));
+    edit_users(dir.path(), |users| {
+        users.insert(
+            "alice".into(),
+            json!({"role": "namespace-owner", "namespaces": ["alice-dev", "alice-prod"]}),
+        );
+    });
+    tenantgen(dir.path())
+        .args(["diff", "--color", "never", "--destroy-namespace", "carol"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("namespaces released").not())
+        .stdout(predicate::str::contains(
+            "  namespaces DESTROYED:  carol (--destroy-namespace: applying DELETES this namespace and all its data)\n",
+        ));
+}
+
+#[test]
 fn every_coloured_line_resets_before_its_newline() {
     let dir = rendered_workspace();
     // Multi-line colour: the adoption notes; yellow and red lines besides.
