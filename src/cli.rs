@@ -140,7 +140,7 @@ pub enum Command {
 }
 
 /// How the commands that show diffs show them.
-#[derive(Debug, Clone, Copy, Default, Args)]
+#[derive(Debug, Clone, Copy, Args)]
 pub struct Review {
     /// Print the diffs straight to stdout instead of through PAGER (default `less`) on a terminal
     #[arg(long)]
