@@ -11,6 +11,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::diff::{self, Changes};
 use crate::manifest::Manifest;
+use crate::problem::count;
 use crate::report::{self, Style};
 use crate::session::{Compared, Session};
 use crate::source::vault::VaultFlags;
@@ -200,6 +201,8 @@ pub enum Command {
         namespaces: NamespaceArgs,
         #[command(flatten)]
         color: ColorArgs,
+        #[command(flatten)]
+        review: Review,
     },
     /// Show what render would change; exit 0 when nothing, 2 when something would change
     Diff {
@@ -213,6 +216,8 @@ pub enum Command {
         format: FormatArgs,
         #[command(flatten)]
         color: ColorArgs,
+        #[command(flatten)]
+        review: Review,
     },
     /// For CI: exit 0 when the generated files are up to date, 2 when stale or hand-edited
     Check {
@@ -229,6 +234,8 @@ pub enum Command {
         format: FormatArgs,
         #[command(flatten)]
         color: ColorArgs,
+        #[command(flatten)]
+        review: Review,
     },
     /// Validate the users and the config only
     Validate {
@@ -253,6 +260,17 @@ impl Command {
             Command::Completions { .. } | Command::Man => ColorChoice::Auto,
         }
     }
+}
+
+/// How the commands that show diffs show them.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Review {
+    /// Print the diffs straight to stdout instead of through PAGER (default `less`) on a terminal
+    #[arg(long)]
+    pub no_pager: bool,
+    /// Show the render record's (.tenantgen.json) own diff instead of one line
+    #[arg(long)]
+    pub show_record: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -443,9 +461,9 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
         summary: std::cell::OnceCell::new(),
     };
     match cli.command {
-        Command::Render { yes, force, .. } => render(&view, yes, force),
-        Command::Diff { .. } => view.show("diff", format),
-        Command::Check { .. } => check(&view, format),
+        Command::Render { yes, force, review, .. } => render(&view, yes, force, review),
+        Command::Diff { review, .. } => view.show("diff", format, review),
+        Command::Check { review, .. } => check(&view, format, review),
         // Returned earlier, before the tree was read.
         Command::Validate { .. } | Command::Completions { .. } | Command::Man => Ok(OK),
     }
@@ -611,10 +629,13 @@ fn validate(loaded: &Loaded) -> Result<u8> {
     let users = &loaded.validated.tenants.users;
     let namespaces: usize = users.iter().map(|user| user.namespaces.len()).sum();
     println!(
-        "k8s_users is valid: {} users, {} namespaces, {} domains",
-        users.len(),
-        namespaces,
-        users.iter().map(|user| user.domains.len()).sum::<usize>()
+        "k8s_users is valid: {}, {}, {}",
+        count(users.len(), "user"),
+        count(namespaces, "namespace"),
+        count(
+            users.iter().map(|user| user.domains.len()).sum::<usize>(),
+            "domain"
+        )
     );
     Ok(OK)
 }
@@ -645,40 +666,160 @@ impl View<'_> {
             .get_or_init(|| summary::summarise(self.changes, self.manifest, &self.loaded.config))
     }
 
-    /// Prints the diffs and the summary; returns the `diff` exit status.
-    fn show(&self, command: &str, format: Format) -> Result<u8> {
+    /// Prints the diffs, then the summary, so the summary is the last thing
+    /// above a prompt, as Terraform ends a plan; returns the `diff` exit status.
+    fn show(&self, command: &str, format: Format, review: Review) -> Result<u8> {
         let has_changes = self.changes.has_changes();
         if format == Format::Text && !has_changes {
             println!("No changes: {} is up to date.", self.label);
             return Ok(OK);
         }
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let printed = if format == Format::Json {
+        if format == Format::Json {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let summary = has_changes.then(|| self.summary());
-            report::write_json_changes(&mut out, command, self.changes, summary, &self.label)
+            let printed =
+                report::write_json_changes(&mut out, command, self.changes, summary, &self.label);
+            stdout_written(printed.and_then(|()| out.flush()))?;
         } else {
-            // What the change means for people first, then the files.
-            out.write_all(report::summary(self.summary(), self.style).as_bytes())
-                .and_then(|()| writeln!(out))
-                .and_then(|()| {
-                    report::write_file_diffs(&mut out, self.changes, &self.label, self.style)
-                })
-        };
-        match printed.and_then(|()| out.flush()) {
-            // A reader that stops early (`tenantgen diff | head`) is not an error.
-            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
-                return Err(
-                    anyhow::Error::new(err).context("cannot write the diff to standard output")
-                );
-            }
-            _ => {}
+            self.show_diffs(review)?;
+            let mut out = std::io::stdout().lock();
+            let summary = report::summary(self.summary(), self.style);
+            stdout_written(
+                writeln!(out)
+                    .and_then(|()| out.write_all(summary.as_bytes()))
+                    .and_then(|()| out.flush()),
+            )?;
         }
         Ok(if has_changes { DIFFERS } else { OK })
     }
+
+    /// The file diffs: through the pager on a terminal, as git pages its
+    /// output, so the summary printed after them stays in view.
+    fn show_diffs(&self, review: Review) -> Result<()> {
+        let write = |out: &mut dyn Write| {
+            let mut out = std::io::BufWriter::new(out);
+            report::write_file_diffs(
+                &mut out,
+                self.changes,
+                &self.label,
+                self.style,
+                review.show_record,
+            )
+            .and_then(|()| out.flush())
+        };
+        let pager = (!review.no_pager && std::io::stdout().is_terminal())
+            .then(pager_command)
+            .flatten();
+        // Ctrl-C in the pager belongs to the pager: tenantgen must not die
+        // and leave it reading the terminal. Nothing is written before the
+        // prompt, where Ctrl-C works again.
+        let _interrupts = pager.is_some().then(IgnoredInterrupts::start).flatten();
+        // A pager that cannot be started leaves the diffs on stdout, as in git.
+        let child =
+            pager.and_then(|(mut command, shown)| command.spawn().ok().map(|child| (child, shown)));
+        let Some((mut child, shown)) = child else {
+            return stdout_written(write(&mut std::io::stdout().lock()));
+        };
+        let written = match child.stdin.take() {
+            Some(mut stdin) => write(&mut stdin),
+            None => Ok(()),
+        };
+        // The pager owns the terminal until it exits; only then the summary.
+        let waited = child.wait();
+        match written {
+            // Quitting the pager before the end is not an error.
+            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(anyhow::Error::new(err).context(format!(
+                    "cannot write the diff to the pager {shown}; re-run with --no-pager"
+                )));
+            }
+            _ => {}
+        }
+        waited.with_context(|| format!("the pager {shown} did not run; re-run with --no-pager"))?;
+        Ok(())
+    }
 }
 
-fn render(view: &View<'_>, yes: bool, force: bool) -> Result<u8> {
-    if view.show("render", Format::Text)? == OK {
+/// Characters that make git run a pager command through the shell.
+const SHELL_SPECIAL: &str = "|&;<>()$`\\\"' \t\n*?[#~=%";
+
+/// The pager as git starts it: `PAGER`, `less` when unset, with `LESS=FRX`
+/// (quit when the text fits one screen, pass colours, keep the text on the
+/// screen) and `LV=-c` unless they are set; none when `PAGER` is empty,
+/// `cat` or not UTF-8. Returns the command and how to name it in messages.
+fn pager_command() -> Option<(std::process::Command, String)> {
+    let pager = match std::env::var_os("PAGER") {
+        None => "less".to_string(),
+        Some(value) => value.into_string().ok()?,
+    };
+    let pager = pager.trim();
+    if pager.is_empty() || pager == "cat" {
+        return None;
+    }
+    // A plain program name runs directly, so a missing one fails to start
+    // and the diffs go to stdout instead of into a shell's error.
+    let mut command = if pager.contains(|c: char| SHELL_SPECIAL.contains(c)) {
+        let mut shell = std::process::Command::new("sh");
+        shell.arg("-c").arg(pager);
+        shell
+    } else {
+        std::process::Command::new(pager)
+    };
+    for (name, value) in [("LESS", "FRX"), ("LV", "-c")] {
+        if std::env::var_os(name).is_none() {
+            command.env(name, value);
+        }
+    }
+    command.stdin(std::process::Stdio::piped());
+    // SAFETY: `signal` is async-signal-safe; the pager gets the default
+    // SIGINT that tenantgen ignores while it runs (see `IgnoredInterrupts`).
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    Some((command, format!("`{pager}` (PAGER)")))
+}
+
+/// SIGINT ignored until dropped, then handled as before.
+struct IgnoredInterrupts(libc::sigaction);
+
+impl IgnoredInterrupts {
+    fn start() -> Option<IgnoredInterrupts> {
+        // SAFETY: plain sigaction calls on zero-initialised C structs.
+        unsafe {
+            let mut ignore: libc::sigaction = std::mem::zeroed();
+            ignore.sa_sigaction = libc::SIG_IGN;
+            let mut previous: libc::sigaction = std::mem::zeroed();
+            (libc::sigaction(libc::SIGINT, &ignore, &mut previous) == 0)
+                .then_some(IgnoredInterrupts(previous))
+        }
+    }
+}
+
+impl Drop for IgnoredInterrupts {
+    fn drop(&mut self) {
+        // SAFETY: restores the action saved by `start`.
+        unsafe {
+            libc::sigaction(libc::SIGINT, &self.0, std::ptr::null_mut());
+        }
+    }
+}
+
+/// A write to stdout; a reader that stops early (`tenantgen diff | head`)
+/// is not an error.
+fn stdout_written(result: std::io::Result<()>) -> Result<()> {
+    match result {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(err).context("cannot write the diff to standard output"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn render(view: &View<'_>, yes: bool, force: bool, review: Review) -> Result<u8> {
+    if view.show("render", Format::Text, review)? == OK {
         return Ok(OK);
     }
     let label = &view.label;
@@ -689,7 +830,8 @@ fn render(view: &View<'_>, yes: bool, force: bool) -> Result<u8> {
         .collect();
     if !edited.is_empty() && !force {
         bail!(
-            "these generated files were edited by hand (their content no longer matches the hash in their header):\n{}\nhint: move the change into the users source, tenantgen.hcl or a template override, then run `tenantgen render --force` to overwrite them",
+            "{} edited by hand (content no longer matching the hash in the header):\n{}\nhint: move the change into the users source, tenantgen.hcl or a template override, then run `tenantgen render --force` to overwrite it",
+            count(edited.len(), "generated file"),
             edited.join("\n")
         );
     }
@@ -701,11 +843,13 @@ fn render(view: &View<'_>, yes: bool, force: bool) -> Result<u8> {
         }
         // Held from before the question shows, so an early Ctrl-C is caught too.
         let signals = write::DeferredSignals::install();
-        // The summary is above a diff that may be long: repeat the counts here.
         let files = &view.summary().files;
         print!(
-            "\nWrite these changes to {label} ({} added, {} changed, {} deleted files)? [y/N] ",
-            files.added, files.modified, files.deleted
+            "\nWrite these changes to {label} ({}: {} added, {} changed, {} deleted)? [y/N] ",
+            count(files.added + files.modified + files.deleted, "file"),
+            files.added,
+            files.modified,
+            files.deleted
         );
         std::io::stdout().flush()?;
         let Some(answer) = read_answer(signals)? else {
@@ -727,12 +871,12 @@ fn render(view: &View<'_>, yes: bool, force: bool) -> Result<u8> {
     Ok(OK)
 }
 
-fn check(view: &View<'_>, format: Format) -> Result<u8> {
+fn check(view: &View<'_>, format: Format, review: Review) -> Result<u8> {
     if format == Format::Text && !view.changes.has_changes() {
         println!("{} is up to date.", view.label);
         return Ok(OK);
     }
-    let status = view.show("check", format)?;
+    let status = view.show("check", format, review)?;
     if status == OK || format == Format::Json {
         return Ok(status);
     }
@@ -744,8 +888,9 @@ fn check(view: &View<'_>, format: Format) -> Result<u8> {
         .collect();
     if !edited.is_empty() {
         eprintln!(
-            "{} generated files edited by hand: {}",
+            "{} {} edited by hand: {}",
             style.error_prefix(),
+            count(edited.len(), "generated file"),
             edited.join(", ")
         );
     }

@@ -44,6 +44,11 @@ pub struct TenantRecord {
     pub namespaces: Vec<String>,
     pub domains: Vec<String>,
     pub apps: Vec<String>,
+    /// The ResourceQuota of each of the user's namespaces, by the short key
+    /// of `quota_defaults`; absent when the user owns no namespace (the
+    /// quota has no effect) and in records of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<BTreeMap<String, String>>,
 }
 
 impl Manifest {
@@ -68,6 +73,12 @@ impl Manifest {
                         namespaces: user.namespaces.clone(),
                         domains: user.domains.clone(),
                         apps: user.apps.clone(),
+                        quota: (!user.namespaces.is_empty()).then(|| {
+                            user.quota
+                                .iter()
+                                .map(|(key, value)| (key.name().to_string(), value.clone()))
+                                .collect()
+                        }),
                     };
                     (user.name.clone(), record)
                 })
@@ -96,23 +107,18 @@ impl Manifest {
             .filter(|manifest| manifest.generator == GENERATOR && manifest.format == FORMAT)
     }
 
-    /// Whether two records describe the same render: a newer Vault version
-    /// holding the very same users is not a change, so an unrelated write to
-    /// the secret churns nothing.
+    /// Whether two records describe the same render. Where the users came
+    /// from is not content: the same users read from another file, from
+    /// Vault instead of a file (or back), or from a newer Vault version
+    /// after an unrelated write to the secret, churn nothing. The record
+    /// keeps the origin of the render that last changed the tree.
     pub fn same_render(old_text: &str, new_text: &str) -> bool {
         let (Some(mut old), Some(new)) = (Manifest::parse(old_text), Manifest::parse(new_text))
         else {
             return false;
         };
-        if let (
-            Origin::Vault {
-                version: old_version,
-                ..
-            },
-            Origin::Vault { version, .. },
-        ) = (&mut old.source, &new.source)
-        {
-            *old_version = *version;
+        if old.source.sha256() == new.source.sha256() {
+            old.source = new.source.clone();
         }
         old == new
     }
@@ -140,5 +146,44 @@ impl Manifest {
                     .and_then(|g| g.as_str().map(|g| g == GENERATOR))
             })
             .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(source: Origin) -> String {
+        let tenants = Tenants { users: Vec::new() };
+        let files = BTreeMap::from([("vault/x.tf".to_string(), "00".to_string())]);
+        let manifest = Manifest::new(&source, &tenants, files, NamespaceHistory::default());
+        manifest.to_file().map(|file| file.contents).unwrap()
+    }
+
+    fn vault(version: u64, sha256: &str) -> Origin {
+        Origin::Vault {
+            namespace: None,
+            mount: "secret".into(),
+            path: "platform".into(),
+            key: "k8s_users".into(),
+            version,
+            sha256: sha256.into(),
+        }
+    }
+
+    #[test]
+    fn the_origin_of_the_same_users_is_not_a_change() {
+        let file = record(Origin::File { sha256: "a".into() });
+        assert!(Manifest::same_render(&file, &record(vault(3, "a"))));
+        assert!(Manifest::same_render(&record(vault(3, "a")), &file));
+        assert!(Manifest::same_render(
+            &record(vault(3, "a")),
+            &record(vault(4, "a"))
+        ));
+        assert!(!Manifest::same_render(&file, &record(vault(3, "b"))));
+        assert!(!Manifest::same_render(
+            &file,
+            &record(Origin::File { sha256: "b".into() })
+        ));
     }
 }

@@ -6,6 +6,7 @@ use std::io;
 use serde::Serialize;
 
 use crate::diff::{Changes, FileChange, OfflineProblem, Status};
+use crate::manifest;
 use crate::summary::{AppInstance, FileCounts, Summary, UserRole};
 
 /// Whether output carries ANSI colours.
@@ -22,12 +23,23 @@ const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
 impl Style {
+    /// `text` in colour, line by line as git does: each line opens and
+    /// resets its own colour, so no reset lands after a newline, on the
+    /// next line, where a pager or a `grep` would see it.
     fn paint(self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("{code}{text}{RESET}")
-        } else {
-            text.to_string()
+        if !self.color {
+            return text.to_string();
         }
+        text.split('\n')
+            .map(|line| {
+                if line.is_empty() {
+                    String::new()
+                } else {
+                    format!("{code}{line}{RESET}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     pub fn error_prefix(self) -> String {
@@ -41,14 +53,29 @@ impl Style {
 
 /// Writes the unified diff of every changed file, paths relative to
 /// `root_label`, straight to `out`: a first render's diff is as large as the
-/// whole output and is never held in memory twice.
+/// whole output and is never held in memory twice. The render record is one
+/// line, as Terraform shows a change it does not detail, unless `show_record`.
 pub fn write_file_diffs(
     out: &mut impl io::Write,
     changes: &Changes,
     root_label: &str,
     style: Style,
+    show_record: bool,
 ) -> io::Result<()> {
     for change in changes.changed() {
+        if change.path == manifest::PATH && !show_record {
+            let (sign, what, colour) = match change.status {
+                Status::Added => ("+", "created", GREEN),
+                Status::Deleted => ("-", "deleted", RED),
+                _ => ("~", "updated", YELLOW),
+            };
+            let line = format!(
+                "{sign} {root_label}/{}: render record {what} (--show-record shows its diff)",
+                change.path
+            );
+            writeln!(out, "{}", style.paint(colour, &line))?;
+            continue;
+        }
         if change.hand_edited {
             let note = format!(
                 "# {root_label}/{} was edited by hand; this change discards that edit",
@@ -264,7 +291,12 @@ pub fn summary(summary: &Summary, style: Style) -> String {
     line("source:", summary.source_change.clone().unwrap_or_default());
     line("users added:", users(&summary.users_added));
     line("users removed:", users(&summary.users_removed));
-    line("users changed:", list(&summary.users_changed));
+    let changed: Vec<String> = summary
+        .users_changed
+        .iter()
+        .map(|change| format!("{} ({})", change.user, change.fields.join(", ")))
+        .collect();
+    line("users changed:", changed.join(", "));
     let role_changes: Vec<String> = summary
         .role_changes
         .iter()
@@ -278,18 +310,53 @@ pub fn summary(summary: &Summary, style: Style) -> String {
         })
         .collect();
     line("role changes:", role_changes.join(", "));
+    let emails: Vec<String> = summary
+        .email_changes
+        .iter()
+        .map(|change| format!("{}: {} -> {}", change.user, change.from, change.to))
+        .collect();
+    line("email changes:", emails.join(", "));
+    let unset = |value: &Option<String>| value.clone().unwrap_or_else(|| "(unset)".to_string());
+    let quotas: Vec<String> = summary
+        .quota_changes
+        .iter()
+        .map(|change| {
+            format!(
+                "{}: {} {} -> {}",
+                change.user,
+                change.key,
+                unset(&change.from),
+                unset(&change.to)
+            )
+        })
+        .collect();
+    line("quota changes:", quotas.join(", "));
     line("namespaces created:", list(&summary.namespaces_created));
+    // Pronouns agree with the number of namespaces, as `count` does for nouns.
+    let one = |names: &[String]| names.len() == 1;
     if !summary.namespaces_released.is_empty() {
+        let released = &summary.namespaces_released;
+        let (them, they, their) = if one(released) {
+            ("it", "the namespace", "its")
+        } else {
+            ("them", "the namespaces", "their")
+        };
         let note = format!(
-            "{} (Terraform forgets them; the namespaces and their data stay)",
-            list(&summary.namespaces_released)
+            "{} (Terraform forgets {them}; {they} and {their} data stay)",
+            list(released)
         );
         line("namespaces released:", style.paint(YELLOW, &note));
     }
     if !summary.namespaces_destroyed.is_empty() {
+        let destroyed = &summary.namespaces_destroyed;
+        let (these, their) = if one(destroyed) {
+            ("this namespace", "its")
+        } else {
+            ("these namespaces", "their")
+        };
         let warning = format!(
-            "{} (--destroy-namespace: applying DELETES these namespaces and all their data)",
-            list(&summary.namespaces_destroyed)
+            "{} (--destroy-namespace: applying DELETES {these} and all {their} data)",
+            list(destroyed)
         );
         line("namespaces DESTROYED:", style.paint(RED, &warning));
     }
@@ -335,9 +402,15 @@ pub fn summary(summary: &Summary, style: Style) -> String {
         instances(&summary.app_instances_removed),
     );
     let counts = |files: &FileCounts| {
+        let lines = files.lines_added + files.lines_removed;
         format!(
-            "{} added, {} changed, {} deleted (+{} -{} lines)",
-            files.added, files.modified, files.deleted, files.lines_added, files.lines_removed
+            "{} added, {} changed, {} deleted (+{} -{} {})",
+            files.added,
+            files.modified,
+            files.deleted,
+            files.lines_added,
+            files.lines_removed,
+            if lines == 1 { "line" } else { "lines" }
         )
     };
     let files = &summary.files;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::diff::{Changes, Status};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, TenantRecord};
 use crate::model::Role;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -19,9 +19,11 @@ pub struct Summary {
     pub source_change: Option<String>,
     pub users_added: Vec<UserRole>,
     pub users_removed: Vec<UserRole>,
-    /// Users whose role, identity, namespaces, domains or apps changed.
-    pub users_changed: Vec<String>,
+    /// Users who stay but changed, with what changed.
+    pub users_changed: Vec<UserChange>,
     pub role_changes: Vec<RoleChange>,
+    pub email_changes: Vec<EmailChange>,
+    pub quota_changes: Vec<QuotaChange>,
     pub namespaces_created: Vec<String>,
     /// No longer managed; Terraform forgets them, the namespaces and data stay.
     pub namespaces_released: Vec<String>,
@@ -52,6 +54,30 @@ pub struct UserRole {
 pub struct AppInstance {
     pub app: String,
     pub user: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserChange {
+    pub user: String,
+    /// The fields that changed, in the order of the users map's documentation:
+    /// `role`, `email`, `namespaces`, `domains`, `quota`, `apps`.
+    pub fields: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EmailChange {
+    pub user: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// One quota entry of a user's namespaces; `None` when it is not set.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuotaChange {
+    pub user: String,
+    pub key: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -95,11 +121,14 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
             .as_ref()
             .filter(|previous| previous.source.sha256() != current.source.sha256())
             .map(|previous| {
-                format!(
-                    "the users changed since the last render (rendered from {}, now {})",
-                    previous.source.describe(),
-                    current.source.describe()
-                )
+                let (from, to) = (previous.source.describe(), current.source.describe());
+                if from == to {
+                    "the users changed since the last render".to_string()
+                } else {
+                    format!(
+                        "the users changed since the last render (rendered from {from}, now {to})"
+                    )
+                }
             }),
         ..Summary::default()
     };
@@ -120,8 +149,7 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
                 user: user.clone(),
                 role: record.role,
             }),
-            Some(old) if old != record => summary.users_changed.push(user.clone()),
-            Some(_) => {}
+            Some(old) => compare_user(&mut summary, user, old, record),
         }
         if let Some(old) = old.filter(|old| old.role != record.role) {
             summary.role_changes.push(RoleChange {
@@ -208,6 +236,59 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
     summary.app_instances_removed.sort();
     summary.manual_steps = manual_steps(&summary, changes, config);
     summary
+}
+
+/// What changed for a user in both renders: the fields, and the old and new
+/// email and quota (role, namespaces, domains and apps have lists of their own).
+fn compare_user(summary: &mut Summary, user: &str, old: &TenantRecord, new: &TenantRecord) {
+    let mut fields = Vec::new();
+    if old.role != new.role {
+        fields.push("role");
+    }
+    if old.email != new.email {
+        fields.push("email");
+        summary.email_changes.push(EmailChange {
+            user: user.to_string(),
+            from: old.email.clone(),
+            to: new.email.clone(),
+        });
+    }
+    if old.namespaces != new.namespaces {
+        fields.push("namespaces");
+    }
+    if old.domains != new.domains {
+        fields.push("domains");
+    }
+    // A record without quota is from an older version, or of a user who owned
+    // no namespace (whose quota had no effect): nothing to compare with.
+    if let (Some(old_quota), Some(new_quota)) = (&old.quota, &new.quota) {
+        let keys: std::collections::BTreeSet<&String> =
+            old_quota.keys().chain(new_quota.keys()).collect();
+        let before = summary.quota_changes.len();
+        for key in keys {
+            let (from, to) = (old_quota.get(key), new_quota.get(key));
+            if from != to {
+                summary.quota_changes.push(QuotaChange {
+                    user: user.to_string(),
+                    key: key.clone(),
+                    from: from.cloned(),
+                    to: to.cloned(),
+                });
+            }
+        }
+        if summary.quota_changes.len() > before {
+            fields.push("quota");
+        }
+    }
+    if old.apps != new.apps {
+        fields.push("apps");
+    }
+    if !fields.is_empty() {
+        summary.users_changed.push(UserChange {
+            user: user.to_string(),
+            fields,
+        });
+    }
 }
 
 /// Namespaces a render stops managing are released unless a
@@ -317,6 +398,17 @@ fn manual_steps(summary: &Summary, changes: &Changes, config: &Config) -> Vec<St
         if let Some(app_config) = config.apps.get(app) {
             steps.push(format!(
                 "{app} for {user}: export the NFS share {} and add the Cloudflare route {}",
+                app_config.nfs_path_for(user),
+                app_config.domain_for(user, &config.zone)
+            ));
+        }
+    }
+    // The share and the route were set up by hand, so they go by hand; the
+    // share's data stays until the admin deletes it.
+    for AppInstance { app, user } in &summary.app_instances_removed {
+        if let Some(app_config) = config.apps.get(app) {
+            steps.push(format!(
+                "{app} for {user}: remove the NFS export of {} (its data stays until you delete it) and the Cloudflare route {}",
                 app_config.nfs_path_for(user),
                 app_config.domain_for(user, &config.zone)
             ));

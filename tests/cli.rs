@@ -513,6 +513,8 @@ fn render_on_a_terminal(dir: &std::path::Path, answer: &str) -> std::process::Ou
             "/dev/null",
         ])
         .current_dir(dir)
+        // No pager waiting for keys on this terminal (tests/review.rs tests it).
+        .env("PAGER", "cat")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -533,15 +535,15 @@ fn render_asks_before_writing() {
     let stdout = String::from_utf8_lossy(&declined.stdout);
     assert!(
         stdout.contains(
-            "Write these changes to stacks-out (17 added, 0 changed, 0 deleted files)? [y/N]"
+            "Write these changes to stacks-out (17 files: 17 added, 0 changed, 0 deleted)? [y/N]"
         ),
         "{stdout}"
     );
     assert!(stdout.contains("Nothing written."), "{stdout}");
     let summary_at = stdout.find("Summary").unwrap();
     assert!(
-        summary_at < stdout.find("+++ b/stacks-out/").unwrap(),
-        "the summary comes before the diff"
+        summary_at > stdout.find("+++ b/stacks-out/").unwrap(),
+        "the summary comes after the diff"
     );
     assert_eq!(declined.status.code(), Some(1));
     assert!(!dir.path().join("stacks-out/vault/tenant-alice.tf").exists());
@@ -653,10 +655,14 @@ fn removed_namespaces_are_released_unless_destroyed_by_name() {
         .assert()
         .code(2)
         .stdout(predicate::str::contains(
-            "namespaces released:   carol (Terraform forgets them; the namespaces and their data stay)",
+            "namespaces released:   carol (Terraform forgets it; the namespace and its data stay)",
         ))
-        .stdout(predicate::str::contains("tenantgen render --forget-released carol"))
-        .stdout(predicate::str::contains("+removed {\n+  from = kubernetes_namespace_v1.carol"))
+        .stdout(predicate::str::contains(
+            "tenantgen render --forget-released carol",
+        ))
+        .stdout(predicate::str::contains(
+            "+removed {\n+  from = kubernetes_namespace_v1.carol",
+        ))
         .stdout(predicate::str::contains("DESTROYED").not());
     tenantgen(dir.path())
         .args(["diff", "--color", "never", "--destroy-namespace", "carol"])
