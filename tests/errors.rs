@@ -325,6 +325,8 @@ fn interrupt_at_the_prompt(
             "/dev/null",
         ])
         .current_dir(dir)
+        // The diff would otherwise wait in `less` on this terminal.
+        .env("PAGER", "cat")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
