@@ -461,7 +461,9 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
         summary: std::cell::OnceCell::new(),
     };
     match cli.command {
-        Command::Render { yes, force, review, .. } => render(&view, yes, force, review),
+        Command::Render {
+            yes, force, review, ..
+        } => render(&view, yes, force, review),
         Command::Diff { review, .. } => view.show("diff", format, review),
         Command::Check { review, .. } => check(&view, format, review),
         // Returned earlier, before the tree was read.

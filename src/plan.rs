@@ -59,7 +59,7 @@ pub struct Plan {
 }
 
 /// One block of generated Terraform and the object it manages.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Object {
     /// The stack directory, relative to the output root.
     #[serde(skip)]
@@ -85,7 +85,7 @@ pub struct Object {
 }
 
 /// What a kind of object needs beyond its name, as its block's values.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Spec {
     Namespace {
@@ -828,6 +828,74 @@ impl Plan {
     }
 }
 
+/// How one object list becomes another, as Terraform would apply it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ObjectChanges {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+    /// The same counts per kind (`RoleBinding`, `policy`, …).
+    pub kinds: BTreeMap<&'static str, KindChanges>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct KindChanges {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+}
+
+impl ObjectChanges {
+    pub fn is_empty(&self) -> bool {
+        self.add + self.change + self.destroy == 0
+    }
+}
+
+/// Compares two object lists by stack and address; an object at the same
+/// address with other values is changed. Released namespaces are not
+/// destroyed: `lifecycle` keeps them out of the count.
+pub fn compare_objects(
+    before: &[Object],
+    after: &[Object],
+    released: &BTreeSet<&str>,
+) -> ObjectChanges {
+    let key = |object: &Object| {
+        (
+            object.stack.clone(),
+            object.resource_type,
+            object.tf.clone(),
+        )
+    };
+    let before: BTreeMap<_, &Object> = before.iter().map(|object| (key(object), object)).collect();
+    let after: BTreeMap<_, &Object> = after.iter().map(|object| (key(object), object)).collect();
+    let mut changes = ObjectChanges::default();
+    for (address, object) in &after {
+        let counts = changes.kinds.entry(object.kind).or_default();
+        match before.get(address) {
+            None => {
+                changes.add += 1;
+                counts.add += 1;
+            }
+            Some(old) if old != object => {
+                changes.change += 1;
+                counts.change += 1;
+            }
+            Some(_) => {}
+        }
+    }
+    for (address, object) in &before {
+        let kept = object.kind == "Namespace" && released.contains(object.name.as_str());
+        if !after.contains_key(address) && !kept {
+            changes.destroy += 1;
+            changes.kinds.entry(object.kind).or_default().destroy += 1;
+        }
+    }
+    changes
+        .kinds
+        .retain(|_, counts| *counts != KindChanges::default());
+    changes
+}
+
 /// The items that occur more than once, each reported once, in input order.
 /// (FxHash: std's SipHash or sorting cost more than the rest of the check.)
 fn repeats<T: Eq + std::hash::Hash + Copy>(items: impl Iterator<Item = T>) -> Vec<T> {
@@ -1109,6 +1177,40 @@ mod tests {
                 "missing {expected:?} in:\n{found}"
             );
         }
+    }
+
+    #[test]
+    fn object_changes_count_like_terraform() {
+        let (before, _) = example_plan();
+        let mut after = before.clone();
+        after
+            .objects
+            .retain(|object| object.address() != "kubernetes_namespace_v1.alice_b");
+        after
+            .objects
+            .retain(|object| object.address() != "cloudflare_record.alice");
+        find(&mut after, "vault_policy.alice").name = "renamed".into();
+        let extra = find(&mut after, "module.alice").clone();
+        after.objects.push(Object {
+            stack: Arc::from("actualbudget/factory"),
+            ..extra
+        });
+        let released = BTreeSet::from(["alice-b"]);
+        let changes = compare_objects(&before.objects, &after.objects, &released);
+        assert_eq!((changes.add, changes.change, changes.destroy), (1, 1, 1));
+        let counts = |kind: &str| {
+            let counts = changes.kinds[kind];
+            (counts.add, counts.change, counts.destroy)
+        };
+        assert_eq!(counts("module"), (1, 0, 0));
+        assert_eq!(counts("policy"), (0, 1, 0));
+        assert_eq!(counts("DNS record"), (0, 0, 1));
+        assert!(
+            !changes.kinds.contains_key("Namespace"),
+            "released, not destroyed"
+        );
+        let none = compare_objects(&before.objects, &before.objects, &BTreeSet::new());
+        assert!(none.is_empty());
     }
 
     #[test]

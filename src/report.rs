@@ -413,6 +413,35 @@ pub fn summary(summary: &Summary, style: Style) -> String {
             if lines == 1 { "line" } else { "lines" }
         )
     };
+    let objects = &summary.objects;
+    if !objects.is_empty() {
+        let kinds: Vec<String> = objects
+            .kinds
+            .iter()
+            .map(|(kind, counts)| {
+                let signs = [
+                    ("+", counts.add),
+                    ("~", counts.change),
+                    ("-", counts.destroy),
+                ];
+                let counts = signs
+                    .into_iter()
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(sign, n)| format!(" {sign}{n}"));
+                format!("{kind}{}", counts.collect::<String>())
+            })
+            .collect();
+        line(
+            "objects:",
+            format!(
+                "{} to add, {} to change, {} to destroy ({})",
+                objects.add,
+                objects.change,
+                objects.destroy,
+                kinds.join(", ")
+            ),
+        );
+    }
     let files = &summary.files;
     line("files:", counts(files));
     // Per stack, in the order they are applied; the render record last.

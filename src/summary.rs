@@ -2,14 +2,15 @@
 //! namespaces, domains and app instances appear or go, and what an admin
 //! must still do by hand.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::{Config, QuotaKey};
 use crate::diff::{Changes, Status};
 use crate::manifest::{Manifest, TenantRecord};
-use crate::model::Role;
+use crate::model::{Role, Tenants, User};
+use crate::plan::{self, ObjectChanges};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
@@ -37,6 +38,10 @@ pub struct Summary {
     pub domains_removed: Vec<String>,
     pub app_instances_added: Vec<AppInstance>,
     pub app_instances_removed: Vec<AppInstance>,
+    /// The planned objects (Terraform blocks) this change adds, changes and
+    /// destroys, compared between the plans of the last render's users and
+    /// this render's.
+    pub objects: ObjectChanges,
     /// All files, then per stack directory (`vault`, `actualbudget/factory`,
     /// `.` for the render record).
     pub files: FileCounts,
@@ -234,8 +239,45 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
     }
     summary.app_instances_added.sort();
     summary.app_instances_removed.sort();
+    let released: BTreeSet<&str> = current
+        .namespaces
+        .released
+        .keys()
+        .map(String::as_str)
+        .collect();
+    summary.objects = plan::compare_objects(
+        &plan::build(&users_of(previous, config), config).objects,
+        &plan::build(&users_of(&current.tenants, config), config).objects,
+        &released,
+    );
     summary.manual_steps = manual_steps(&summary, changes, config);
     summary
+}
+
+/// The tenants a render record describes, as the model has them, so the
+/// plan of the last render can be rebuilt and compared with this one. A
+/// record without quotas (older versions, or a user without namespaces)
+/// takes the config's defaults.
+fn users_of(records: &BTreeMap<String, TenantRecord>, config: &Config) -> Tenants {
+    let users = records
+        .iter()
+        .map(|(name, record)| User {
+            name: name.clone(),
+            role: record.role,
+            email: record.email.clone(),
+            namespaces: record.namespaces.clone(),
+            domains: record.domains.clone(),
+            quota: match &record.quota {
+                Some(quota) => QuotaKey::ALL
+                    .into_iter()
+                    .filter_map(|key| Some((key, quota.get(key.name())?.clone())))
+                    .collect(),
+                None => config.quota_defaults.clone(),
+            },
+            apps: record.apps.clone(),
+        })
+        .collect();
+    Tenants { users }
 }
 
 /// What changed for a user in both renders: the fields, and the old and new

@@ -562,3 +562,39 @@ fn every_coloured_line_resets_before_its_newline() {
     assert!(replaced[0].contains("\x1b[33m"), "{:?}", replaced[0]);
     assert!(coloured > 20, "{stdout}");
 }
+
+/// The summary counts planned objects the way `terraform plan` counts
+/// resources, from the plans of the last render's users and this one's; a
+/// released namespace is not destroyed.
+#[test]
+fn the_summary_counts_objects_like_a_plan() {
+    let dir = rendered_workspace();
+    edit_users(dir.path(), |users| {
+        users.remove("carol");
+        users.insert("frank".into(), json!({"role": "admin"}));
+    });
+    let assert = tenantgen(dir.path())
+        .args(["diff", "--format", "json"])
+        .assert()
+        .code(2);
+    let report: Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    let objects = &report["summary"]["objects"];
+    // frank: one ClusterRoleBinding. carol: binding, quota and certificate of
+    // her namespace, her ClusterRoleBinding, policy, entity, alias, deployer
+    // role and binding, and her actualbudget instance; her namespace stays.
+    assert_eq!(objects["add"], 1, "{objects}");
+    assert_eq!(objects["change"], 0, "{objects}");
+    assert_eq!(objects["destroy"], 10, "{objects}");
+    assert_eq!(
+        objects["kinds"]["ClusterRoleBinding"],
+        json!({"add": 1, "change": 0, "destroy": 1})
+    );
+    assert!(objects["kinds"].get("Namespace").is_none(), "{objects}");
+    tenantgen(dir.path())
+        .args(["diff", "--no-pager", "--color", "never"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(
+            "objects:               1 to add, 0 to change, 10 to destroy (",
+        ));
+}
