@@ -63,9 +63,6 @@ fn rendered_from_file() -> (BTreeMap<String, Vec<u8>>, serde_json::Value) {
 
 #[test]
 fn string_and_object_storage_render_exactly_like_the_file() {
-    if !bao::available("string_and_object_storage_render_exactly_like_the_file") {
-        return;
-    }
     let bao = Bao::start();
     let (file_tf, file_record) = rendered_from_file();
     for (shape, version) in [("string", 1), ("object", 2)] {
@@ -101,9 +98,6 @@ fn string_and_object_storage_render_exactly_like_the_file() {
 
 #[test]
 fn without_a_users_file_vault_is_the_source() {
-    if !bao::available("without_a_users_file_vault_is_the_source") {
-        return;
-    }
     let bao = Bao::start();
     bao.put_users_string(&example_users());
     let dir = example_workspace();
@@ -130,9 +124,6 @@ fn without_a_users_file_vault_is_the_source() {
 
 #[test]
 fn the_token_file_of_vault_login_is_used() {
-    if !bao::available("the_token_file_of_vault_login_is_used") {
-        return;
-    }
     let bao = Bao::start();
     bao.put_users_string(&example_users());
     let dir = example_workspace();
@@ -154,9 +145,6 @@ const READER_POLICY: &str = "path \"secret/data/platform\" {\n  capabilities = [
 
 #[test]
 fn approle_login() {
-    if !bao::available("approle_login") {
-        return;
-    }
     let bao = Bao::start();
     bao.put_users_string(&example_users());
     bao.run_with(
@@ -318,9 +306,6 @@ fn service_account_jwt(signature_byte: u8) -> String {
 
 #[test]
 fn kubernetes_login_end_to_end() {
-    if !bao::available("kubernetes_login_end_to_end") {
-        return;
-    }
     let bao = Bao::start();
     bao.put_users_string(&example_users());
     let jwt = service_account_jwt(7);
@@ -382,9 +367,6 @@ fn kubernetes_login_end_to_end() {
 
 #[test]
 fn vault_namespaces() {
-    if !bao::available("vault_namespaces") {
-        return;
-    }
     let bao = Bao::start();
     bao.run(&["namespace", "create", "team1"]);
     bao.run(&["secrets", "enable", "-ns=team1", "-path=secret", "kv-v2"]);
@@ -416,9 +398,6 @@ fn vault_namespaces() {
 
 #[test]
 fn versions_are_pinned_and_recorded() {
-    if !bao::available("versions_are_pinned_and_recorded") {
-        return;
-    }
     let bao = Bao::start();
     let users = example_users();
     bao.put_users_string(&users);
@@ -484,9 +463,6 @@ fn versions_are_pinned_and_recorded() {
 
 #[test]
 fn tls_with_the_right_ca_and_failure_without() {
-    if !bao::available("tls_with_the_right_ca_and_failure_without") {
-        return;
-    }
     let bao = Bao::start_tls();
     bao.put_users_string(&example_users());
     let dir = example_workspace();
@@ -515,9 +491,6 @@ fn tls_with_the_right_ca_and_failure_without() {
 /// Each failure: exit 1, one clear message, no token in it, nothing written.
 #[test]
 fn failures_are_clear_and_write_nothing() {
-    if !bao::available("failures_are_clear_and_write_nothing") {
-        return;
-    }
     let bao = Bao::start();
     bao.put_users_string(&example_users());
     bao.run(&["secrets", "enable", "-path=kv1", "-version=1", "kv"]);

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 pub mod bao;
 pub mod property;
 pub mod schema;
+pub mod tools;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -217,28 +218,11 @@ pub fn random_users(seed: u64, count: usize) -> Value {
     Value::Object(users)
 }
 
-/// Whether `terraform` can be used; when it cannot, panics under CI and
-/// otherwise prints why the test is skipped.
-pub fn terraform_available(test: &str) -> bool {
-    let found = Command::new("terraform")
-        .arg("version")
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: `terraform` is not on PATH, and CI is set"
-        );
-        eprintln!("skipping {test}: `terraform` is not on PATH");
-    }
-    found
-}
-
 /// `terraform fmt -check -recursive -diff` over `dir`, with a private CLI config.
 pub fn terraform_fmt_check(dir: &Path) -> std::process::Output {
     let cli_config = dir.join(".terraformrc-test");
     std::fs::write(&cli_config, "").unwrap();
-    let output = Command::new("terraform")
+    let output = Command::new(tools::terraform())
         .args(["fmt", "-check", "-recursive", "-diff"])
         .arg(dir)
         .env("TF_CLI_CONFIG_FILE", &cli_config)

@@ -13,26 +13,18 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The harness setup, or `None` (with the reason printed) when terraform
-/// is missing outside CI; under CI a missing terraform fails.
-fn setup() -> Option<Setup> {
-    let found = std::process::Command::new("terraform")
-        .arg("version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "terraform is not on PATH, and CI is set: the harness tests need it"
-        );
-        eprintln!("skipping: terraform is not on PATH");
-        return None;
-    }
-    Some(Setup {
+#[allow(dead_code, reason = "the harness needs terraform, not bao")]
+#[path = "../../../tests/common/tools.rs"]
+mod tools;
+
+/// The harness setup; fails the test, naming how to install it, when
+/// terraform is missing.
+fn setup() -> Setup {
+    Setup {
         stub: PathBuf::from(env!("CARGO_BIN_EXE_tf-stub-provider")),
         schemas: repo().join("tests/provider-schemas"),
-        terraform: PathBuf::from("terraform"),
-    })
+        terraform: tools::terraform().to_path_buf(),
+    }
 }
 
 /// A workspace with the repository's config, `users` as the users file and
@@ -117,7 +109,7 @@ fn failure<'a>(outcomes: &'a [StackOutcome], stack: &str) -> &'a str {
 
 #[test]
 fn the_committed_example_validates_and_plans() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&repo().join("stacks-out"), dir.path());
     let outcomes = run(&setup, Mode::Plan, dir.path());
@@ -150,7 +142,7 @@ fn the_committed_example_validates_and_plans() {
 
 #[test]
 fn random_user_sets_validate_and_plan() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     for seed in [3, 11] {
         let dir = workspace(&random_users(seed, 12));
         let outcomes = run(&setup, Mode::Plan, &dir.path().join("out"));
@@ -161,7 +153,7 @@ fn random_user_sets_validate_and_plan() {
 
 #[test]
 fn apply_then_rerender_plans_nothing_and_a_new_user_only_adds() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let mut users = example_users();
     let dir = workspace(&users);
     let out = dir.path().join("out");
@@ -199,7 +191,7 @@ fn apply_then_rerender_plans_nothing_and_a_new_user_only_adds() {
 
 #[test]
 fn a_force_new_change_plans_a_replacement() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&repo().join("stacks-out"), dir.path());
     assert_clean(&run(&setup, Mode::Apply, dir.path()));
@@ -251,7 +243,7 @@ fn a_force_new_change_plans_a_replacement() {
 
 #[test]
 fn broken_stacks_fail_validation() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let cases: [(&str, &str, &str); 3] = [
         (
             "vault/broken.tf",
@@ -287,7 +279,7 @@ fn broken_stacks_fail_validation() {
 
 #[test]
 fn a_missing_required_block_and_a_cross_type_move_fail() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&repo().join("stacks-out"), dir.path());
     std::fs::write(
@@ -340,7 +332,7 @@ fn actions<'a>(outcomes: &'a [StackOutcome], stack: &str) -> BTreeMap<&'a str, V
 
 #[test]
 fn offboarding_releases_namespaces_and_returning_imports_them() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let mut users = example_users();
     let dir = workspace(&users);
     let out = dir.path().join("out");
@@ -401,7 +393,7 @@ fn offboarding_releases_namespaces_and_returning_imports_them() {
 
 #[test]
 fn destroying_a_namespace_takes_a_named_opt_in() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let mut users = example_users();
     let dir = workspace(&users);
     let out = dir.path().join("out");
@@ -616,7 +608,7 @@ resource "kubernetes_cluster_role_binding" "power_users" {
 
 #[test]
 fn adopting_a_for_each_deployment_keeps_namespaces_and_identities() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let users = example_users();
     let dir = workspace(&users);
     // The legacy deployment, applied with the same users.
