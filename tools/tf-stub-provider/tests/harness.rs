@@ -27,6 +27,16 @@ fn setup() -> Setup {
     }
 }
 
+/// The hand-written files of the committed example.
+const HAND_WRITTEN: [&str; 6] = [
+    "vault/versions.tf",
+    "platform/versions.tf",
+    "woodpecker/versions.tf",
+    "woodpecker/woodpecker.tf",
+    "actualbudget/main.tf",
+    "freedify/main.tf",
+];
+
 /// A workspace with the repository's config, `users` as the users file and
 /// the hand-written files of the committed example, rendered into `out/`.
 fn workspace(users: &Value) -> tempfile::TempDir {
@@ -36,14 +46,7 @@ fn workspace(users: &Value) -> tempfile::TempDir {
         dir.path().join("tenantgen.hcl"),
     )
     .unwrap();
-    for hand_written in [
-        "vault/versions.tf",
-        "platform/versions.tf",
-        "woodpecker/versions.tf",
-        "woodpecker/woodpecker.tf",
-        "actualbudget/main.tf",
-        "freedify/main.tf",
-    ] {
+    for hand_written in HAND_WRITTEN {
         let target = dir.path().join("out").join(hand_written);
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::copy(repo().join("stacks-out").join(hand_written), target).unwrap();
@@ -138,6 +141,56 @@ fn the_committed_example_validates_and_plans() {
     assert_eq!(additions("platform"), 24);
     assert_eq!(additions("woodpecker"), 5);
     assert!(dir.path().join("vault/tfplan.json").is_file());
+}
+
+/// Generated files alone are not a stack: the harness names what is
+/// missing, without running terraform, and passes once it is added.
+#[test]
+fn missing_hand_written_files_are_named_before_terraform_runs() {
+    let setup = setup();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("tenantgen.hcl"),
+        dir.path().join("tenantgen.hcl"),
+    )
+    .unwrap();
+    render(dir.path(), &example_users());
+    let out = dir.path().join("out");
+    let outcomes = run(&setup, Mode::Validate, &out);
+    let platform = failure(&outcomes, "platform");
+    for expected in [
+        "terraform was not run",
+        "no file here has a `required_providers` entry for cloudflare (used by cloudflare_record.",
+        "add a versions.tf like:",
+        "cloudflare = { source = \"cloudflare/cloudflare\", version = \"~> 4.52\" } # or \"~> 5.14\"",
+        "kubernetes = { source = \"hashicorp/kubernetes\", version = \"~> 2.38\" }",
+    ] {
+        assert!(platform.contains(expected), "{expected:?} in:\n{platform}");
+    }
+    let vault = failure(&outcomes, "vault");
+    assert!(
+        vault.contains("vault      = { source = \"hashicorp/vault\", version = \"~> 4.8\" }"),
+        "{vault}"
+    );
+    let factory = failure(&outcomes, "actualbudget/factory");
+    for expected in [
+        "the shared module actualbudget/: module \"carol\" in main.tf (source = \"../\") calls it, but it holds no .tf file",
+        "a main.tf declaring variable \"domain\" and variable \"user\"",
+    ] {
+        assert!(factory.contains(expected), "{expected:?} in:\n{factory}");
+    }
+    assert!(failure(&outcomes, "woodpecker").contains("kubernetes"));
+    assert!(
+        !out.join("vault/.terraform").exists(),
+        "terraform init ran in a stack that lacks its versions.tf"
+    );
+
+    for hand_written in HAND_WRITTEN {
+        let target = out.join(hand_written);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(repo().join("stacks-out").join(hand_written), target).unwrap();
+    }
+    assert_clean(&run(&setup, Mode::Validate, &out));
 }
 
 #[test]
