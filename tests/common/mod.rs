@@ -7,7 +7,11 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
+#[allow(unused_imports, reason = "not every test binary runs the CLI")]
+pub use cli::tenantgen;
+
 pub mod bao;
+pub mod cli;
 pub mod property;
 pub mod schema;
 pub mod tools;
@@ -15,13 +19,6 @@ pub mod tools;
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A `tenantgen` command running in `dir`, with colours off.
-pub fn tenantgen(dir: &Path) -> assert_cmd::Command {
-    let mut command = assert_cmd::Command::cargo_bin("tenantgen").expect("binary builds");
-    command.current_dir(dir).env_remove("NO_COLOR");
-    command
 }
 
 /// A workspace like the repository: the example users, a config pointing
