@@ -6,8 +6,9 @@
 //! tenantgen(dir, "validate --users").arg(&path).exits(1).stderr_has("is 52.4 MB");
 //! ```
 //!
-//! Every run ends in `succeeds` or `exits(code)`, which assert the exit
-//! status and print the command, stdout and stderr when it is wrong.
+//! A run ends in `succeeds` or `exits(code)`, which assert the exit status
+//! and print the command, stdout and stderr when it is wrong (or in
+//! `output()`, for tests that check the process themselves).
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -16,7 +17,8 @@ use std::time::Duration;
 use assert_cmd::assert::Assert;
 use predicates::prelude::*;
 
-/// `tenantgen` with `args` (split at spaces) in `dir`, colours off unless asked.
+/// `tenantgen` with `args` (split at spaces) in `dir`; `NO_COLOR` is unset so
+/// that only `--color` (and stdout not being a terminal) decides colour.
 pub fn tenantgen(dir: &Path, args: &str) -> Cli {
     let mut command = assert_cmd::Command::cargo_bin("tenantgen").expect("binary builds");
     command
@@ -80,11 +82,6 @@ impl Cli {
         self
     }
 
-    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Cli {
-        self.command.write_stdin(input);
-        self
-    }
-
     /// Kills the run after `limit`, which then fails the test.
     pub fn timeout(mut self, limit: Duration) -> Cli {
         self.command.timeout(limit);
@@ -132,23 +129,6 @@ impl Ran {
         Ran(self
             .0
             .stdout(predicate::str::is_match(pattern).expect("a valid regex")))
-    }
-
-    /// Stdout is exactly `text`.
-    pub fn stdout_is(self, text: &str) -> Ran {
-        Ran(self.0.stdout(text.to_string()))
-    }
-
-    /// Stderr is exactly `text`.
-    pub fn stderr_is(self, text: &str) -> Ran {
-        Ran(self.0.stderr(text.to_string()))
-    }
-
-    /// Stderr passes `check`, which `name` describes in the failure message.
-    pub fn stderr_is_such(self, name: &'static str, check: impl Fn(&str) -> bool) -> Ran {
-        Ran(self
-            .0
-            .stderr(predicate::function(move |text: &str| check(text)).name(name)))
     }
 
     /// Stdout parsed as one JSON document.
