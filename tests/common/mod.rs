@@ -215,16 +215,15 @@ pub fn random_users(seed: u64, count: usize) -> Value {
     Value::Object(users)
 }
 
-/// `terraform fmt -check -recursive -diff` over `dir`, with a private CLI config.
+/// `terraform fmt -check -recursive -diff` over `dir`, with an empty CLI
+/// config of its own (never the user's, and nothing written into `dir`).
 pub fn terraform_fmt_check(dir: &Path) -> std::process::Output {
-    let cli_config = dir.join(".terraformrc-test");
-    std::fs::write(&cli_config, "").unwrap();
-    let output = Command::new(tools::terraform())
+    let terraform = tools::terraform();
+    let cli_config = tempfile::NamedTempFile::new().unwrap();
+    Command::new(terraform)
         .args(["fmt", "-check", "-recursive", "-diff"])
         .arg(dir)
-        .env("TF_CLI_CONFIG_FILE", &cli_config)
+        .env("TF_CLI_CONFIG_FILE", cli_config.path())
         .output()
-        .expect("terraform runs");
-    let _ = std::fs::remove_file(cli_config);
-    output
+        .expect("terraform runs")
 }
