@@ -5,16 +5,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-#[allow(unused_imports, reason = "not every test binary runs the CLI")]
-pub use cli::tenantgen;
+#[allow(unused_imports, reason = "each test binary uses some of them")]
+pub use {cli::tenantgen, users::random_users};
 
 pub mod bao;
 pub mod cli;
 pub mod property;
 pub mod schema;
 pub mod tools;
+pub mod users;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -134,85 +135,6 @@ pub fn config_variants() -> Vec<(&'static str, String)> {
             ),
         ),
     ]
-}
-
-/// A random but valid users map: every role, long and short quota keys,
-/// numbers and strings, digit-leading names, nested domains, both apps.
-pub fn random_users(seed: u64, count: usize) -> Value {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let mut users = serde_json::Map::new();
-    let word = |rng: &mut fastrand::Rng| -> String {
-        let len = rng.usize(1..8);
-        let mut text: String = (0..len)
-            .map(|_| rng.alphanumeric().to_ascii_lowercase())
-            .collect();
-        if rng.u8(..) < 40 {
-            text.push('-');
-            text.push(rng.lowercase());
-        }
-        text
-    };
-    for index in 0..count {
-        let name = format!("{}{index}", word(&mut rng));
-        let role = ["namespace-owner", "namespace-owner", "power-user", "admin"][rng.usize(..4)];
-        let mut user = json!({ "role": role });
-        let fields = user.as_object_mut().unwrap();
-        if rng.bool() {
-            fields.insert(
-                "email".into(),
-                json!(format!("{name}@mail{}.example.org", rng.u8(..9))),
-            );
-        }
-        if role == "namespace-owner" && rng.bool() {
-            let namespaces: Vec<String> = (0..rng.usize(1..4))
-                .map(|n| format!("{name}-ns{n}"))
-                .collect();
-            fields.insert("namespaces".into(), json!(namespaces));
-        }
-        if rng.bool() {
-            let domains: Vec<String> = (0..rng.usize(1..4))
-                .map(|n| format!("{}{n}.{name}.example.com", word(&mut rng)))
-                .collect();
-            fields.insert("domains".into(), json!(domains));
-        }
-        if rng.bool() {
-            let mut quota = serde_json::Map::new();
-            let cpu_key = if rng.bool() { "cpu" } else { "cpu_requests" };
-            quota.insert(
-                cpu_key.into(),
-                if rng.bool() {
-                    json!(rng.u8(1..16))
-                } else {
-                    json!("500m")
-                },
-            );
-            let memory_key = if rng.bool() {
-                "memory"
-            } else {
-                "memory_requests"
-            };
-            quota.insert(memory_key.into(), json!(format!("{}Gi", rng.u8(1..64))));
-            if rng.bool() {
-                quota.insert(
-                    "memory_limits".into(),
-                    json!(["1.5Gi", "12Gi", "2e9"][rng.usize(..3)]),
-                );
-            }
-            if rng.bool() {
-                quota.insert("pods".into(), json!(rng.u16(1..500)));
-            }
-            fields.insert("quota".into(), Value::Object(quota));
-        }
-        let apps: Vec<&str> = ["actualbudget", "freedify"]
-            .into_iter()
-            .filter(|_| rng.bool())
-            .collect();
-        if !apps.is_empty() {
-            fields.insert("apps".into(), json!(apps));
-        }
-        users.insert(name, user);
-    }
-    Value::Object(users)
 }
 
 /// `terraform fmt -check -recursive -diff` over `dir`, with an empty CLI

@@ -17,6 +17,12 @@ fn repo() -> PathBuf {
 #[path = "../../../tests/common/tools.rs"]
 mod tools;
 
+#[allow(dead_code, reason = "the harness uses the seeded valid users only")]
+#[path = "../../../tests/common/users.rs"]
+mod users;
+
+use users::random_users;
+
 /// The harness setup; fails the test, naming how to install it, when
 /// terraform is missing.
 fn setup() -> Setup {
@@ -485,34 +491,6 @@ fn copy_tree(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
-}
-
-/// A valid users map: every role, namespaces, domains, quotas and apps.
-fn random_users(seed: u64, count: usize) -> Value {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let mut users = serde_json::Map::new();
-    for index in 0..count {
-        let name = format!("u{index}{}", rng.lowercase());
-        let role = ["namespace-owner", "namespace-owner", "power-user", "admin"][rng.usize(..4)];
-        let mut user = json!({"role": role, "email": format!("{name}@example.org")});
-        if role == "namespace-owner" {
-            let namespaces: Vec<String> = (0..rng.usize(1..3))
-                .map(|n| format!("{name}-ns{n}"))
-                .collect();
-            user["namespaces"] = json!(namespaces);
-            user["quota"] = json!({"cpu": rng.u8(1..8), "memory": format!("{}Gi", rng.u8(1..32))});
-        }
-        if rng.bool() {
-            user["domains"] = json!([format!("{name}.example.com")]);
-        }
-        let apps: Vec<&str> = ["actualbudget", "freedify"]
-            .into_iter()
-            .filter(|_| rng.bool())
-            .collect();
-        user["apps"] = json!(apps);
-        users.insert(name, user);
-    }
-    Value::Object(users)
 }
 
 /// The seed's dynamic style: `jsondecode` of the users and `for_each`.
