@@ -6,6 +6,11 @@
 //! user's `~/.terraformrc` and `TF_CLI_CONFIG_FILE` are never read or
 //! changed. Each stack keeps its own local state, `.terraform/` and lock
 //! file, so DIR is treated as a scratch tree.
+//!
+//! Generated files alone are not a stack: before terraform runs in one, the
+//! harness checks that the hand-written files it needs are there (provider
+//! requirements, the shared module a factory calls) and otherwise says
+//! which to add.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
