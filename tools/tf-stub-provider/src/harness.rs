@@ -271,7 +271,7 @@ pub fn missing_hand_written(root: &Path, dir: &Path, served: &Served) -> Result<
                     )
                 }
                 None => format!(
-                    "      {name} = {{ source = \"...\" }} # the stubs serve no such provider\n"
+                    "      {name:<width$} = {{ source = \"...\" }} # the stubs serve no such provider\n"
                 ),
             };
             text.push_str(&line);
