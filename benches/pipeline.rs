@@ -13,51 +13,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-/// A realistic users map: 60 % namespace-owners (two namespaces, two
-/// domains, a quota), 20 % power-users, 20 % admins; apps for some.
+#[allow(dead_code, reason = "the bench uses the full mix only")]
+#[path = "../tests/common/users.rs"]
+mod users;
+
+/// A realistic users map (`Mix::FULL`): 60 % namespace-owners (two
+/// namespaces, two domains, a quota), 20 % power-users, 20 % admins; apps
+/// for three in four. Seeded, so every run measures the same input.
 fn users(count: usize) -> Value {
-    let mut users = Map::new();
-    for index in 0..count {
-        let name = format!("user{index:05}");
-        let mut user = Map::new();
-        let role = [
-            "namespace-owner",
-            "namespace-owner",
-            "namespace-owner",
-            "power-user",
-            "admin",
-        ][index % 5];
-        user.insert("role".into(), json!(role));
-        user.insert("email".into(), json!(format!("{name}@example.org")));
-        if role == "namespace-owner" {
-            user.insert(
-                "namespaces".into(),
-                json!([format!("{name}-prod"), format!("{name}-dev")]),
-            );
-            user.insert(
-                "quota".into(),
-                json!({"cpu": "4", "memory": "8Gi", "pods": 30}),
-            );
-        }
-        user.insert(
-            "domains".into(),
-            json!([
-                format!("{name}.example.com"),
-                format!("app.{name}.example.com")
-            ]),
-        );
-        let apps: &[&str] = match index % 4 {
-            0 => &[],
-            1 => &["actualbudget"],
-            2 => &["freedify"],
-            _ => &["actualbudget", "freedify"],
-        };
-        user.insert("apps".into(), json!(apps));
-        users.insert(name, Value::Object(user));
-    }
-    Value::Object(users)
+    users::users(&mut fastrand::Rng::with_seed(1), &users::Mix::FULL, count)
 }
 
 /// What a child process cost.

@@ -3,59 +3,30 @@
 
 mod common;
 
-use common::{example_workspace, tenantgen, tree};
-use predicates::prelude::*;
+use common::{edit_users, example_workspace, rendered_workspace, tenantgen, tree};
 use serde_json::json;
-
-fn edit_users(
-    dir: &std::path::Path,
-    edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
-) {
-    let path = dir.join("examples/k8s_users.json");
-    let mut users: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    edit(users.as_object_mut().unwrap());
-    std::fs::write(path, serde_json::to_string_pretty(&users).unwrap()).unwrap();
-}
-
-fn rendered_workspace() -> tempfile::TempDir {
-    let dir = example_workspace();
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .success();
-    dir
-}
 
 #[test]
 fn render_then_check_and_diff_are_clean() {
     let dir = example_workspace();
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("users added:"))
-        .stdout(predicate::str::contains(
-            "+++ b/stacks-out/vault/tenant-alice.tf",
-        ))
-        .stdout(predicate::str::contains("Wrote stacks-out."));
+    tenantgen(dir.path(), "render --yes")
+        .succeeds()
+        .stdout_has("users added:")
+        .stdout_has("+++ b/stacks-out/vault/tenant-alice.tf")
+        .stdout_has("Wrote stacks-out.");
     assert!(dir.path().join("stacks-out/vault/tenant-alice.tf").exists());
-    tenantgen(dir.path()).arg("check").assert().code(0);
-    tenantgen(dir.path())
-        .arg("diff")
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("No changes"));
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("No changes"));
+    tenantgen(dir.path(), "check").exits(0);
+    tenantgen(dir.path(), "diff")
+        .exits(0)
+        .stdout_has("No changes");
+    tenantgen(dir.path(), "render --yes")
+        .exits(0)
+        .stdout_has("No changes");
 }
 
 #[test]
 fn the_committed_example_is_up_to_date() {
-    tenantgen(&common::repo()).arg("check").assert().code(0);
+    tenantgen(&common::repo(), "check").exits(0);
 }
 
 #[test]
@@ -73,32 +44,17 @@ fn removing_a_user_shows_their_files_going_away() {
     edit_users(dir.path(), |users| {
         users.remove("carol");
     });
-    tenantgen(dir.path())
-        .arg("diff")
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains(
-            "--- a/stacks-out/vault/tenant-carol.tf\n+++ /dev/null",
-        ))
-        .stdout(predicate::str::contains(
-            "--- a/stacks-out/platform/tenant-carol.tf\n+++ /dev/null",
-        ))
-        .stdout(predicate::str::contains(
-            "--- a/stacks-out/woodpecker/tenant-carol.tf\n+++ /dev/null",
-        ))
-        .stdout(predicate::str::contains(
-            "users removed:         carol (namespace-owner)",
-        ))
-        .stdout(predicate::str::contains("-    \"carol\","));
-    tenantgen(dir.path())
-        .arg("check")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("run `tenantgen render`"));
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .success();
+    tenantgen(dir.path(), "diff")
+        .exits(2)
+        .stdout_has("--- a/stacks-out/vault/tenant-carol.tf\n+++ /dev/null")
+        .stdout_has("--- a/stacks-out/platform/tenant-carol.tf\n+++ /dev/null")
+        .stdout_has("--- a/stacks-out/woodpecker/tenant-carol.tf\n+++ /dev/null")
+        .stdout_has("users removed:         carol (namespace-owner)")
+        .stdout_has("-    \"carol\",");
+    tenantgen(dir.path(), "check")
+        .exits(2)
+        .stderr_has("run `tenantgen render`");
+    tenantgen(dir.path(), "render --yes").succeeds();
     let files = tree(&dir.path().join("stacks-out"));
     assert!(
         !files.keys().any(|path| path.contains("carol")),
@@ -106,7 +62,7 @@ fn removing_a_user_shows_their_files_going_away() {
         files.keys()
     );
     assert!(!String::from_utf8_lossy(&files["actualbudget/factory/main.tf"]).contains("carol"));
-    tenantgen(dir.path()).arg("check").assert().code(0);
+    tenantgen(dir.path(), "check").exits(0);
 }
 
 #[test]
@@ -119,10 +75,7 @@ fn adding_a_user_adds_files_and_touches_only_aggregates() {
             json!({"role": "namespace-owner", "apps": ["freedify"]}),
         );
     });
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .success();
+    tenantgen(dir.path(), "render --yes").succeeds();
     let after = tree(&dir.path().join("stacks-out"));
     let added: Vec<&String> = after
         .keys()
@@ -154,24 +107,19 @@ fn adding_a_user_adds_files_and_touches_only_aggregates() {
 fn render_refuses_without_a_terminal_or_yes() {
     let dir = example_workspace();
     let before = tree(dir.path());
-    tenantgen(dir.path())
-        .arg("render")
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("re-run with --yes"));
+    tenantgen(dir.path(), "render")
+        .exits(1)
+        .stderr_has("re-run with --yes");
     assert_eq!(tree(dir.path()), before);
     // An output root the refused run would have created is not left behind.
-    tenantgen(dir.path())
-        .args(["render", "--out", "new-root"])
-        .assert()
-        .code(1);
+    tenantgen(dir.path(), "render --out new-root").exits(1);
     assert!(!dir.path().join("new-root").exists());
 }
 
 #[test]
 fn diff_exit_codes() {
     let dir = example_workspace();
-    tenantgen(dir.path()).arg("diff").assert().code(2);
+    tenantgen(dir.path(), "diff").exits(2);
     assert!(
         !dir.path().join("stacks-out/vault/tenant-alice.tf").exists(),
         "diff never writes"
@@ -184,10 +132,7 @@ fn hand_written_files_are_never_touched() {
     let hand_written = dir.path().join("stacks-out/platform/versions.tf");
     let original = std::fs::read(&hand_written).unwrap();
     edit_users(dir.path(), |users| users.clear());
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .success();
+    tenantgen(dir.path(), "render --yes").succeeds();
     assert_eq!(std::fs::read(&hand_written).unwrap(), original);
     assert!(dir.path().join("stacks-out/actualbudget/main.tf").exists());
     assert!(
@@ -203,16 +148,12 @@ fn a_hand_written_file_in_the_way_is_an_error() {
     let in_the_way = dir.path().join("stacks-out/vault/tenant-alice.tf");
     std::fs::write(&in_the_way, "# mine\n").unwrap();
     let before = tree(dir.path());
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("stacks-out/vault/tenant-alice.tf"))
-        .stderr(predicate::str::contains(
-            "never overwrites hand-written files",
-        ));
+    tenantgen(dir.path(), "render --yes")
+        .exits(1)
+        .stderr_has("stacks-out/vault/tenant-alice.tf")
+        .stderr_has("never overwrites hand-written files");
     assert_eq!(tree(dir.path()), before);
-    tenantgen(dir.path()).arg("check").assert().code(1);
+    tenantgen(dir.path(), "check").exits(1);
 }
 
 #[test]
@@ -223,29 +164,18 @@ fn hand_edits_are_detected_and_need_force() {
         .unwrap()
         .replace("\"4Gi\"", "\"40Gi\"");
     std::fs::write(&edited, &text).unwrap();
-    tenantgen(dir.path())
-        .arg("check")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(
-            "edited by hand: platform/tenant-bob.tf",
-        ))
-        .stdout(predicate::str::contains("was edited by hand"));
+    tenantgen(dir.path(), "check")
+        .exits(2)
+        .stderr_has("edited by hand: platform/tenant-bob.tf")
+        .stdout_has("was edited by hand");
     let before = tree(dir.path());
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
-            "stacks-out/platform/tenant-bob.tf",
-        ))
-        .stderr(predicate::str::contains("--force"));
+    tenantgen(dir.path(), "render --yes")
+        .exits(1)
+        .stderr_has("stacks-out/platform/tenant-bob.tf")
+        .stderr_has("--force");
     assert_eq!(tree(dir.path()), before);
-    tenantgen(dir.path())
-        .args(["render", "--yes", "--force"])
-        .assert()
-        .success();
-    tenantgen(dir.path()).arg("check").assert().code(0);
+    tenantgen(dir.path(), "render --yes --force").succeeds();
+    tenantgen(dir.path(), "check").exits(0);
 }
 
 #[test]
@@ -257,15 +187,9 @@ fn an_edited_stale_file_is_not_deleted_without_force() {
     edit_users(dir.path(), |users| {
         users.remove("carol");
     });
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .code(1);
+    tenantgen(dir.path(), "render --yes").exits(1);
     assert!(stale.exists());
-    tenantgen(dir.path())
-        .args(["render", "--yes", "--force"])
-        .assert()
-        .success();
+    tenantgen(dir.path(), "render --yes --force").succeeds();
     assert!(!stale.exists());
 }
 
@@ -274,13 +198,9 @@ fn orphaned_generated_files_fail_check() {
     let dir = rendered_workspace();
     let orphan = dir.path().join("stacks-out/vault/tenant-zed.tf");
     std::fs::copy(dir.path().join("stacks-out/vault/tenant-bob.tf"), &orphan).unwrap();
-    tenantgen(dir.path())
-        .arg("check")
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains(
-            "--- a/stacks-out/vault/tenant-zed.tf",
-        ));
+    tenantgen(dir.path(), "check")
+        .exits(2)
+        .stdout_has("--- a/stacks-out/vault/tenant-zed.tf");
 }
 
 /// Each bad input exits 1 with a message naming the problem and leaves the tree alone.
@@ -354,18 +274,11 @@ fn invalid_input_changes_nothing() {
             users.extend(change.as_object().unwrap().clone());
         });
         let before = tree(dir.path());
-        for command in [
-            vec!["render", "--yes"],
-            vec!["diff"],
-            vec!["check"],
-            vec!["validate"],
-        ] {
-            tenantgen(dir.path())
-                .args(&command)
-                .assert()
-                .code(1)
-                .stderr(predicate::str::contains(expected).name(name))
-                .stderr(predicate::str::contains("nothing was written"));
+        for command in ["render --yes", "diff", "check", "validate"] {
+            tenantgen(dir.path(), command)
+                .exits(1)
+                .stderr_has(expected)
+                .stderr_has("nothing was written");
         }
         assert_eq!(tree(dir.path()), before, "{name}");
     }
@@ -380,39 +293,26 @@ fn malformed_json_changes_nothing() {
     )
     .unwrap();
     let before = tree(dir.path());
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("is not valid JSON"))
-        .stderr(predicate::str::contains("line 1"));
+    tenantgen(dir.path(), "render --yes")
+        .exits(1)
+        .stderr_has("is not valid JSON")
+        .stderr_has("line 1");
     assert_eq!(tree(dir.path()), before);
 }
 
 #[test]
 fn validate_reports_counts_and_warnings() {
     let dir = example_workspace();
-    tenantgen(dir.path())
-        .arg("validate")
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains(
-            "k8s_users is valid: 5 users, 4 namespaces, 5 domains",
-        ));
+    tenantgen(dir.path(), "validate")
+        .exits(0)
+        .stdout_has("k8s_users is valid: 5 users, 4 namespaces, 5 domains");
     edit_users(dir.path(), |users| {
         users.insert("frank".into(), json!({"role": "admin", "team": "x"}));
     });
-    tenantgen(dir.path())
-        .arg("validate")
-        .assert()
-        .code(0)
-        .stderr(predicate::str::contains(
-            "warning: user \"frank\": unknown field \"team\"",
-        ));
-    tenantgen(dir.path())
-        .args(["validate", "--strict"])
-        .assert()
-        .code(1);
+    tenantgen(dir.path(), "validate")
+        .exits(0)
+        .stderr_has("warning: user \"frank\": unknown field \"team\"");
+    tenantgen(dir.path(), "validate --strict").exits(1);
 }
 
 #[test]
@@ -428,39 +328,25 @@ fn flags_override_the_config() {
         dir.path().join("other.hcl"),
     )
     .unwrap();
-    tenantgen(dir.path())
-        .args([
-            "render",
-            "--yes",
-            "--config",
-            "other.hcl",
-            "--users",
-            "people.json",
-            "--out",
-            "elsewhere",
-        ])
-        .assert()
-        .success();
+    tenantgen(
+        dir.path(),
+        "render --yes --config other.hcl --users people.json --out elsewhere",
+    )
+    .succeeds();
     assert!(dir.path().join("elsewhere/vault/tenant-alice.tf").exists());
-    tenantgen(dir.path())
-        .arg("validate")
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("pass --users FILE"));
+    tenantgen(dir.path(), "validate")
+        .exits(1)
+        .stderr_has("pass --users FILE");
 }
 
 #[test]
 fn config_errors_name_the_file_and_key() {
     let dir = example_workspace();
     std::fs::write(dir.path().join("tenantgen.hcl"), "users_file = \"examples/k8s_users.json\"\nzone = \"example.com\"\ndns {\n  proxy = true\n}\n").unwrap();
-    tenantgen(dir.path())
-        .arg("validate")
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("tenantgen.hcl"))
-        .stderr(predicate::str::contains(
-            "dns.proxy: unknown key; did you mean `proxied`?",
-        ));
+    tenantgen(dir.path(), "validate")
+        .exits(1)
+        .stderr_has("tenantgen.hcl")
+        .stderr_has("dns.proxy: unknown key; did you mean `proxied`?");
 }
 
 #[test]
@@ -473,33 +359,26 @@ fn templates_can_be_overridden() {
         "{% for object in objects %}\nmodule {{ object.tf }} {\nsource = \"../\"\nuser = {{ object.user }}\ndomain = {{ object.domain }}\nextra = \"custom\"\n}\n{% endfor %}\n",
     )
     .unwrap();
-    tenantgen(dir.path())
-        .args(["render", "--yes", "--templates", "my-templates"])
-        .assert()
-        .success();
+    tenantgen(dir.path(), "render --yes --templates my-templates").succeeds();
     let factory =
         std::fs::read_to_string(dir.path().join("stacks-out/actualbudget/factory/main.tf"))
             .unwrap();
     assert!(factory.contains("  extra  = \"custom\"\n"), "{factory}");
     std::fs::write(dir.path().join("my-templates/typo.tf.j2"), "").unwrap();
-    tenantgen(dir.path())
-        .args(["diff", "--templates", "my-templates"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("matches no built-in template"));
+    tenantgen(dir.path(), "diff --templates my-templates")
+        .exits(1)
+        .stderr_has("matches no built-in template");
 }
 
 #[test]
 fn colour_follows_the_flag() {
     let dir = example_workspace();
-    tenantgen(dir.path())
-        .args(["diff", "--color", "always"])
-        .assert()
-        .stdout(predicate::str::contains("\x1b[32m+"));
-    tenantgen(dir.path())
-        .args(["diff", "--color", "never"])
-        .assert()
-        .stdout(predicate::str::contains("\x1b[").not());
+    tenantgen(dir.path(), "diff --color always")
+        .exits(2)
+        .stdout_has("\x1b[32m+");
+    tenantgen(dir.path(), "diff --color never")
+        .exits(2)
+        .stdout_lacks("\x1b[");
 }
 
 /// `script` (util-linux) gives render a terminal; the answer comes on stdin.
@@ -555,7 +434,7 @@ fn render_asks_before_writing() {
         "{}",
         String::from_utf8_lossy(&accepted.stdout)
     );
-    tenantgen(dir.path()).arg("check").assert().code(0);
+    tenantgen(dir.path(), "check").exits(0);
 }
 
 #[test]
@@ -566,21 +445,7 @@ fn the_summary_speaks_in_tenant_terms() {
         users["dave"]["apps"] = json!(["freedify"]);
         users.insert("frank".into(), json!({"role": "namespace-owner", "domains": ["frank.example.com"], "apps": ["actualbudget"]}));
     });
-    tenantgen(dir.path())
-        .arg("diff")
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains("users added:           frank (namespace-owner)"))
-        .stdout(predicate::str::contains("role changes:          bob: namespace-owner -> admin (ESCALATION)"))
-        .stdout(predicate::str::contains("namespaces created:    frank"))
-        .stdout(predicate::str::contains("domains added:         frank.example.com"))
-        .stdout(predicate::str::contains("app instances added:   actualbudget/frank"))
-        .stdout(predicate::str::contains("app instances removed: actualbudget/dave"))
-        .stdout(predicate::str::contains("Authentik: add frank to the groups kubernetes-namespace-owners and Headscale Users"))
-        .stdout(predicate::str::contains("export the NFS share /mnt/data/actualbudget/frank and add the Cloudflare route budget.frank.example.com"))
-        .stdout(predicate::str::contains("apply in this order: vault, then platform, then woodpecker, then actualbudget/factory"))
-        .stdout(predicate::str::is_match(r"\n    vault: +1 added, 1 changed, 0 deleted \(\+\d+ -\d+ lines\)\n    platform: +1 added, 1 changed").unwrap())
-        .stdout(predicate::str::is_match(r"\n    actualbudget/factory: +0 added, 1 changed, 0 deleted \(\+\d+ -\d+ lines\)\n").unwrap());
+    tenantgen(dir.path(), "diff").exits(2).stdout_has("users added:           frank (namespace-owner)").stdout_has("role changes:          bob: namespace-owner -> admin (ESCALATION)").stdout_has("namespaces created:    frank").stdout_has("domains added:         frank.example.com").stdout_has("app instances added:   actualbudget/frank").stdout_has("app instances removed: actualbudget/dave").stdout_has("Authentik: add frank to the groups kubernetes-namespace-owners and Headscale Users").stdout_has("export the NFS share /mnt/data/actualbudget/frank and add the Cloudflare route budget.frank.example.com").stdout_has("apply in this order: vault, then platform, then woodpecker, then actualbudget/factory").stdout_matches(r"\n    vault: +1 added, 1 changed, 0 deleted \(\+\d+ -\d+ lines\)\n    platform: +1 added, 1 changed").stdout_matches(r"\n    actualbudget/factory: +0 added, 1 changed, 0 deleted \(\+\d+ -\d+ lines\)\n");
 }
 
 #[test]
@@ -600,27 +465,17 @@ fn a_broken_template_override_is_caught_before_writing() {
             format!("{{% for object in objects %}}\n{template}{{% endfor %}}\n"),
         )
         .unwrap();
-        tenantgen(dir.path())
-            .args(["render", "--yes", "--templates", "my-templates"])
-            .assert()
-            .code(1)
-            .stderr(predicate::str::contains(
-                "generated actualbudget/factory/main.tf is not valid HCL",
-            ))
-            .stderr(predicate::str::contains(expected))
-            .stderr(predicate::str::contains("factory/main.tf.j2"));
+        tenantgen(dir.path(), "render --yes --templates my-templates")
+            .exits(1)
+            .stderr_has("generated actualbudget/factory/main.tf is not valid HCL")
+            .stderr_has(expected)
+            .stderr_has("factory/main.tf.j2");
         assert!(!dir.path().join("stacks-out/vault/tenant-alice.tf").exists());
-        tenantgen(dir.path())
-            .args([
-                "render",
-                "--yes",
-                "--templates",
-                "my-templates",
-                "--out",
-                "new-root",
-            ])
-            .assert()
-            .code(1);
+        tenantgen(
+            dir.path(),
+            "render --yes --templates my-templates --out new-root",
+        )
+        .exits(1);
         assert!(!dir.path().join("new-root").exists());
     }
 }
@@ -629,19 +484,16 @@ fn a_broken_template_override_is_caught_before_writing() {
 fn completions_and_man_page_come_from_clap() {
     let dir = tempfile::tempdir().unwrap();
     for shell in ["bash", "zsh", "fish"] {
-        tenantgen(dir.path())
-            .args(["completions", shell])
-            .assert()
-            .success()
-            .stdout(predicate::str::contains("render"))
-            .stdout(predicate::str::contains("vault-addr"));
+        tenantgen(dir.path(), "completions")
+            .arg(shell)
+            .succeeds()
+            .stdout_has("render")
+            .stdout_has("vault-addr");
     }
-    tenantgen(dir.path())
-        .arg("man")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains(".TH tenantgen 1"))
-        .stdout(predicate::str::contains("check"));
+    tenantgen(dir.path(), "man")
+        .succeeds()
+        .stdout_has(".TH tenantgen 1")
+        .stdout_has("check");
 }
 
 #[test]
@@ -650,54 +502,34 @@ fn removed_namespaces_are_released_unless_destroyed_by_name() {
     edit_users(dir.path(), |users| {
         users.remove("carol");
     });
-    tenantgen(dir.path())
-        .args(["diff", "--color", "never"])
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains(
+    tenantgen(dir.path(), "diff --color never")
+        .exits(2)
+        .stdout_has(
             "namespaces released:   carol (Terraform forgets it; the namespace and its data stay)",
-        ))
-        .stdout(predicate::str::contains(
-            "tenantgen render --forget-released carol",
-        ))
-        .stdout(predicate::str::contains(
-            "+removed {\n+  from = kubernetes_namespace_v1.carol",
-        ))
-        .stdout(predicate::str::contains("DESTROYED").not());
-    tenantgen(dir.path())
-        .args(["diff", "--color", "never", "--destroy-namespace", "carol"])
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains(
-            "namespaces DESTROYED:  carol (--destroy-namespace",
-        ))
-        .stdout(predicate::str::contains("removed {").not());
+        )
+        .stdout_has("tenantgen render --forget-released carol")
+        .stdout_has("+removed {\n+  from = kubernetes_namespace_v1.carol")
+        .stdout_lacks("DESTROYED");
+    tenantgen(dir.path(), "diff --color never --destroy-namespace carol")
+        .exits(2)
+        .stdout_has("namespaces DESTROYED:  carol (--destroy-namespace")
+        .stdout_lacks("removed {");
     let before = tree(dir.path());
-    tenantgen(dir.path())
-        .args(["render", "--yes", "--destroy-namespace", "alice-dev"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
-            "--destroy-namespace alice-dev: it is still in the users source",
-        ));
+    tenantgen(dir.path(), "render --yes --destroy-namespace alice-dev")
+        .exits(1)
+        .stderr_has("--destroy-namespace alice-dev: it is still in the users source");
     assert_eq!(tree(dir.path()), before);
 
     // Released stays released, render after render, until forgotten.
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .success();
+    tenantgen(dir.path(), "render --yes").succeeds();
     let lifecycle = dir.path().join("stacks-out/vault/tenantgen-lifecycle.tf");
     assert!(
         std::fs::read_to_string(&lifecycle)
             .unwrap()
             .contains("kubernetes_namespace_v1.carol")
     );
-    tenantgen(dir.path()).arg("check").assert().code(0);
-    tenantgen(dir.path())
-        .args(["render", "--yes", "--forget-released", "carol"])
-        .assert()
-        .success();
+    tenantgen(dir.path(), "check").exits(0);
+    tenantgen(dir.path(), "render --yes --forget-released carol").succeeds();
     assert!(!lifecycle.exists());
 }
 
@@ -707,20 +539,7 @@ fn adoption_moves_keep_the_resource_type() {
     let config = dir.path().join("tenantgen.hcl");
     let original = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, format!("{original}\nadopt {{}}\n")).unwrap();
-    tenantgen(dir.path())
-        .args(["diff", "--color", "never"])
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains(
-            "+moved {\n+  from = kubernetes_namespace.user_namespace[\"alice-dev\"]\n+  to   = kubernetes_namespace.alice_dev\n+}",
-        ))
-        .stdout(predicate::str::contains(
-            "+  from = module.rbac.kubernetes_role_binding.namespace_owner[\"alice-alice-dev\"]",
-        ))
-        .stdout(predicate::str::contains(
-            "kubernetes_role_binding.alice_dev_admin: namespace-owner-alice -> alice-admin",
-        ))
-        .stdout(predicate::str::contains("resource \"kubernetes_namespace\" \"carol\""));
+    tenantgen(dir.path(), "diff --color never").exits(2).stdout_has("+moved {\n+  from = kubernetes_namespace.user_namespace[\"alice-dev\"]\n+  to   = kubernetes_namespace.alice_dev\n+}").stdout_has("+  from = module.rbac.kubernetes_role_binding.namespace_owner[\"alice-alice-dev\"]").stdout_has("kubernetes_role_binding.alice_dev_admin: namespace-owner-alice -> alice-admin").stdout_has("resource \"kubernetes_namespace\" \"carol\"");
 
     for (block, expected) in [
         (
@@ -737,11 +556,7 @@ fn adoption_moves_keep_the_resource_type() {
         ),
     ] {
         std::fs::write(&config, format!("{original}\n{block}")).unwrap();
-        tenantgen(dir.path())
-            .arg("diff")
-            .assert()
-            .code(1)
-            .stderr(predicate::str::contains(expected));
+        tenantgen(dir.path(), "diff").exits(1).stderr_has(expected);
     }
 }
 
@@ -759,13 +574,9 @@ fn an_unreadable_render_record_stops_the_render() {
     )
     .unwrap();
     let before = tree(dir.path());
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
-            "cannot be read as a tenantgen render record; restore it from version control",
-        ));
+    tenantgen(dir.path(), "render --yes")
+        .exits(1)
+        .stderr_has("cannot be read as a tenantgen render record; restore it from version control");
     assert_eq!(tree(dir.path()), before);
 }
 
@@ -777,18 +588,10 @@ fn a_missing_render_record_beside_generated_files_stops_the_render() {
     });
     std::fs::remove_file(dir.path().join("stacks-out/.tenantgen.json")).unwrap();
     let before = tree(dir.path());
-    for command in ["render", "diff", "check"] {
-        tenantgen(dir.path())
-            .args(
-                [command, "--yes"]
-                    .into_iter()
-                    .take(if command == "render" { 2 } else { 1 }),
-            )
-            .assert()
-            .code(1)
-            .stderr(predicate::str::contains(
-                "holds generated files but no render record (.tenantgen.json)",
-            ));
+    for command in ["render --yes", "diff", "check"] {
+        tenantgen(dir.path(), command)
+            .exits(1)
+            .stderr_has("holds generated files but no render record (.tenantgen.json)");
     }
     assert_eq!(tree(dir.path()), before);
 }

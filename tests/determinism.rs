@@ -106,17 +106,12 @@ fn reordering_lists_does_not_churn_output() {
 #[test]
 fn the_way_the_users_path_is_given_does_not_matter() {
     let relative = common::example_workspace();
-    tenantgen(relative.path())
-        .args(["render", "--yes"])
-        .assert()
-        .success();
+    tenantgen(relative.path(), "render --yes").succeeds();
     let absolute = common::example_workspace();
     let users = absolute.path().join("examples/k8s_users.json");
-    tenantgen(absolute.path())
-        .args(["render", "--yes", "--users"])
+    tenantgen(absolute.path(), "render --yes --users")
         .arg(&users)
-        .assert()
-        .success();
+        .succeeds();
     assert_eq!(
         tree(&relative.path().join("stacks-out")),
         tree(&absolute.path().join("stacks-out"))

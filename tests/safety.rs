@@ -7,18 +7,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 
-use common::{example_workspace, tenantgen, tree};
-use predicates::prelude::*;
+use common::{example_workspace, rendered_workspace, tenantgen, tree};
 use serde_json::{Value, json};
-
-fn rendered_workspace() -> tempfile::TempDir {
-    let dir = example_workspace();
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .success();
-    dir
-}
 
 fn write_users(dir: &Path, name: &str, users: &Value) {
     std::fs::write(dir.join(name), serde_json::to_string_pretty(users).unwrap()).unwrap();
@@ -43,14 +33,10 @@ fn a_file_in_place_of_a_stack_directory_changes_nothing() {
     users["frank"] = json!({"role": "namespace-owner"});
     write_users(dir.path(), "examples/k8s_users.json", &users);
     let before = tree(dir.path());
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
-            "stacks-out/wiki is a file where a directory must be",
-        ))
-        .stderr(predicate::str::contains("nothing was written"));
+    tenantgen(dir.path(), "render --yes")
+        .exits(1)
+        .stderr_has("stacks-out/wiki is a file where a directory must be")
+        .stderr_has("nothing was written");
     assert_eq!(tree(dir.path()), before);
 }
 
@@ -67,12 +53,10 @@ fn symlinks_never_lead_a_write_outside_the_root() {
     std::os::unix::fs::symlink(outside.path().join("precious.tf"), &file_link).unwrap();
     let outside_before = tree(outside.path());
     let before = tree(dir.path());
-    tenantgen(dir.path())
-        .args(["render", "--yes", "--force"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("stacks-out/vault is a symlink"))
-        .stderr(predicate::str::contains("tenant-alice.tf is a symlink"));
+    tenantgen(dir.path(), "render --yes --force")
+        .exits(1)
+        .stderr_has("stacks-out/vault is a symlink")
+        .stderr_has("tenant-alice.tf is a symlink");
     assert_eq!(tree(outside.path()), outside_before);
     assert_eq!(tree(dir.path()), before);
 }
@@ -83,23 +67,16 @@ fn a_held_lock_names_its_holder() {
     let root = dir.path().join("stacks-out");
     let lock = tenantgen::write::Lock::acquire(&root, "render").unwrap();
     let before = tree(dir.path());
-    for command in [vec!["render", "--yes"], vec!["check"], vec!["diff"]] {
-        tenantgen(dir.path())
-            .args(&command)
-            .assert()
-            .code(1)
-            .stderr(predicate::str::contains(
-                "stacks-out is locked by another tenantgen run",
-            ))
-            .stderr(predicate::str::contains(format!(
-                "pid {}",
-                std::process::id()
-            )))
-            .stderr(predicate::str::contains("`tenantgen render`"));
+    for command in ["render --yes", "check", "diff"] {
+        tenantgen(dir.path(), command)
+            .exits(1)
+            .stderr_has("stacks-out is locked by another tenantgen run")
+            .stderr_has(format!("pid {}", std::process::id()))
+            .stderr_has("`tenantgen render`");
     }
     assert_eq!(tree(dir.path()), before);
     drop(lock);
-    tenantgen(dir.path()).arg("check").assert().code(0);
+    tenantgen(dir.path(), "check").exits(0);
     assert!(
         !root.join(tenantgen::write::LOCK).exists(),
         "the lock file goes away with its holder"
@@ -110,10 +87,7 @@ fn a_held_lock_names_its_holder() {
 fn reference_tree(users: &Value) -> BTreeMap<String, Vec<u8>> {
     let dir = example_workspace();
     write_users(dir.path(), "examples/k8s_users.json", users);
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .success();
+    tenantgen(dir.path(), "render --yes").succeeds();
     tree(&dir.path().join("stacks-out"))
 }
 
@@ -183,10 +157,9 @@ fn concurrent_renders_never_interleave() {
                     final_tree.len()
                 )
             });
-        tenantgen(dir.path())
-            .args(["check", "--users", &format!("users-{winner}.json")])
-            .assert()
-            .code(0);
+        tenantgen(dir.path(), "check --users")
+            .arg(format!("users-{winner}.json"))
+            .exits(0);
     }
 }
 
@@ -206,34 +179,24 @@ fn check_refuses_a_half_settled_tree_and_render_settles_it() {
         "half written\n",
     )
     .unwrap();
-    tenantgen(dir.path())
-        .arg("check")
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
-            "run `tenantgen render` to settle it first",
-        ));
-    tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .success()
-        .stderr(predicate::str::contains(
-            "settled a write that an earlier run left unfinished",
-        ));
+    tenantgen(dir.path(), "check")
+        .exits(1)
+        .stderr_has("run `tenantgen render` to settle it first");
+    tenantgen(dir.path(), "render --yes")
+        .succeeds()
+        .stderr_has("settled a write that an earlier run left unfinished");
     assert!(!dir.path().join("stacks-out/vault/tenant-zed.tf").exists());
-    tenantgen(dir.path()).arg("check").assert().code(0);
+    tenantgen(dir.path(), "check").exits(0);
 }
 
 #[test]
 fn offline_check_needs_no_users_source() {
     let dir = rendered_workspace();
     std::fs::remove_file(dir.path().join("examples/k8s_users.json")).unwrap();
-    tenantgen(dir.path())
-        .args(["check", "--offline"])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("matches its render record"));
-    tenantgen(dir.path()).arg("check").assert().code(1);
+    tenantgen(dir.path(), "check --offline")
+        .exits(0)
+        .stdout_has("matches its render record");
+    tenantgen(dir.path(), "check").exits(1);
 
     let root = dir.path().join("stacks-out");
     std::fs::remove_file(root.join("vault/tenant-bob.tf")).unwrap();
@@ -246,28 +209,14 @@ fn offline_check_needs_no_users_source() {
         .unwrap()
         .replace("\"alice\",", "\"mallory\",");
     std::fs::write(root.join("woodpecker/tenantgen.tf"), edited).unwrap();
-    tenantgen(dir.path())
-        .args(["check", "--offline"])
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains(
-            "stacks-out/vault/tenant-bob.tf: missing: the last render wrote it",
-        ))
-        .stdout(predicate::str::contains(
-            "stacks-out/platform/tenant-zed.tf: not produced by the last render",
-        ))
-        .stdout(predicate::str::contains(
-            "stacks-out/woodpecker/tenantgen.tf: edited by hand",
-        ));
-    let report: Value = serde_json::from_slice(
-        &tenantgen(dir.path())
-            .args(["check", "--offline", "--format", "json"])
-            .assert()
-            .code(2)
-            .get_output()
-            .stdout,
-    )
-    .unwrap();
+    tenantgen(dir.path(), "check --offline")
+        .exits(2)
+        .stdout_has("stacks-out/vault/tenant-bob.tf: missing: the last render wrote it")
+        .stdout_has("stacks-out/platform/tenant-zed.tf: not produced by the last render")
+        .stdout_has("stacks-out/woodpecker/tenantgen.tf: edited by hand");
+    let report: Value = tenantgen(dir.path(), "check --offline --format json")
+        .exits(2)
+        .json();
     assert_eq!(report["up_to_date"], false);
     assert_eq!(
         report["problems"],
@@ -278,25 +227,15 @@ fn offline_check_needs_no_users_source() {
         ])
     );
     std::fs::remove_file(root.join(tenantgen::manifest::PATH)).unwrap();
-    tenantgen(dir.path())
-        .args(["check", "--offline"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("has no render record"));
+    tenantgen(dir.path(), "check --offline")
+        .exits(1)
+        .stderr_has("has no render record");
 }
 
 #[test]
 fn json_reports_for_diff_and_check() {
     let dir = rendered_workspace();
-    let clean: Value = serde_json::from_slice(
-        &tenantgen(dir.path())
-            .args(["check", "--format", "json"])
-            .assert()
-            .code(0)
-            .get_output()
-            .stdout,
-    )
-    .unwrap();
+    let clean: Value = tenantgen(dir.path(), "check --format json").exits(0).json();
     assert_eq!(
         clean,
         json!({"command": "check", "output_root": "stacks-out", "up_to_date": true, "exit_code": 0, "summary": null, "files": []})
@@ -306,15 +245,7 @@ fn json_reports_for_diff_and_check() {
     users.as_object_mut().unwrap().remove("carol");
     users["bob"]["role"] = json!("admin");
     write_users(dir.path(), "examples/k8s_users.json", &users);
-    let report: Value = serde_json::from_slice(
-        &tenantgen(dir.path())
-            .args(["diff", "--format", "json"])
-            .assert()
-            .code(2)
-            .get_output()
-            .stdout,
-    )
-    .unwrap();
+    let report: Value = tenantgen(dir.path(), "diff --format json").exits(2).json();
     assert_eq!(report["command"], "diff");
     assert_eq!(report["exit_code"], 2);
     let summary = &report["summary"];
@@ -371,15 +302,7 @@ fn json_reports_for_diff_and_check() {
         "{}",
         bob["diff"]
     );
-    let check: Value = serde_json::from_slice(
-        &tenantgen(dir.path())
-            .args(["check", "--format", "json"])
-            .assert()
-            .code(2)
-            .get_output()
-            .stdout,
-    )
-    .unwrap();
+    let check: Value = tenantgen(dir.path(), "check --format json").exits(2).json();
     assert_eq!(check["files"], report["files"]);
 }
 
@@ -389,13 +312,11 @@ fn an_output_root_that_is_a_file_is_refused() {
     std::fs::remove_dir_all(dir.path().join("stacks-out")).unwrap();
     std::fs::write(dir.path().join("stacks-out"), "a file\n").unwrap();
     let before = tree(dir.path());
-    for command in [vec!["render", "--yes"], vec!["check"], vec!["diff"]] {
-        tenantgen(dir.path())
-            .args(&command)
-            .assert()
-            .code(1)
-            .stderr(predicate::str::contains("the output root"))
-            .stderr(predicate::str::contains("is not a directory"));
+    for command in ["render --yes", "check", "diff"] {
+        tenantgen(dir.path(), command)
+            .exits(1)
+            .stderr_has("the output root")
+            .stderr_has("is not a directory");
     }
     assert_eq!(tree(dir.path()), before);
 }

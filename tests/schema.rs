@@ -151,25 +151,47 @@ fn mixing_cloudflare_versions_in_one_stack_is_reported() {
     assert_eq!(problems.len(), 1, "{problems:#?}");
 }
 
+/// The vendored schemas are exactly the files recorded in
+/// `tests/provider-schemas/SHA256SUMS`: none missing, none changed, none extra.
 #[test]
-fn vendored_schemas_match_the_shared_originals() {
-    let shared = common::repo().join("../shared/provider-schemas");
-    if !shared.is_dir() {
-        eprintln!("skipping: {} is not here to compare with", shared.display());
-        return;
+fn vendored_schemas_are_the_recorded_files() {
+    use sha2::{Digest, Sha256};
+    let dir = common::repo().join("tests/provider-schemas");
+    let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap_or_else(|err| {
+        panic!(
+            "cannot read {}: {err}; the schema tests need the vendored schemas",
+            dir.join("SHA256SUMS").display()
+        )
+    });
+    let mut recorded = std::collections::BTreeSet::new();
+    for line in sums.lines() {
+        let (digest, name) = line
+            .split_once("  ")
+            .unwrap_or_else(|| panic!("SHA256SUMS: {line:?} is not `<sha256>  <file>`"));
+        let bytes = std::fs::read(dir.join(name))
+            .unwrap_or_else(|err| panic!("{name} is recorded in SHA256SUMS but unreadable: {err}"));
+        let actual: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        assert_eq!(
+            actual, digest,
+            "{name} changed since it was recorded in SHA256SUMS"
+        );
+        recorded.insert(name.to_string());
     }
-    for entry in std::fs::read_dir(&shared).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|ext| ext == "json") {
-            let vendored = common::repo()
-                .join("tests/provider-schemas")
-                .join(path.file_name().unwrap());
-            assert_eq!(
-                std::fs::read(&path).unwrap(),
-                std::fs::read(vendored).unwrap(),
-                "{}",
-                path.display()
-            );
-        }
-    }
+    let present: std::collections::BTreeSet<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    assert_eq!(
+        present, recorded,
+        "schemas present vs recorded in SHA256SUMS"
+    );
+    assert_eq!(
+        recorded.len(),
+        6,
+        "kubernetes, vault, cloudflare 4 and 5, helm, random"
+    );
 }

@@ -3,8 +3,7 @@
 mod common;
 
 use common::{
-    config_variants, example_users, generate, random_users, terraform_available,
-    terraform_fmt_check, write_files,
+    config_variants, example_users, generate, random_users, terraform_fmt_check, write_files,
 };
 
 fn assert_fmt_clean(label: &str, files: &[tenantgen::verify::GeneratedFile]) {
@@ -21,9 +20,6 @@ fn assert_fmt_clean(label: &str, files: &[tenantgen::verify::GeneratedFile]) {
 
 #[test]
 fn committed_example_is_fmt_clean() {
-    if !terraform_available("committed_example_is_fmt_clean") {
-        return;
-    }
     let output = terraform_fmt_check(&common::repo().join("stacks-out"));
     assert!(
         output.status.success(),
@@ -34,9 +30,6 @@ fn committed_example_is_fmt_clean() {
 
 #[test]
 fn every_config_variant_is_fmt_clean() {
-    if !terraform_available("every_config_variant_is_fmt_clean") {
-        return;
-    }
     for (name, config) in config_variants() {
         assert_fmt_clean(name, &generate(&example_users(), &config));
     }
@@ -44,9 +37,6 @@ fn every_config_variant_is_fmt_clean() {
 
 #[test]
 fn random_user_sets_are_fmt_clean() {
-    if !terraform_available("random_user_sets_are_fmt_clean") {
-        return;
-    }
     let variants = config_variants();
     for seed in 0..12 {
         let (name, config) = &variants[seed as usize % variants.len()];

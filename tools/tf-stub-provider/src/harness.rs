@@ -6,8 +6,13 @@
 //! user's `~/.terraformrc` and `TF_CLI_CONFIG_FILE` are never read or
 //! changed. Each stack keeps its own local state, `.terraform/` and lock
 //! file, so DIR is treated as a scratch tree.
+//!
+//! Generated files alone are not a stack: before terraform runs in one, the
+//! harness checks that the hand-written files it needs are there (provider
+//! requirements, the shared module a factory calls) and otherwise says
+//! which to add.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -130,11 +135,228 @@ pub fn run(setup: &Setup, mode: Mode, root: &Path) -> Result<Vec<StackOutcome>> 
         .parent()
         .context("the stub provider has no parent directory")?
         .join("tf-harness-providers");
-    let cli_config = install_mirror(setup, &private)?;
+    let (cli_config, served) = install_mirror(setup, &private)?;
     stacks
         .iter()
-        .map(|dir| run_stack(setup, mode, root, dir, &cli_config))
+        .map(|dir| {
+            let missing = missing_hand_written(root, dir, &served)?;
+            if missing.is_empty() {
+                return run_stack(setup, mode, root, dir, &cli_config);
+            }
+            Ok(StackOutcome {
+                stack: stack_name(root, dir),
+                counts: None,
+                failure: Some(format!(
+                    "terraform was not run: this stack lacks hand-written files \
+                     (tenantgen generates only the tenant files; Terragrunt or you write the rest)\n{}",
+                    missing.join("\n")
+                )),
+                actions: Vec::new(),
+            })
+        })
         .collect()
+}
+
+/// The providers the stubs serve, by local name: source and versions.
+type Served = BTreeMap<String, (String, Vec<String>)>;
+
+/// What a stack needs besides the generated files for terraform to check
+/// it, one paragraph per missing file saying what to add: provider
+/// requirements for every provider its resources use (without them
+/// terraform looks for `hashicorp/<name>` at its newest version), and the
+/// shared module that a local `module` block calls.
+pub fn missing_hand_written(root: &Path, dir: &Path, served: &Served) -> Result<Vec<String>> {
+    // Provider local name -> the first block using it.
+    let mut used: BTreeMap<String, String> = BTreeMap::new();
+    let mut declared = BTreeSet::new();
+    // Local module folder -> the calling block and the arguments it passes.
+    let mut calls: BTreeMap<PathBuf, (String, BTreeSet<String>)> = BTreeMap::new();
+    for (file, body) in parsed_tf_files(dir)? {
+        for block in body.blocks() {
+            let labels: Vec<&str> = block.labels().iter().map(|label| label.as_str()).collect();
+            match (block.identifier(), labels.as_slice()) {
+                ("resource" | "data", [kind, name, ..]) => {
+                    let provider = kind.split('_').next().unwrap_or(kind);
+                    // `terraform_data` and friends are built in.
+                    if provider != "terraform" {
+                        used.entry(provider.to_string())
+                            .or_insert_with(|| format!("{kind}.{name} in {file}"));
+                    }
+                }
+                ("provider", [name, ..]) => {
+                    used.entry(name.to_string())
+                        .or_insert_with(|| format!("provider \"{name}\" in {file}"));
+                }
+                ("terraform", _) => {
+                    for requirements in block
+                        .body()
+                        .blocks()
+                        .filter(|inner| inner.identifier() == "required_providers")
+                    {
+                        declared.extend(
+                            requirements
+                                .body()
+                                .attributes()
+                                .map(|attribute| attribute.key().to_string()),
+                        );
+                    }
+                }
+                ("module", [name, ..]) => {
+                    let Some(source) = local_source(block) else {
+                        continue;
+                    };
+                    const META: [&str; 6] = [
+                        "source",
+                        "version",
+                        "providers",
+                        "count",
+                        "for_each",
+                        "depends_on",
+                    ];
+                    let arguments = block
+                        .body()
+                        .attributes()
+                        .map(|attribute| attribute.key().to_string())
+                        .filter(|key| !META.contains(&key.as_str()));
+                    calls
+                        .entry(dir.join(&source))
+                        .or_insert_with(|| {
+                            (
+                                format!("module \"{name}\" in {file} (source = \"{source}\")"),
+                                BTreeSet::new(),
+                            )
+                        })
+                        .1
+                        .extend(arguments);
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    let undeclared: Vec<(&String, &String)> = used
+        .iter()
+        .filter(|(name, _)| !declared.contains(*name))
+        .collect();
+    if !undeclared.is_empty() {
+        let mut text = String::from(
+            "- provider requirements: no file here has a `required_providers` entry for ",
+        );
+        let names: Vec<String> = undeclared
+            .iter()
+            .map(|(name, first)| format!("{name} (used by {first})"))
+            .collect();
+        text.push_str(&names.join(", "));
+        text.push_str(";\n  add a versions.tf like:\n  terraform {\n    required_providers {\n");
+        let width = undeclared
+            .iter()
+            .map(|(name, _)| name.len())
+            .max()
+            .unwrap_or(0);
+        for (name, _) in &undeclared {
+            let line = match served.get(*name) {
+                Some((source, versions)) => {
+                    let constraints: Vec<String> = versions
+                        .iter()
+                        .map(|version| format!("\"~> {}\"", minor(version)))
+                        .collect();
+                    let alternatives = if constraints.len() > 1 {
+                        format!(" # or {}", constraints[1..].join(", "))
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "      {name:<width$} = {{ source = \"{source}\", version = {} }}{alternatives}\n",
+                        constraints[0]
+                    )
+                }
+                None => format!(
+                    "      {name:<width$} = {{ source = \"...\" }} # the stubs serve no such provider\n"
+                ),
+            };
+            text.push_str(&line);
+        }
+        text.push_str("    }\n  }");
+        missing.push(text);
+    }
+    for (module, (caller, arguments)) in calls {
+        let holds_tf = std::fs::read_dir(&module).is_ok_and(|entries| {
+            entries.filter_map(Result::ok).any(|entry| {
+                entry.path().extension().is_some_and(|ext| ext == "tf")
+                    && entry.file_type().is_ok_and(|kind| kind.is_file())
+            })
+        });
+        if !holds_tf {
+            let shown = module
+                .canonicalize()
+                .ok()
+                .and_then(|path| {
+                    let root = root.canonicalize().ok()?;
+                    path.strip_prefix(root).ok().map(Path::to_path_buf)
+                })
+                .unwrap_or_else(|| module.clone());
+            let variables: Vec<String> = arguments
+                .iter()
+                .map(|argument| format!("variable \"{argument}\""))
+                .collect();
+            missing.push(format!(
+                "- the shared module {}/: {caller} calls it, but it holds no .tf file;\n  \
+                 add the app's module there, a main.tf declaring {} \
+                 (tenantgen's repository has one in stacks-out/{}/main.tf)",
+                shown.display(),
+                if variables.is_empty() {
+                    "what it needs".to_string()
+                } else {
+                    variables.join(" and ")
+                },
+                shown.display()
+            ));
+        }
+    }
+    Ok(missing)
+}
+
+/// `4.52.0` -> `4.52`.
+fn minor(version: &str) -> &str {
+    match version.match_indices('.').nth(1) {
+        Some((index, _)) => &version[..index],
+        None => version,
+    }
+}
+
+/// The `.tf` files directly in `dir` that parse, by file name; terraform
+/// itself reports the others.
+fn parsed_tf_files(dir: &Path) -> Result<Vec<(String, hcl::Body)>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_none_or(|ext| ext != "tf") || !path.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if let Ok(body) = hcl::parse(&text) {
+            let name = path
+                .file_name()
+                .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+            files.push((name, body));
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
+}
+
+/// The `source` of a module block when it is a local path (`./`, `../`).
+fn local_source(block: &hcl::Block) -> Option<String> {
+    block
+        .body()
+        .attributes()
+        .find(|attribute| attribute.key() == "source")
+        .and_then(|attribute| match attribute.expr() {
+            hcl::Expression::String(source) => Some(source.clone()),
+            _ => None,
+        })
+        .filter(|source| source.starts_with("./") || source.starts_with("../"))
 }
 
 /// Stack directories: those with `.tf` files that no other directory uses
@@ -153,17 +375,9 @@ pub fn stack_dirs(root: &Path) -> Result<Vec<PathBuf>> {
             continue;
         };
         for block in body.blocks().filter(|block| block.identifier() == "module") {
-            let source = block
-                .body()
-                .attributes()
-                .find(|attribute| attribute.key() == "source")
-                .and_then(|attribute| match attribute.expr() {
-                    hcl::Expression::String(source) => Some(source.clone()),
-                    _ => None,
-                });
-            let local =
-                source.filter(|source| source.starts_with("./") || source.starts_with("../"));
-            if let Some(module) = local.and_then(|source| dir.join(source).canonicalize().ok()) {
+            if let Some(module) =
+                local_source(block).and_then(|source| dir.join(source).canonicalize().ok())
+            {
                 modules.insert(module);
             }
         }
@@ -203,7 +417,7 @@ fn walk(root: &Path) -> Result<Vec<PathBuf>> {
 
 /// Installs one launcher per schema file into an unpacked filesystem
 /// mirror and writes the CLI config that points terraform at it alone.
-fn install_mirror(setup: &Setup, private: &Path) -> Result<PathBuf> {
+fn install_mirror(setup: &Setup, private: &Path) -> Result<(PathBuf, Served)> {
     let mirror = private.join("mirror");
     let platform = platform();
     let mut schemas: Vec<PathBuf> = std::fs::read_dir(&setup.schemas)
@@ -212,8 +426,17 @@ fn install_mirror(setup: &Setup, private: &Path) -> Result<PathBuf> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
         .collect();
     schemas.sort();
+    let mut served = Served::new();
     for schema_path in schemas {
         let schema = ProviderSchema::load(&schema_path)?;
+        served
+            .entry(schema.name().to_string())
+            .or_insert_with(|| {
+                let short = schema.source.strip_prefix("registry.terraform.io/");
+                (short.unwrap_or(&schema.source).to_string(), Vec::new())
+            })
+            .1
+            .push(schema.version.clone());
         let dir = mirror
             .join(&schema.source)
             .join(&schema.version)
@@ -237,7 +460,7 @@ fn install_mirror(setup: &Setup, private: &Path) -> Result<PathBuf> {
         serde_json::Value::from(mirror.display().to_string())
     );
     write_if_changed(&cli_config, &config)?;
-    Ok(cli_config)
+    Ok((cli_config, served))
 }
 
 /// Concurrent harness runs share the mirror: a file is replaced whole, by
@@ -283,6 +506,17 @@ fn make_executable(_path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `dir` relative to `root`, `.` for `root` itself.
+fn stack_name(root: &Path, dir: &Path) -> String {
+    dir.strip_prefix(root)
+        .ok()
+        .filter(|relative| !relative.as_os_str().is_empty())
+        .map_or_else(
+            || ".".to_string(),
+            |relative| relative.display().to_string(),
+        )
+}
+
 fn run_stack(
     setup: &Setup,
     mode: Mode,
@@ -290,16 +524,8 @@ fn run_stack(
     dir: &Path,
     cli_config: &Path,
 ) -> Result<StackOutcome> {
-    let stack = dir
-        .strip_prefix(root)
-        .ok()
-        .filter(|relative| !relative.as_os_str().is_empty())
-        .map_or_else(
-            || ".".to_string(),
-            |relative| relative.display().to_string(),
-        );
     let mut outcome = StackOutcome {
-        stack,
+        stack: stack_name(root, dir),
         counts: None,
         failure: None,
         actions: Vec::new(),

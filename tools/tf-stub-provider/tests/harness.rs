@@ -13,27 +13,35 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The harness setup, or `None` (with the reason printed) when terraform
-/// is missing outside CI; under CI a missing terraform fails.
-fn setup() -> Option<Setup> {
-    let found = std::process::Command::new("terraform")
-        .arg("version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "terraform is not on PATH, and CI is set: the harness tests need it"
-        );
-        eprintln!("skipping: terraform is not on PATH");
-        return None;
-    }
-    Some(Setup {
+#[allow(dead_code, reason = "the harness needs terraform, not bao")]
+#[path = "../../../tests/common/tools.rs"]
+mod tools;
+
+#[allow(dead_code, reason = "the harness uses the seeded valid users only")]
+#[path = "../../../tests/common/users.rs"]
+mod users;
+
+use users::random_users;
+
+/// The harness setup; fails the test, naming how to install it, when
+/// terraform is missing.
+fn setup() -> Setup {
+    Setup {
         stub: PathBuf::from(env!("CARGO_BIN_EXE_tf-stub-provider")),
         schemas: repo().join("tests/provider-schemas"),
-        terraform: PathBuf::from("terraform"),
-    })
+        terraform: tools::terraform().to_path_buf(),
+    }
 }
+
+/// The hand-written files of the committed example.
+const HAND_WRITTEN: [&str; 6] = [
+    "vault/versions.tf",
+    "platform/versions.tf",
+    "woodpecker/versions.tf",
+    "woodpecker/woodpecker.tf",
+    "actualbudget/main.tf",
+    "freedify/main.tf",
+];
 
 /// A workspace with the repository's config, `users` as the users file and
 /// the hand-written files of the committed example, rendered into `out/`.
@@ -44,14 +52,7 @@ fn workspace(users: &Value) -> tempfile::TempDir {
         dir.path().join("tenantgen.hcl"),
     )
     .unwrap();
-    for hand_written in [
-        "vault/versions.tf",
-        "platform/versions.tf",
-        "woodpecker/versions.tf",
-        "woodpecker/woodpecker.tf",
-        "actualbudget/main.tf",
-        "freedify/main.tf",
-    ] {
+    for hand_written in HAND_WRITTEN {
         let target = dir.path().join("out").join(hand_written);
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::copy(repo().join("stacks-out").join(hand_written), target).unwrap();
@@ -117,7 +118,7 @@ fn failure<'a>(outcomes: &'a [StackOutcome], stack: &str) -> &'a str {
 
 #[test]
 fn the_committed_example_validates_and_plans() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&repo().join("stacks-out"), dir.path());
     let outcomes = run(&setup, Mode::Plan, dir.path());
@@ -148,9 +149,59 @@ fn the_committed_example_validates_and_plans() {
     assert!(dir.path().join("vault/tfplan.json").is_file());
 }
 
+/// Generated files alone are not a stack: the harness names what is
+/// missing, without running terraform, and passes once it is added.
+#[test]
+fn missing_hand_written_files_are_named_before_terraform_runs() {
+    let setup = setup();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("tenantgen.hcl"),
+        dir.path().join("tenantgen.hcl"),
+    )
+    .unwrap();
+    render(dir.path(), &example_users());
+    let out = dir.path().join("out");
+    let outcomes = run(&setup, Mode::Validate, &out);
+    let platform = failure(&outcomes, "platform");
+    for expected in [
+        "terraform was not run",
+        "no file here has a `required_providers` entry for cloudflare (used by cloudflare_record.",
+        "add a versions.tf like:",
+        "cloudflare = { source = \"cloudflare/cloudflare\", version = \"~> 4.52\" } # or \"~> 5.14\"",
+        "kubernetes = { source = \"hashicorp/kubernetes\", version = \"~> 2.38\" }",
+    ] {
+        assert!(platform.contains(expected), "{expected:?} in:\n{platform}");
+    }
+    let vault = failure(&outcomes, "vault");
+    assert!(
+        vault.contains("vault      = { source = \"hashicorp/vault\", version = \"~> 4.8\" }"),
+        "{vault}"
+    );
+    let factory = failure(&outcomes, "actualbudget/factory");
+    for expected in [
+        "the shared module actualbudget/: module \"carol\" in main.tf (source = \"../\") calls it, but it holds no .tf file",
+        "a main.tf declaring variable \"domain\" and variable \"user\"",
+    ] {
+        assert!(factory.contains(expected), "{expected:?} in:\n{factory}");
+    }
+    assert!(failure(&outcomes, "woodpecker").contains("kubernetes"));
+    assert!(
+        !out.join("vault/.terraform").exists(),
+        "terraform init ran in a stack that lacks its versions.tf"
+    );
+
+    for hand_written in HAND_WRITTEN {
+        let target = out.join(hand_written);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(repo().join("stacks-out").join(hand_written), target).unwrap();
+    }
+    assert_clean(&run(&setup, Mode::Validate, &out));
+}
+
 #[test]
 fn random_user_sets_validate_and_plan() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     for seed in [3, 11] {
         let dir = workspace(&random_users(seed, 12));
         let outcomes = run(&setup, Mode::Plan, &dir.path().join("out"));
@@ -161,7 +212,7 @@ fn random_user_sets_validate_and_plan() {
 
 #[test]
 fn apply_then_rerender_plans_nothing_and_a_new_user_only_adds() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let mut users = example_users();
     let dir = workspace(&users);
     let out = dir.path().join("out");
@@ -199,7 +250,7 @@ fn apply_then_rerender_plans_nothing_and_a_new_user_only_adds() {
 
 #[test]
 fn a_force_new_change_plans_a_replacement() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&repo().join("stacks-out"), dir.path());
     assert_clean(&run(&setup, Mode::Apply, dir.path()));
@@ -251,7 +302,7 @@ fn a_force_new_change_plans_a_replacement() {
 
 #[test]
 fn broken_stacks_fail_validation() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let cases: [(&str, &str, &str); 3] = [
         (
             "vault/broken.tf",
@@ -287,7 +338,7 @@ fn broken_stacks_fail_validation() {
 
 #[test]
 fn a_missing_required_block_and_a_cross_type_move_fail() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&repo().join("stacks-out"), dir.path());
     std::fs::write(
@@ -340,7 +391,7 @@ fn actions<'a>(outcomes: &'a [StackOutcome], stack: &str) -> BTreeMap<&'a str, V
 
 #[test]
 fn offboarding_releases_namespaces_and_returning_imports_them() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let mut users = example_users();
     let dir = workspace(&users);
     let out = dir.path().join("out");
@@ -401,7 +452,7 @@ fn offboarding_releases_namespaces_and_returning_imports_them() {
 
 #[test]
 fn destroying_a_namespace_takes_a_named_opt_in() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let mut users = example_users();
     let dir = workspace(&users);
     let out = dir.path().join("out");
@@ -440,34 +491,6 @@ fn copy_tree(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
-}
-
-/// A valid users map: every role, namespaces, domains, quotas and apps.
-fn random_users(seed: u64, count: usize) -> Value {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let mut users = serde_json::Map::new();
-    for index in 0..count {
-        let name = format!("u{index}{}", rng.lowercase());
-        let role = ["namespace-owner", "namespace-owner", "power-user", "admin"][rng.usize(..4)];
-        let mut user = json!({"role": role, "email": format!("{name}@example.org")});
-        if role == "namespace-owner" {
-            let namespaces: Vec<String> = (0..rng.usize(1..3))
-                .map(|n| format!("{name}-ns{n}"))
-                .collect();
-            user["namespaces"] = json!(namespaces);
-            user["quota"] = json!({"cpu": rng.u8(1..8), "memory": format!("{}Gi", rng.u8(1..32))});
-        }
-        if rng.bool() {
-            user["domains"] = json!([format!("{name}.example.com")]);
-        }
-        let apps: Vec<&str> = ["actualbudget", "freedify"]
-            .into_iter()
-            .filter(|_| rng.bool())
-            .collect();
-        user["apps"] = json!(apps);
-        users.insert(name, user);
-    }
-    Value::Object(users)
 }
 
 /// The seed's dynamic style: `jsondecode` of the users and `for_each`.
@@ -616,7 +639,7 @@ resource "kubernetes_cluster_role_binding" "power_users" {
 
 #[test]
 fn adopting_a_for_each_deployment_keeps_namespaces_and_identities() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let users = example_users();
     let dir = workspace(&users);
     // The legacy deployment, applied with the same users.
