@@ -445,7 +445,19 @@ fn the_summary_speaks_in_tenant_terms() {
         users["dave"]["apps"] = json!(["freedify"]);
         users.insert("frank".into(), json!({"role": "namespace-owner", "domains": ["frank.example.com"], "apps": ["actualbudget"]}));
     });
-    tenantgen(dir.path(), "diff").exits(2).stdout_has("users added:           frank (namespace-owner)").stdout_has("role changes:          bob: namespace-owner -> admin (ESCALATION)").stdout_has("namespaces created:    frank").stdout_has("domains added:         frank.example.com").stdout_has("app instances added:   actualbudget/frank").stdout_has("app instances removed: actualbudget/dave").stdout_has("Authentik: add frank to the groups kubernetes-namespace-owners and Headscale Users").stdout_has("export the NFS share /mnt/data/actualbudget/frank and add the Cloudflare route budget.frank.example.com").stdout_has("apply in this order: vault, then platform, then woodpecker, then actualbudget/factory").stdout_matches(r"\n    vault: +1 added, 1 changed, 0 deleted \(\+\d+ -\d+ lines\)\n    platform: +1 added, 1 changed").stdout_matches(r"\n    actualbudget/factory: +0 added, 1 changed, 0 deleted \(\+\d+ -\d+ lines\)\n");
+    tenantgen(dir.path(), "diff")
+        .exits(2)
+        .stdout_has("users added:           frank (namespace-owner)")
+        .stdout_has("role changes:          bob: namespace-owner -> admin (ESCALATION)")
+        .stdout_has("namespaces created:    frank")
+        .stdout_has("domains added:         frank.example.com")
+        .stdout_has("app instances added:   actualbudget/frank")
+        .stdout_has("app instances removed: actualbudget/dave")
+        .stdout_has("Authentik: add frank to the groups kubernetes-namespace-owners and Headscale Users")
+        .stdout_has("export the NFS share /mnt/data/actualbudget/frank and add the Cloudflare route budget.frank.example.com")
+        .stdout_has("apply in this order: vault, then platform, then woodpecker, then actualbudget/factory")
+        .stdout_matches(r"\n    vault: +1 added, 1 changed, 0 deleted \(\+\d+ -\d+ lines\)\n    platform: +1 added, 1 changed")
+        .stdout_matches(r"\n    actualbudget/factory: +0 added, 1 changed, 0 deleted \(\+\d+ -\d+ lines\)\n");
 }
 
 #[test]
@@ -539,7 +551,12 @@ fn adoption_moves_keep_the_resource_type() {
     let config = dir.path().join("tenantgen.hcl");
     let original = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, format!("{original}\nadopt {{}}\n")).unwrap();
-    tenantgen(dir.path(), "diff --color never").exits(2).stdout_has("+moved {\n+  from = kubernetes_namespace.user_namespace[\"alice-dev\"]\n+  to   = kubernetes_namespace.alice_dev\n+}").stdout_has("+  from = module.rbac.kubernetes_role_binding.namespace_owner[\"alice-alice-dev\"]").stdout_has("kubernetes_role_binding.alice_dev_admin: namespace-owner-alice -> alice-admin").stdout_has("resource \"kubernetes_namespace\" \"carol\"");
+    tenantgen(dir.path(), "diff --color never")
+        .exits(2)
+        .stdout_has("+moved {\n+  from = kubernetes_namespace.user_namespace[\"alice-dev\"]\n+  to   = kubernetes_namespace.alice_dev\n+}")
+        .stdout_has("+  from = module.rbac.kubernetes_role_binding.namespace_owner[\"alice-alice-dev\"]")
+        .stdout_has("kubernetes_role_binding.alice_dev_admin: namespace-owner-alice -> alice-admin")
+        .stdout_has("resource \"kubernetes_namespace\" \"carol\"");
 
     for (block, expected) in [
         (

@@ -434,7 +434,9 @@ fn render_history(dir: &Path, lose_the_record: bool) {
     if lose_the_record {
         std::fs::remove_file(dir.join("stacks-out/.tenantgen.json")).unwrap();
         let before = common::tree(dir);
-        tenantgen(dir, "render --yes").exits(1).stderr_has("restore it from version control\nhint: with no copy to restore, `tenantgen render --rebuild-record` rebuilds it");
+        tenantgen(dir, "render --yes")
+            .exits(1)
+            .stderr_has("restore it from version control\nhint: with no copy to restore, `tenantgen render --rebuild-record` rebuilds it");
         assert_eq!(common::tree(dir), before, "nothing written");
         render(&["--rebuild-record"]);
     } else {

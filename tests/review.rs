@@ -197,7 +197,12 @@ fn the_render_record_is_one_line_unless_asked_for() {
         users["alice"]["quota"]["cpu"] = json!("6");
     });
     for command in ["diff", "check"] {
-        tenantgen(dir.path(), "").arg(command).exits(2).stdout_has("\n~ stacks-out/.tenantgen.json: render record updated (--show-record shows its diff)\n").stdout_lacks("stacks-out/.tenantgen.json\n").stdout_has("render record:       0 added, 1 changed");
+        tenantgen(dir.path(), "")
+            .arg(command)
+            .exits(2)
+            .stdout_has("\n~ stacks-out/.tenantgen.json: render record updated (--show-record shows its diff)\n")
+            .stdout_lacks("stacks-out/.tenantgen.json\n")
+            .stdout_has("render record:       0 added, 1 changed");
         tenantgen(dir.path(), "")
             .args([command, "--show-record"])
             .exits(2)
@@ -227,7 +232,13 @@ fn every_change_to_a_user_is_in_the_summary() {
         users["dave"]["apps"] = json!(["freedify"]);
         users["erin"]["role"] = json!("power-user");
     });
-    tenantgen(dir.path(), "diff --color never").exits(2).stdout_has("  users changed:         alice (quota), bob (email, domains), dave (apps), erin (role)\n").stdout_has("  role changes:          erin: admin -> power-user\n").stdout_has("  email changes:         bob: bob -> bob@example.org\n")
+    tenantgen(dir.path(), "diff --color never")
+        .exits(2)
+        .stdout_has(
+            "  users changed:         alice (quota), bob (email, domains), dave (apps), erin (role)\n",
+        )
+        .stdout_has("  role changes:          erin: admin -> power-user\n")
+        .stdout_has("  email changes:         bob: bob -> bob@example.org\n")
         // alice's pods fall back to quota_defaults, which hold what she had.
         .stdout_has("  quota changes:         alice: cpu 4 -> 6\n")
         .stdout_has("  domains added:         www.bob.example.com\n")
@@ -334,7 +345,11 @@ fn offboarding_lists_every_cleanup_step() {
     edit_users(dir.path(), |users| {
         users.remove("carol");
     });
-    tenantgen(dir.path(), "diff --color never").exits(2).stdout_has("  - Authentik: remove carol from the Kubernetes and Headscale groups\n").stdout_has("then run `tenantgen render --forget-released carol`\n").stdout_has("  - actualbudget for carol: remove the NFS export of /mnt/data/actualbudget/carol (its data stays until you delete it) and the Cloudflare route budget.carol.example.com\n");
+    tenantgen(dir.path(), "diff --color never")
+        .exits(2)
+        .stdout_has("  - Authentik: remove carol from the Kubernetes and Headscale groups\n")
+        .stdout_has("then run `tenantgen render --forget-released carol`\n")
+        .stdout_has("  - actualbudget for carol: remove the NFS export of /mnt/data/actualbudget/carol (its data stays until you delete it) and the Cloudflare route budget.carol.example.com\n");
 }
 
 #[test]
@@ -381,15 +396,23 @@ fn namespace_notes_agree_with_their_number() {
         users.remove("alice");
         users.remove("carol");
     });
-    tenantgen(dir.path(), "diff --color never").exits(2).stdout_has("  namespaces released:   alice-dev, alice-prod, carol (Terraform forgets them; the namespaces and their data stay)\n");
-    tenantgen(dir.path(), "diff --color never --destroy-namespace alice-dev").exits(2).stdout_has("  namespaces released:   alice-prod, carol (Terraform forgets them;").stdout_has("  namespaces DESTROYED:  alice-dev (--destroy-namespace: applying DELETES this namespace and all its data)\n");
+    tenantgen(dir.path(), "diff --color never")
+        .exits(2)
+        .stdout_has("  namespaces released:   alice-dev, alice-prod, carol (Terraform forgets them; the namespaces and their data stay)\n");
+    tenantgen(dir.path(), "diff --color never --destroy-namespace alice-dev")
+        .exits(2)
+        .stdout_has("  namespaces released:   alice-prod, carol (Terraform forgets them;")
+        .stdout_has("  namespaces DESTROYED:  alice-dev (--destroy-namespace: applying DELETES this namespace and all its data)\n");
     edit_users(dir.path(), |users| {
         users.insert(
             "alice".into(),
             json!({"role": "namespace-owner", "namespaces": ["alice-dev", "alice-prod"]}),
         );
     });
-    tenantgen(dir.path(), "diff --color never --destroy-namespace carol").exits(2).stdout_lacks("namespaces released").stdout_has("  namespaces DESTROYED:  carol (--destroy-namespace: applying DELETES this namespace and all its data)\n");
+    tenantgen(dir.path(), "diff --color never --destroy-namespace carol")
+        .exits(2)
+        .stdout_lacks("namespaces released")
+        .stdout_has("  namespaces DESTROYED:  carol (--destroy-namespace: applying DELETES this namespace and all its data)\n");
 }
 
 #[test]

@@ -372,7 +372,10 @@ fn versions_are_pinned_and_recorded() {
     assert_eq!(files, rendered_from_file().0);
     assert_eq!(record["source"]["version"], 1);
 
-    tenantgen(dir.path(), &bao, "check --vault").exits(2).stdout_has("the users changed since the last render (rendered from Vault secret/platform version 1, now Vault secret/platform version 2)").stdout_has("users removed:         carol");
+    tenantgen(dir.path(), &bao, "check --vault")
+        .exits(2)
+        .stdout_has("the users changed since the last render (rendered from Vault secret/platform version 1, now Vault secret/platform version 2)")
+        .stdout_has("users removed:         carol");
     tenantgen(dir.path(), &bao, "render --yes --vault").succeeds();
     assert_eq!(outputs(dir.path()).1["source"]["version"], 2);
 
