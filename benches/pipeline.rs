@@ -315,4 +315,16 @@ fn stages(count: usize) {
         seconds(diffing),
         seconds(writing)
     );
+    // What `check` does once loaded, as the command line does it: the
+    // session's lock, then plan to comparison on every core.
+    let mut loaded = tenantgen::load(&options).expect("load");
+    let started = Instant::now();
+    let session =
+        tenantgen::session::Session::open(&loaded.out_root, "bench", false).expect("lock");
+    let compared = session.compare(&mut loaded, None).expect("compare");
+    assert!(!compared.changes.has_changes(), "the tree was just written");
+    println!(
+        "then on the written tree, Session::open and Session::compare (plan, check, render, verify and compare on every core): {}",
+        seconds(started.elapsed())
+    );
 }
