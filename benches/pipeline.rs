@@ -1,4 +1,4 @@
-//! `cargo bench`: the speed and memory targets of SPEC §9, measured.
+//! `cargo bench`: the speed and memory targets in the README's "Performance" section, measured.
 //!
 //! For 10, 1,000 and 10,000 generated users it runs the release binary as a
 //! child process and reads the child's own CPU time and peak memory: render

@@ -1,6 +1,6 @@
 //! Stage 2: the typed, validated tenants.
 //!
-//! Every rule of SPEC §2 is checked and every problem is reported at once,
+//! Every rule of the README's "Input" section is checked and every problem is reported at once,
 //! each naming the user, the field, the value and the fix.
 
 use std::collections::{BTreeMap, BTreeSet};
