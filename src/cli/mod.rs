@@ -1,20 +1,20 @@
-//! The command line: clap types mapped onto [`crate::Options`], one function
-//! per command, exit codes as documented in the README.
+//! The command line: clap types (`args`) mapped onto [`crate::Options`],
+//! one function per command, the prompt, the pager (`pager`), the man page
+//! (`man`), and exit codes as documented in the README.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser};
 
 use crate::diff::{self, Changes};
 use crate::manifest::Manifest;
 use crate::problem::count;
 use crate::report::{self, Style};
 use crate::session::{Compared, Session};
-use crate::source::vault::VaultFlags;
 use crate::summary;
 use crate::write;
 use crate::{Loaded, Options};
@@ -67,224 +67,13 @@ fn note_stdout_failure(stream: Stream, written: std::io::Result<()>) {
     }
 }
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "tenantgen",
-    version,
-    about = "Render a platform's k8s_users tenant map into deterministic, reviewable Terraform",
-    long_about = None,
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
+mod args;
+mod man;
+mod pager;
 
-// Each command takes exactly the flags it uses, so a flag that would do
-// nothing (`validate --format json`) is an error instead of silently ignored.
-
-/// Where the users come from and how strictly they are read.
-#[derive(Debug, Args)]
-pub struct UsersArgs {
-    /// Config file [default: ./tenantgen.hcl when present]
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Users file (the k8s_users JSON map); overrides users_file
-    #[arg(long, value_name = "FILE")]
-    pub users: Option<PathBuf>,
-    /// Treat unknown fields in the users map as errors
-    #[arg(long)]
-    pub strict: bool,
-    #[command(flatten)]
-    pub vault: VaultArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct VaultArgs {
-    /// Read the users from Vault KV v2 (vault block of the config, VAULT_* or BAO_* variables)
-    #[arg(long, conflicts_with = "users")]
-    pub vault: bool,
-    /// Vault address; overrides vault.address, BAO_ADDR and VAULT_ADDR
-    #[arg(long, value_name = "URL")]
-    pub vault_addr: Option<String>,
-    /// Vault namespace; overrides vault.namespace, BAO_NAMESPACE and VAULT_NAMESPACE
-    #[arg(long, value_name = "NAMESPACE")]
-    pub vault_namespace: Option<String>,
-    /// CA certificate (PEM) that signed Vault's certificate; overrides BAO_CACERT and VAULT_CACERT
-    #[arg(long, value_name = "FILE")]
-    pub vault_cacert: Option<PathBuf>,
-    /// Do not verify Vault's TLS certificate (dev servers only)
-    #[arg(long)]
-    pub vault_skip_verify: bool,
-    /// Read this version of the secret instead of the latest
-    #[arg(long, value_name = "N")]
-    pub vault_version: Option<u64>,
-    /// Give up on the Vault read after this many seconds [default: vault.timeout or 10]
-    #[arg(long, value_name = "SECONDS")]
-    pub vault_timeout: Option<u64>,
-}
-
-/// The output tree and the templates that fill it.
-#[derive(Debug, Args)]
-pub struct TreeArgs {
-    /// Output root; overrides out
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Folder of template overrides, named like the built-in templates
-    #[arg(long, value_name = "DIR")]
-    pub templates: Option<PathBuf>,
-}
-
-/// What happens to namespaces this render stops managing.
-#[derive(Debug, Args)]
-pub struct NamespaceArgs {
-    /// Let Terraform delete this namespace (and its data) instead of releasing it; repeatable
-    #[arg(long, value_name = "NAMESPACE")]
-    pub destroy_namespace: Vec<String>,
-    /// Drop an applied release or re-adoption from the record and the generated blocks; repeatable
-    #[arg(long, value_name = "NAMESPACE")]
-    pub forget_released: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct ColorArgs {
-    /// When to colour the output
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
-}
-
-#[derive(Debug, Args)]
-pub struct FormatArgs {
-    /// Output: text for people, json for tools
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-}
-
-impl VaultArgs {
-    /// The Vault overrides, when the users come from Vault.
-    fn flags(&self) -> Option<VaultFlags> {
-        let flags = VaultFlags {
-            address: self.vault_addr.clone(),
-            namespace: self.vault_namespace.clone(),
-            ca_cert: self.vault_cacert.clone(),
-            skip_verify: self.vault_skip_verify,
-            version: self.vault_version,
-            timeout: self.vault_timeout.map(Duration::from_secs),
-        };
-        let any_flag = flags.address.is_some()
-            || flags.namespace.is_some()
-            || flags.ca_cert.is_some()
-            || flags.skip_verify
-            || flags.version.is_some()
-            || flags.timeout.is_some();
-        (self.vault || any_flag).then_some(flags)
-    }
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Show the diff and a summary, ask, then write the generated files
-    Render {
-        /// Write without asking
-        #[arg(long, short)]
-        yes: bool,
-        /// Overwrite or delete generated files that were edited by hand
-        #[arg(long)]
-        force: bool,
-        /// Rebuild a lost or damaged render record (.tenantgen.json) from the generated files and the current users
-        #[arg(long)]
-        rebuild_record: bool,
-        #[command(flatten)]
-        users: UsersArgs,
-        #[command(flatten)]
-        tree: TreeArgs,
-        #[command(flatten)]
-        namespaces: NamespaceArgs,
-        #[command(flatten)]
-        color: ColorArgs,
-        #[command(flatten)]
-        review: Review,
-    },
-    /// Show what render would change; exit 0 when nothing, 2 when something would change
-    Diff {
-        #[command(flatten)]
-        users: UsersArgs,
-        #[command(flatten)]
-        tree: TreeArgs,
-        #[command(flatten)]
-        namespaces: NamespaceArgs,
-        #[command(flatten)]
-        format: FormatArgs,
-        #[command(flatten)]
-        color: ColorArgs,
-        #[command(flatten)]
-        review: Review,
-    },
-    /// For CI: exit 0 when the generated files are up to date, 2 when stale or hand-edited
-    Check {
-        /// Without reading the users: check headers and the file set against the last render's record
-        #[arg(long, conflicts_with_all = ["users", "strict", "VaultArgs", "templates", "NamespaceArgs"])]
-        offline: bool,
-        #[command(flatten)]
-        users: UsersArgs,
-        #[command(flatten)]
-        tree: TreeArgs,
-        #[command(flatten)]
-        namespaces: NamespaceArgs,
-        #[command(flatten)]
-        format: FormatArgs,
-        #[command(flatten)]
-        color: ColorArgs,
-        #[command(flatten)]
-        review: Review,
-    },
-    /// Validate the users and the config only
-    Validate {
-        #[command(flatten)]
-        users: UsersArgs,
-        #[command(flatten)]
-        color: ColorArgs,
-    },
-    /// Print a shell completion script, e.g. `tenantgen completions bash > /etc/bash_completion.d/tenantgen`
-    Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff), e.g. `tenantgen man > /usr/local/share/man/man1/tenantgen.1`
-    Man,
-}
-
-impl Command {
-    fn color(&self) -> ColorChoice {
-        match self {
-            Command::Render { color, .. }
-            | Command::Diff { color, .. }
-            | Command::Check { color, .. }
-            | Command::Validate { color, .. } => color.color,
-            Command::Completions { .. } | Command::Man => ColorChoice::Auto,
-        }
-    }
-}
-
-/// How the commands that show diffs show them.
-#[derive(Debug, Clone, Copy, Args)]
-pub struct Review {
-    /// Print the diffs straight to stdout instead of through PAGER (default `less`) on a terminal
-    #[arg(long)]
-    pub no_pager: bool,
-    /// Show the render record's (.tenantgen.json) own diff instead of one line
-    #[arg(long)]
-    pub show_record: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
-}
+pub use args::*;
+use man::man_page;
+use pager::{IgnoredInterrupts, pager_command};
 
 /// Exit status: success.
 const OK: u8 = 0;
@@ -471,108 +260,6 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
     }
 }
 
-/// Every environment variable tenantgen reads, with what it does.
-const ENVIRONMENT: [(&str, &str); 10] = [
-    (
-        "VAULT_ADDR, BAO_ADDR",
-        "Vault (or OpenBao) address, when neither --vault-addr nor vault.address gives one.",
-    ),
-    (
-        "VAULT_TOKEN, BAO_TOKEN",
-        "Token for vault.auth = \"token\"; without it, ~/.vault-token as `vault login` leaves it.",
-    ),
-    (
-        "VAULT_NAMESPACE, BAO_NAMESPACE",
-        "Vault namespace, when neither --vault-namespace nor vault.namespace gives one.",
-    ),
-    (
-        "VAULT_CACERT, BAO_CACERT",
-        "CA certificate (PEM) that signed Vault's certificate, unless --vault-cacert.",
-    ),
-    (
-        "VAULT_SKIP_VERIFY, BAO_SKIP_VERIFY",
-        "Any value but 0, f or false turns off TLS verification (dev servers only).",
-    ),
-    (
-        "VAULT_ROLE_ID, BAO_ROLE_ID, VAULT_SECRET_ID, BAO_SECRET_ID",
-        "AppRole credentials for vault.auth = \"approle\"; they win over vault.role_id and vault.secret_id_file.",
-    ),
-    ("HOME", "Where ~/.vault-token is looked for."),
-    (
-        "PAGER",
-        "Program that long output on a terminal is shown through (--no-pager turns it off).",
-    ),
-    (
-        "NO_COLOR",
-        "When set and not empty, --color auto does not colour.",
-    ),
-    ("TERM", "dumb: --color auto does not colour."),
-];
-
-/// What each exit status means, as the README's Commands section says.
-const EXIT_STATUS: [(&str, &str); 4] = [
-    (
-        "0",
-        "Success: written or nothing to do (render), no changes (diff), up to date (check), valid (validate).",
-    ),
-    (
-        "1",
-        "An error, invalid input, a usage error or a declined render; nothing was written.",
-    ),
-    (
-        "2",
-        "diff and check: the tree differs from what tenantgen generates (check --offline: from the render record).",
-    ),
-    (
-        "130",
-        "Interrupted (SIGINT, SIGTERM or SIGHUP) at the confirmation prompt or during the write; the tree is whole, old or new.",
-    ),
-];
-
-/// clap_mangen's page, each command's options, then ENVIRONMENT and EXIT
-/// STATUS, which clap knows nothing about.
-fn man_page() -> Result<Vec<u8>> {
-    use clap_mangen::roff::{Roff, bold, roman};
-    let cli = Cli::command();
-    let man = clap_mangen::Man::new(cli.clone());
-    let mut page = Vec::new();
-    man.render_title(&mut page)?;
-    man.render_name_section(&mut page)?;
-    man.render_synopsis_section(&mut page)?;
-    man.render_description_section(&mut page)?;
-    man.render_options_section(&mut page)?;
-    man.render_subcommands_section(&mut page)?;
-    for command in cli.get_subcommands() {
-        if command.get_arguments().next().is_none() {
-            continue;
-        }
-        let mut options = Vec::new();
-        clap_mangen::Man::new(command.clone()).render_options_section(&mut options)?;
-        // clap_mangen heads it OPTIONS; say whose they are.
-        let options = String::from_utf8_lossy(&options).replacen(
-            ".SH OPTIONS",
-            &format!(".SH \"{} OPTIONS\"", command.get_name().to_uppercase()),
-            1,
-        );
-        page.extend_from_slice(options.as_bytes());
-    }
-    let mut roff = Roff::new();
-    for (title, entries) in [
-        ("ENVIRONMENT", &ENVIRONMENT[..]),
-        ("EXIT STATUS", &EXIT_STATUS[..]),
-    ] {
-        roff.control("SH", [title]);
-        for (name, meaning) in entries {
-            roff.control("TP", [])
-                .text([bold(*name)])
-                .text([roman(*meaning)]);
-        }
-    }
-    roff.to_writer(&mut page)?;
-    man.render_version_section(&mut page)?;
-    Ok(page)
-}
-
 /// The answer to the confirmation prompt, or `None` when SIGINT, SIGTERM
 /// or SIGHUP came first (held back by `signals` since before the question): the command then returns like a "no", so the lock
 /// is released and an output root this run created is removed.
@@ -739,73 +426,6 @@ impl View<'_> {
         }
         waited.with_context(|| format!("the pager {shown} did not run; re-run with --no-pager"))?;
         Ok(())
-    }
-}
-
-/// Characters that make git run a pager command through the shell.
-const SHELL_SPECIAL: &str = "|&;<>()$`\\\"' \t\n*?[#~=%";
-
-/// The pager as git starts it: `PAGER`, `less` when unset, with `LESS=FRX`
-/// (quit when the text fits one screen, pass colours, keep the text on the
-/// screen) and `LV=-c` unless they are set; none when `PAGER` is empty,
-/// `cat` or not UTF-8. Returns the command and how to name it in messages.
-fn pager_command() -> Option<(std::process::Command, String)> {
-    let pager = match std::env::var_os("PAGER") {
-        None => "less".to_string(),
-        Some(value) => value.into_string().ok()?,
-    };
-    let pager = pager.trim();
-    if pager.is_empty() || pager == "cat" {
-        return None;
-    }
-    // A plain program name runs directly, so a missing one fails to start
-    // and the diffs go to stdout instead of into a shell's error.
-    let mut command = if pager.contains(|c: char| SHELL_SPECIAL.contains(c)) {
-        let mut shell = std::process::Command::new("sh");
-        shell.arg("-c").arg(pager);
-        shell
-    } else {
-        std::process::Command::new(pager)
-    };
-    for (name, value) in [("LESS", "FRX"), ("LV", "-c")] {
-        if std::env::var_os(name).is_none() {
-            command.env(name, value);
-        }
-    }
-    command.stdin(std::process::Stdio::piped());
-    // SAFETY: `signal` is async-signal-safe; the pager gets the default
-    // SIGINT that tenantgen ignores while it runs (see `IgnoredInterrupts`).
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            Ok(())
-        });
-    }
-    Some((command, format!("`{pager}` (PAGER)")))
-}
-
-/// SIGINT ignored until dropped, then handled as before.
-struct IgnoredInterrupts(libc::sigaction);
-
-impl IgnoredInterrupts {
-    fn start() -> Option<IgnoredInterrupts> {
-        // SAFETY: plain sigaction calls on zero-initialised C structs.
-        unsafe {
-            let mut ignore: libc::sigaction = std::mem::zeroed();
-            ignore.sa_sigaction = libc::SIG_IGN;
-            let mut previous: libc::sigaction = std::mem::zeroed();
-            (libc::sigaction(libc::SIGINT, &ignore, &mut previous) == 0)
-                .then_some(IgnoredInterrupts(previous))
-        }
-    }
-}
-
-impl Drop for IgnoredInterrupts {
-    fn drop(&mut self) {
-        // SAFETY: restores the action saved by `start`.
-        unsafe {
-            libc::sigaction(libc::SIGINT, &self.0, std::ptr::null_mut());
-        }
     }
 }
 

@@ -1,0 +1,227 @@
+//! The command line's clap types: each command takes exactly the flags it uses.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::source::vault::VaultFlags;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tenantgen",
+    version,
+    about = "Render a platform's k8s_users tenant map into deterministic, reviewable Terraform",
+    long_about = None,
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+// Each command takes exactly the flags it uses, so a flag that would do
+// nothing (`validate --format json`) is an error instead of silently ignored.
+
+/// Where the users come from and how strictly they are read.
+#[derive(Debug, Args)]
+pub struct UsersArgs {
+    /// Config file [default: ./tenantgen.hcl when present]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Users file (the k8s_users JSON map); overrides users_file
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+    /// Treat unknown fields in the users map as errors
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    pub vault: VaultArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VaultArgs {
+    /// Read the users from Vault KV v2 (vault block of the config, VAULT_* or BAO_* variables)
+    #[arg(long, conflicts_with = "users")]
+    pub vault: bool,
+    /// Vault address; overrides vault.address, BAO_ADDR and VAULT_ADDR
+    #[arg(long, value_name = "URL")]
+    pub vault_addr: Option<String>,
+    /// Vault namespace; overrides vault.namespace, BAO_NAMESPACE and VAULT_NAMESPACE
+    #[arg(long, value_name = "NAMESPACE")]
+    pub vault_namespace: Option<String>,
+    /// CA certificate (PEM) that signed Vault's certificate; overrides BAO_CACERT and VAULT_CACERT
+    #[arg(long, value_name = "FILE")]
+    pub vault_cacert: Option<PathBuf>,
+    /// Do not verify Vault's TLS certificate (dev servers only)
+    #[arg(long)]
+    pub vault_skip_verify: bool,
+    /// Read this version of the secret instead of the latest
+    #[arg(long, value_name = "N")]
+    pub vault_version: Option<u64>,
+    /// Give up on the Vault read after this many seconds [default: vault.timeout or 10]
+    #[arg(long, value_name = "SECONDS")]
+    pub vault_timeout: Option<u64>,
+}
+
+/// The output tree and the templates that fill it.
+#[derive(Debug, Args)]
+pub struct TreeArgs {
+    /// Output root; overrides out
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Folder of template overrides, named like the built-in templates
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+}
+
+/// What happens to namespaces this render stops managing.
+#[derive(Debug, Args)]
+pub struct NamespaceArgs {
+    /// Let Terraform delete this namespace (and its data) instead of releasing it; repeatable
+    #[arg(long, value_name = "NAMESPACE")]
+    pub destroy_namespace: Vec<String>,
+    /// Drop an applied release or re-adoption from the record and the generated blocks; repeatable
+    #[arg(long, value_name = "NAMESPACE")]
+    pub forget_released: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ColorArgs {
+    /// When to colour the output
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    /// Output: text for people, json for tools
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+impl VaultArgs {
+    /// The Vault overrides, when the users come from Vault.
+    pub(super) fn flags(&self) -> Option<VaultFlags> {
+        let flags = VaultFlags {
+            address: self.vault_addr.clone(),
+            namespace: self.vault_namespace.clone(),
+            ca_cert: self.vault_cacert.clone(),
+            skip_verify: self.vault_skip_verify,
+            version: self.vault_version,
+            timeout: self.vault_timeout.map(Duration::from_secs),
+        };
+        let any_flag = flags.address.is_some()
+            || flags.namespace.is_some()
+            || flags.ca_cert.is_some()
+            || flags.skip_verify
+            || flags.version.is_some()
+            || flags.timeout.is_some();
+        (self.vault || any_flag).then_some(flags)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the diff and a summary, ask, then write the generated files
+    Render {
+        /// Write without asking
+        #[arg(long, short)]
+        yes: bool,
+        /// Overwrite or delete generated files that were edited by hand
+        #[arg(long)]
+        force: bool,
+        /// Rebuild a lost or damaged render record (.tenantgen.json) from the generated files and the current users
+        #[arg(long)]
+        rebuild_record: bool,
+        #[command(flatten)]
+        users: UsersArgs,
+        #[command(flatten)]
+        tree: TreeArgs,
+        #[command(flatten)]
+        namespaces: NamespaceArgs,
+        #[command(flatten)]
+        color: ColorArgs,
+        #[command(flatten)]
+        review: Review,
+    },
+    /// Show what render would change; exit 0 when nothing, 2 when something would change
+    Diff {
+        #[command(flatten)]
+        users: UsersArgs,
+        #[command(flatten)]
+        tree: TreeArgs,
+        #[command(flatten)]
+        namespaces: NamespaceArgs,
+        #[command(flatten)]
+        format: FormatArgs,
+        #[command(flatten)]
+        color: ColorArgs,
+        #[command(flatten)]
+        review: Review,
+    },
+    /// For CI: exit 0 when the generated files are up to date, 2 when stale or hand-edited
+    Check {
+        /// Without reading the users: check headers and the file set against the last render's record
+        #[arg(long, conflicts_with_all = ["users", "strict", "VaultArgs", "templates", "NamespaceArgs"])]
+        offline: bool,
+        #[command(flatten)]
+        users: UsersArgs,
+        #[command(flatten)]
+        tree: TreeArgs,
+        #[command(flatten)]
+        namespaces: NamespaceArgs,
+        #[command(flatten)]
+        format: FormatArgs,
+        #[command(flatten)]
+        color: ColorArgs,
+        #[command(flatten)]
+        review: Review,
+    },
+    /// Validate the users and the config only
+    Validate {
+        #[command(flatten)]
+        users: UsersArgs,
+        #[command(flatten)]
+        color: ColorArgs,
+    },
+    /// Print a shell completion script, e.g. `tenantgen completions bash > /etc/bash_completion.d/tenantgen`
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff), e.g. `tenantgen man > /usr/local/share/man/man1/tenantgen.1`
+    Man,
+}
+
+impl Command {
+    pub(super) fn color(&self) -> ColorChoice {
+        match self {
+            Command::Render { color, .. }
+            | Command::Diff { color, .. }
+            | Command::Check { color, .. }
+            | Command::Validate { color, .. } => color.color,
+            Command::Completions { .. } | Command::Man => ColorChoice::Auto,
+        }
+    }
+}
+
+/// How the commands that show diffs show them.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Review {
+    /// Print the diffs straight to stdout instead of through PAGER (default `less`) on a terminal
+    #[arg(long)]
+    pub no_pager: bool,
+    /// Show the render record's (.tenantgen.json) own diff instead of one line
+    #[arg(long)]
+    pub show_record: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
