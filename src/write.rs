@@ -542,8 +542,8 @@ fn rename_new(from: &Path, to: &Path) -> std::io::Result<()> {
             return Ok(());
         }
         let err = std::io::Error::last_os_error();
-        // Filesystems without RENAME_NOREPLACE: look, then rename.
-        if err.raw_os_error() != Some(libc::EINVAL) {
+        // Filesystems or kernels without RENAME_NOREPLACE: look, then rename.
+        if !matches!(err.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) {
             return Err(err);
         }
     }
