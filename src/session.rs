@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::diff::{self, Changes};
 use crate::manifest::Manifest;
-use crate::write::{self, Lock, LockBusy};
+use crate::write::{self, Lock, LockBusy, LockUnsafe};
 use crate::{Loaded, generate_compared};
 
 #[derive(Debug)]
@@ -60,11 +60,14 @@ impl Session {
         }
         session.lock = match Lock::acquire(root, command) {
             Ok(lock) => Some(lock),
-            Err(err) if writes || err.is::<LockBusy>() => return Err(err),
+            Err(err) if writes || err.is::<LockBusy>() || err.is::<LockUnsafe>() => {
+                return Err(err);
+            }
             // A read-only checkout cannot hold a lock file; reading is still safe enough.
             Err(_) => None,
         };
-        if root.join(write::JOURNAL).exists() {
+        // Even a dangling symlink there is a journal to settle (or refuse).
+        if root.join(write::JOURNAL).symlink_metadata().is_ok() {
             if !writes {
                 bail!(
                     "an interrupted `tenantgen render` left {} unfinished ({} exists); run `tenantgen render` to settle it first",

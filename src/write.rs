@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::confine;
 use crate::diff::{Changes, Status};
+use crate::header;
+use crate::manifest;
 
 /// The journal of an unfinished write, relative to the output root.
 pub const JOURNAL: &str = ".tenantgen.journal";
@@ -139,6 +141,9 @@ impl<'a> Transaction<'a> {
             )));
         }
         self.journal.created_dirs = missing_dirs(self.root, &self.journal);
+        // No journal exists yet, so no staged file or backup is in use: a
+        // leftover one is cleared now, so a rollback only meets its own.
+        clear_leftovers(self.root, &self.journal)?;
         // The journal comes first, so even a run killed while staging is undone.
         if let Err(err) = self
             .step()
@@ -198,12 +203,12 @@ impl<'a> Transaction<'a> {
             let backup = sibling(&target, BACKUP_SUFFIX);
             if matches!(entry.kind, Kind::Replace | Kind::Delete) {
                 self.step()?;
-                fs::rename(&target, &backup)
+                rename_new(&target, &backup)
                     .with_context(|| format!("cannot move {} aside", target.display()))?;
             }
             if matches!(entry.kind, Kind::Add | Kind::Replace) {
                 self.step()?;
-                fs::rename(&staged, &target)
+                rename_new(&staged, &target)
                     .with_context(|| format!("cannot put {} in place", target.display()))?;
             }
         }
@@ -275,17 +280,17 @@ fn roll_back(root: &Path, journal: &Journal) -> Result<()> {
         let backup = sibling(&target, BACKUP_SUFFIX);
         match entry.kind {
             Kind::Add => {
-                if staged.exists() {
+                if present(&staged) {
                     fs::remove_file(&staged)?;
-                } else if target.exists() {
+                } else if present(&target) {
                     fs::remove_file(&target)?;
                 }
             }
             Kind::Replace | Kind::Delete => {
-                if backup.exists() {
+                if present(&backup) {
                     fs::rename(&backup, &target)?;
                 }
-                if staged.exists() {
+                if present(&staged) {
                     fs::remove_file(&staged)?;
                 }
             }
@@ -295,7 +300,7 @@ fn roll_back(root: &Path, journal: &Journal) -> Result<()> {
         let _ = fs::remove_dir(root.join(dir));
     }
     let journal_path = root.join(JOURNAL);
-    if journal_path.exists() {
+    if present(&journal_path) {
         fs::remove_file(&journal_path)?;
     }
     sync_dir(root);
@@ -304,27 +309,29 @@ fn roll_back(root: &Path, journal: &Journal) -> Result<()> {
 
 /// Settles a write that was killed: rolled back when it died before its
 /// commit point, finished after it. Returns whether there was one.
+///
+/// The journal lies in the output root, which a contributor can commit to,
+/// so it is vetted as a fresh write would be before anything is done: every
+/// path relative, inside the root and through no symlink, and only files
+/// carrying the tenantgen header (or the render record) deleted or replaced.
 pub fn recover(out_root: &Path) -> Result<bool> {
     let path = out_root.join(JOURNAL);
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let journal: Journal = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not a tenantgen journal; move it away if you put it there",
+    let refuse = |why: String| {
+        anyhow!(
+            "refusing the write journal {}: {why}\nhint: tenantgen did not act on it; if no tenantgen run left it there, delete it and run again",
             path.display()
         )
-    })?;
-    for entry in &journal.entries {
-        if let Some(problem) = confine::problem(out_root, &entry.path) {
-            bail!(
-                "the journal {} names {}: {problem}; move the journal away",
-                path.display(),
-                entry.path
-            );
-        }
+    };
+    let text = match read_regular(&path) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(false),
+        Err(err) => return Err(refuse(format!("{err:#}"))),
+    };
+    let journal: Journal = serde_json::from_str(&text)
+        .map_err(|err| refuse(format!("it is not a tenantgen journal ({err})")))?;
+    let problems = vet(out_root, &journal);
+    if !problems.is_empty() {
+        return Err(refuse(problems.join("; ")));
     }
     if journal.committed {
         finish_commit(out_root, &journal).with_context(|| {
@@ -344,14 +351,104 @@ pub fn recover(out_root: &Path) -> Result<bool> {
     Ok(true)
 }
 
+/// Why settling `journal` could reach outside the root or touch a file that
+/// is not ours: one line per problem, none when it is safe.
+fn vet(root: &Path, journal: &Journal) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut confinement = confine::Confinement::new(root);
+    for dir in &journal.created_dirs {
+        if let Some(problem) = confinement.problem(dir) {
+            problems.push(format!("it names the directory {dir}: {problem}"));
+        }
+    }
+    for entry in &journal.entries {
+        if let Some(problem) = confinement.problem(&entry.path) {
+            problems.push(format!("it names {}: {problem}", entry.path));
+            continue;
+        }
+        let target = root.join(&entry.path);
+        let staged = sibling(&target, STAGED_SUFFIX);
+        let backup = sibling(&target, BACKUP_SUFFIX);
+        // Staged files are ours by name: removable when they are plain files.
+        let mut removed = vec![(&staged, false)];
+        if journal.committed {
+            if entry.kind != Kind::Add {
+                removed.push((&backup, true));
+            }
+        } else {
+            match entry.kind {
+                Kind::Add => removed.push((&target, true)),
+                Kind::Replace | Kind::Delete => {
+                    removed.push((&backup, true));
+                    if present(&backup) {
+                        removed.push((&target, true));
+                    }
+                }
+            }
+        }
+        for (path, needs_header) in removed {
+            if let Some(problem) = not_ours(path, needs_header && entry.path != manifest::PATH) {
+                problems.push(format!("settling it would remove {problem}"));
+            }
+        }
+    }
+    problems
+}
+
+/// Why the file at `path`, if any, is not one tenantgen may remove: not a
+/// regular file, or (`needs_header`) without the generated-file header.
+fn not_ours(path: &Path, needs_header: bool) -> Option<String> {
+    use std::io::Read as _;
+    let meta = path.symlink_metadata().ok()?;
+    if !meta.is_file() {
+        return Some(format!("{}, which is not a regular file", path.display()));
+    }
+    if !needs_header {
+        return None;
+    }
+    let mut start = vec![0; header::MARKER.len()];
+    let ours = open_no_follow(OpenOptions::new().read(true), path)
+        .and_then(|mut file| file.read_exact(&mut start))
+        .is_ok_and(|()| start == header::MARKER.as_bytes());
+    (!ours).then(|| {
+        format!(
+            "{}, which tenantgen did not generate (no tenantgen header)",
+            path.display()
+        )
+    })
+}
+
+/// The text of the regular file at `path`, or `None` when there is none;
+/// never read through a symlink.
+fn read_regular(path: &Path) -> Result<Option<String>> {
+    use std::io::Read as _;
+    match path.symlink_metadata() {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+        Ok(meta) if !meta.is_file() => bail!("{} is not a regular file", path.display()),
+        Ok(_) => {}
+    }
+    let mut text = String::new();
+    open_no_follow(OpenOptions::new().read(true), path)
+        .and_then(|mut file| file.read_to_string(&mut text))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Some(text))
+}
+
+/// Whether anything, even a dangling symlink, is at `path`.
+fn present(path: &Path) -> bool {
+    path.symlink_metadata().is_ok()
+}
+
 /// Replaces the journal atomically: written aside, then renamed into place.
 fn write_journal(root: &Path, journal: &Journal) -> Result<()> {
     let path = root.join(JOURNAL);
     let staged = sibling(&path, STAGED_SUFFIX);
     let text =
         serde_json::to_string_pretty(journal).context("cannot serialise the write journal")?;
+    clear_leftover(&staged)?;
     let mut file =
-        File::create(&staged).with_context(|| format!("cannot create {}", staged.display()))?;
+        create_new(&staged).with_context(|| format!("cannot create {}", staged.display()))?;
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", staged.display()))?;
@@ -385,17 +482,78 @@ fn missing_dirs(root: &Path, journal: &Journal) -> Vec<String> {
     missing
 }
 
-/// Creates `path`, which must not exist; a staged file a killed run left
-/// behind is replaced.
+/// Creates `path`, which must not exist: never through a symlink, never
+/// over anything already there.
 fn create_new(path: &Path) -> std::io::Result<File> {
-    let open = || OpenOptions::new().write(true).create_new(true).open(path);
-    match open() {
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-            fs::remove_file(path)?;
-            open()
-        }
-        result => result,
+    open_no_follow(OpenOptions::new().write(true).create_new(true), path)
+}
+
+/// Opens `path` with `options`, failing if its last component is a symlink.
+fn open_no_follow(options: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(options, libc::O_NOFOLLOW);
+    options.open(path)
+}
+
+/// Removes a staged file or backup a killed run left at `path`; anything
+/// else there (a symlink, a directory) was not left by tenantgen and stops
+/// the write.
+fn clear_leftover(path: &Path) -> Result<()> {
+    match path.symlink_metadata() {
+        Err(_) => Ok(()),
+        Ok(meta) if meta.is_file() => fs::remove_file(path)
+            .with_context(|| format!("cannot remove the leftover {}", path.display())),
+        Ok(_) => bail!(
+            "{} is in the way of a file tenantgen writes, and it is not a regular file (a symlink?); tenantgen never writes through it: remove it and run again",
+            path.display()
+        ),
     }
+}
+
+/// [`clear_leftover`] for every staged file and backup `journal` will write.
+fn clear_leftovers(root: &Path, journal: &Journal) -> Result<()> {
+    for entry in &journal.entries {
+        let target = root.join(&entry.path);
+        clear_leftover(&sibling(&target, STAGED_SUFFIX))?;
+        clear_leftover(&sibling(&target, BACKUP_SUFFIX))?;
+    }
+    Ok(())
+}
+
+/// Renames `from` to `to`, which must not exist: a rename never replaces
+/// anything planted at its destination.
+fn rename_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::os::unix::ffi::OsStrExt as _;
+        let from_c = std::ffi::CString::new(from.as_os_str().as_bytes())?;
+        let to_c = std::ffi::CString::new(to.as_os_str().as_bytes())?;
+        // SAFETY: both pointers are NUL-terminated strings that outlive the call.
+        let done = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                from_c.as_ptr(),
+                libc::AT_FDCWD,
+                to_c.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        };
+        if done == 0 {
+            return Ok(());
+        }
+        let err = std::io::Error::last_os_error();
+        // Filesystems or kernels without RENAME_NOREPLACE: look, then rename.
+        if !matches!(err.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) {
+            return Err(err);
+        }
+    }
+    if present(to) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{} already exists", to.display()),
+        ));
+    }
+    fs::rename(from, to)
 }
 
 /// `.name<suffix>` beside `target`: hidden, and never a `.tf` file.
@@ -560,27 +718,68 @@ pub struct Lock {
     path: PathBuf,
 }
 
+/// The lock path holds something tenantgen would not have put there: a
+/// symlink, a directory, a hard link. It is refused even by read-only
+/// commands, since writing the holder into it would write through it.
+#[derive(Debug)]
+pub struct LockUnsafe {
+    pub path: PathBuf,
+    what: &'static str,
+}
+
+impl std::fmt::Display for LockUnsafe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the lock file {} is {}, and tenantgen never writes through one\nhint: remove it (tenantgen creates the lock itself and removes it when done), then run again",
+            self.path.display(),
+            self.what
+        )
+    }
+}
+
+impl std::error::Error for LockUnsafe {}
+
 impl Lock {
     /// Takes the lock of `out_root` (which must exist) or says who holds it.
     pub fn acquire(out_root: &Path, command: &str) -> Result<Lock> {
         let path = out_root.join(LOCK);
         loop {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .with_context(|| {
-                    format!(
-                        "cannot create the lock file {}; check permissions of the output root",
-                        path.display()
-                    )
-                })?;
+            if let Ok(meta) = path.symlink_metadata() {
+                check_lock_file(&path, &meta)?;
+            }
+            let file = open_no_follow(
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false),
+                &path,
+            );
+            let file = match file {
+                Ok(file) => file,
+                // A symlink put there since the look above.
+                Err(err) if path.symlink_metadata().is_ok_and(|meta| meta.is_symlink()) => {
+                    return Err(anyhow!(err).context(LockUnsafe {
+                        path,
+                        what: "a symlink",
+                    }));
+                }
+                Err(err) => {
+                    return Err(err).with_context(|| {
+                        format!(
+                            "cannot create the lock file {}; check permissions of the output root",
+                            path.display()
+                        )
+                    });
+                }
+            };
+            check_lock_file(&path, &file.metadata()?)?;
             match file.try_lock() {
                 Ok(()) => {}
                 Err(fs::TryLockError::WouldBlock) => {
-                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    let mut holder = String::new();
+                    let _ = std::io::Read::read_to_string(&mut &file, &mut holder);
                     return Err(LockBusy {
                         root: out_root.to_path_buf(),
                         holder: holder.trim().to_string(),
@@ -617,17 +816,47 @@ impl Lock {
     }
 }
 
+/// Refuses a lock path that is not a plain file of its own.
+fn check_lock_file(path: &Path, meta: &fs::Metadata) -> Result<(), LockUnsafe> {
+    let what = if meta.is_symlink() {
+        "a symlink"
+    } else if !meta.is_file() {
+        "not a regular file"
+    } else if hard_linked(meta) {
+        "a hard link to another file"
+    } else {
+        return Ok(());
+    };
+    Err(LockUnsafe {
+        path: path.to_path_buf(),
+        what,
+    })
+}
+
+#[cfg(unix)]
+fn hard_linked(meta: &fs::Metadata) -> bool {
+    std::os::unix::fs::MetadataExt::nlink(meta) > 1
+}
+
+#[cfg(not(unix))]
+fn hard_linked(_meta: &fs::Metadata) -> bool {
+    false
+}
+
 impl Drop for Lock {
     fn drop(&mut self) {
-        // Removed while still held, so no other run can be holding it.
-        let _ = fs::remove_file(&self.path);
+        // Removed while still held, so no other run can be holding it; and
+        // only if it is still our file, not something put in its place.
+        if same_file(&self.file, &self.path) {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 
 #[cfg(unix)]
 fn same_file(file: &File, path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), fs::metadata(path)) {
+    match (file.metadata(), path.symlink_metadata()) {
         (Ok(open), Ok(named)) => open.ino() == named.ino() && open.dev() == named.dev(),
         _ => false,
     }
@@ -635,7 +864,7 @@ fn same_file(file: &File, path: &Path) -> bool {
 
 #[cfg(not(unix))]
 fn same_file(_file: &File, path: &Path) -> bool {
-    path.exists()
+    path.symlink_metadata().is_ok()
 }
 
 #[cfg(test)]
@@ -661,12 +890,17 @@ mod tests {
             .collect()
     }
 
+    /// Generated contents, as every file a write replaces or removes is.
+    fn ours(body: &str) -> String {
+        header::stamp(body)
+    }
+
     fn change(path: &str, status: Status, old: Option<&str>, new: Option<&str>) -> FileChange {
         FileChange {
             path: path.into(),
             status,
-            old: old.map(String::from),
-            new: new.map(String::from),
+            old: old.map(ours),
+            new: new.map(ours),
             hand_edited: false,
         }
     }
@@ -676,8 +910,8 @@ mod tests {
     fn setup() -> (tempfile::TempDir, Changes) {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join("vault")).unwrap();
-        fs::write(dir.path().join("vault/a.tf"), "old a\n").unwrap();
-        fs::write(dir.path().join("vault/b.tf"), "old b\n").unwrap();
+        fs::write(dir.path().join("vault/a.tf"), ours("old a\n")).unwrap();
+        fs::write(dir.path().join("vault/b.tf"), ours("old b\n")).unwrap();
         fs::write(dir.path().join("hand.tf"), "mine\n").unwrap();
         let changes = Changes {
             files: vec![
@@ -701,10 +935,10 @@ mod tests {
         let mut after = before.clone();
         after.insert("new".into(), b"<dir>".to_vec());
         after.insert("new/deep".into(), b"<dir>".to_vec());
-        after.insert("new/deep/c.tf".into(), b"new c\n".to_vec());
-        after.insert("vault/a.tf".into(), b"new a\n".to_vec());
+        after.insert("new/deep/c.tf".into(), ours("new c\n").into_bytes());
+        after.insert("vault/a.tf".into(), ours("new a\n").into_bytes());
         after.remove("vault/b.tf");
-        after.insert("vault/d.tf".into(), b"new d\n".to_vec());
+        after.insert("vault/d.tf".into(), ours("new d\n").into_bytes());
         after
     }
 

@@ -174,9 +174,10 @@ fn check_refuses_a_half_settled_tree_and_render_settles_it() {
         journal.to_string(),
     )
     .unwrap();
+    // A killed run leaves a generated file: settling may remove only those.
     std::fs::write(
         dir.path().join("stacks-out/vault/tenant-zed.tf"),
-        "half written\n",
+        tenantgen::header::stamp("half written\n"),
     )
     .unwrap();
     tenantgen(dir.path(), "check")
@@ -319,4 +320,140 @@ fn an_output_root_that_is_a_file_is_refused() {
             .stderr_has("is not a directory");
     }
     assert_eq!(tree(dir.path()), before);
+}
+
+/// D1: a committed `.tenantgen.lock` symlink would have every command,
+/// read-only ones included, truncate its target and write the holder there.
+#[test]
+fn a_planted_lock_symlink_is_never_followed() {
+    let dir = rendered_workspace();
+    let lock = dir.path().join("stacks-out").join(tenantgen::write::LOCK);
+    let commands = ["check", "check --offline", "diff", "render --yes"];
+    std::os::unix::fs::symlink("../tenantgen.hcl", &lock).unwrap();
+    let before = tree(dir.path());
+    for command in commands {
+        tenantgen(dir.path(), command)
+            .exits(1)
+            .stderr_has("stacks-out/.tenantgen.lock is a symlink")
+            .stderr_has("hint: remove it");
+        assert_eq!(tree(dir.path()), before, "{command}");
+        assert!(lock.symlink_metadata().unwrap().is_symlink(), "{command}");
+    }
+    // A dangling link would create its target, outside the root.
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink("../created-through-the-lock", &lock).unwrap();
+    for command in commands {
+        tenantgen(dir.path(), command)
+            .exits(1)
+            .stderr_has("is a symlink");
+        assert!(
+            !dir.path().join("created-through-the-lock").exists(),
+            "{command}"
+        );
+    }
+    assert_eq!(tree(dir.path()), before);
+}
+
+/// D2: every file a write creates (journal, staged files, backups, the
+/// record) is created exclusively, never through a link planted in its place.
+#[test]
+fn planted_links_at_temporary_paths_are_never_written_through() {
+    let dir = rendered_workspace();
+    let root = dir.path().join("stacks-out");
+    let outside = tempfile::tempdir().unwrap();
+    let precious = outside.path().join("precious");
+    std::fs::write(&precious, "keep me\n").unwrap();
+    // A new user adds files and changes the record and the shared stacks.
+    common::edit_users(dir.path(), |users| {
+        users.insert("frank".into(), json!({"role": "namespace-owner"}));
+    });
+    let planted = [
+        "..tenantgen.journal.tenantgen-new",
+        "..tenantgen.json.tenantgen-new",
+        "..tenantgen.json.tenantgen-old",
+        "vault/.tenant-frank.tf.tenantgen-new",
+    ];
+    let before = tree(dir.path());
+    for name in planted {
+        let link = root.join(name);
+        std::os::unix::fs::symlink(&precious, &link).unwrap();
+        tenantgen(dir.path(), "render --yes")
+            .exits(1)
+            .stderr_has(format!("stacks-out/{name} is in the way"))
+            .stderr_has("remove it and run again");
+        assert_eq!(
+            std::fs::read_to_string(&precious).unwrap(),
+            "keep me\n",
+            "{name}"
+        );
+        assert_eq!(tree(dir.path()), before, "{name}");
+        assert!(link.symlink_metadata().unwrap().is_symlink(), "{name}");
+        std::fs::remove_file(&link).unwrap();
+    }
+    // A leftover regular temporary file of ours is cleared, not refused.
+    std::fs::write(root.join("..tenantgen.journal.tenantgen-new"), "stale\n").unwrap();
+    tenantgen(dir.path(), "render --yes").succeeds();
+    assert!(!root.join("..tenantgen.journal.tenantgen-new").exists());
+    assert!(root.join("vault/tenant-frank.tf").exists());
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me\n");
+    tenantgen(dir.path(), "check").exits(0);
+}
+
+/// D7: the journal lies in the root, so recovery confines its paths as a
+/// fresh write would and removes only generated files, or refuses it whole.
+#[test]
+fn a_planted_journal_is_refused_not_obeyed() {
+    let dir = rendered_workspace();
+    let root = dir.path().join("stacks-out");
+    let journal_path = root.join(tenantgen::write::JOURNAL);
+    let outside = tempfile::tempdir().unwrap();
+    let relative_dir = dir.path().join("outside/emptydir");
+    let absolute_dir = outside.path().join("emptydir");
+    std::fs::create_dir_all(&relative_dir).unwrap();
+    std::fs::create_dir_all(&absolute_dir).unwrap();
+    let absolute = absolute_dir.to_str().unwrap();
+    let link_target = outside.path().join("journal");
+    std::fs::write(
+        &link_target,
+        json!({"entries": [], "created_dirs": [], "committed": false}).to_string(),
+    )
+    .unwrap();
+    let journals = [
+        (
+            json!({"entries": [], "created_dirs": ["../outside/emptydir", absolute], "committed": false}).to_string(),
+            "it names the directory ../outside/emptydir: generated paths must be plain relative names",
+        ),
+        (
+            json!({"entries": [{"path": "vault/versions.tf", "kind": "add"}], "created_dirs": [], "committed": false}).to_string(),
+            "stacks-out/vault/versions.tf, which tenantgen did not generate",
+        ),
+        (
+            json!({"entries": [{"path": "/etc/hostname", "kind": "delete"}], "created_dirs": [], "committed": true}).to_string(),
+            "it names /etc/hostname",
+        ),
+        ("{\"entries\": [".to_string(), "it is not a tenantgen journal"),
+    ];
+    let before = tree(dir.path());
+    for (journal, expected) in journals {
+        std::fs::write(&journal_path, &journal).unwrap();
+        let with_journal = tree(dir.path());
+        tenantgen(dir.path(), "render --yes")
+            .exits(1)
+            .stderr_has("refusing the write journal")
+            .stderr_has("stacks-out/.tenantgen.journal:")
+            .stderr_has(expected)
+            .stderr_has("if no tenantgen run left it there, delete it and run again");
+        assert_eq!(tree(dir.path()), with_journal, "{journal}");
+        assert!(relative_dir.is_dir() && absolute_dir.is_dir(), "{journal}");
+    }
+    // A journal reached through a symlink is not read at all.
+    std::fs::remove_file(&journal_path).unwrap();
+    std::os::unix::fs::symlink(&link_target, &journal_path).unwrap();
+    tenantgen(dir.path(), "render --yes")
+        .exits(1)
+        .stderr_has("stacks-out/.tenantgen.journal is not a regular file");
+    assert!(link_target.exists());
+    std::fs::remove_file(&journal_path).unwrap();
+    assert_eq!(tree(dir.path()), before);
+    tenantgen(dir.path(), "check").exits(0);
 }
