@@ -115,3 +115,81 @@ fn an_oversized_record_is_refused() {
             .stderr_has("render --rebuild-record");
     }
 }
+
+/// Characters that print as nothing or turn the text around them.
+const INVISIBLE: [(char, &str); 7] = [
+    ('\u{061C}', "061C"),
+    ('\u{00AD}', "00AD"),
+    ('\u{3164}', "3164"),
+    ('\u{E0041}', "E0041"),
+    ('\u{2028}', "2028"),
+    ('\u{2029}', "2029"),
+    ('\u{202E}', "202E"),
+];
+
+/// Each character in an email (local part and domain), a user name and a
+/// namespace is refused, and the refusal spells it out instead of
+/// printing it.
+#[test]
+fn invisible_characters_in_the_users_are_refused_and_spelled_out() {
+    for (c, code) in INVISIBLE {
+        let dir = common::example_workspace();
+        edit_users(dir.path(), |users| {
+            users["alice"]["email"] = format!("al{c}ice@example.com").into();
+            users["bob"]["email"] = format!("bob@exa{c}mple.com").into();
+            users["carol"]["namespaces"] = serde_json::json!([format!("carol{c}dev")]);
+            users.insert(format!("ev{c}e"), serde_json::json!({"role": "admin"}));
+        });
+        let ran = tenantgen(dir.path(), "validate")
+            .exits(1)
+            .stderr_has(format!("\\u{{{code}}}"));
+        let stderr = ran.stderr();
+        assert!(!stderr.contains(c), "U+{code} printed raw:\n{stderr}");
+        for field in ["alice\": email", "bob\": email", "carol\": namespaces"] {
+            assert!(
+                stderr.contains(field),
+                "U+{code}: no problem at {field}:\n{stderr}"
+            );
+        }
+        assert!(
+            stderr.contains(&format!("user \"ev\\u{{{code}}}e\"")),
+            "U+{code}: the user name is not spelled out:\n{stderr}"
+        );
+    }
+}
+
+/// Config values that reach the generated HCL (`tls.issuer`, annotation
+/// values) are written with the character escaped, never raw.
+#[test]
+fn invisible_characters_in_config_values_are_escaped_in_the_hcl() {
+    for (c, code) in INVISIBLE {
+        let dir = common::example_workspace();
+        let config = dir.path().join("tenantgen.hcl");
+        let text = std::fs::read_to_string(&config)
+            .unwrap()
+            .replace(
+                "zone       = \"example.com\"",
+                &format!(
+                    "zone       = \"example.com\"\n\nnamespaces {{\n  annotations = {{ \"example.com/team\" = \"pl{c}atform\" }}\n}}\n\ntls {{\n  issuer = \"letsencrypt{c}-prod\"\n}}"
+                ),
+            );
+        assert!(text.contains("tls {"), "the config was edited");
+        std::fs::write(&config, text).unwrap();
+        tenantgen(dir.path(), "render --yes").succeeds();
+        let escaped = if code.len() > 4 {
+            format!("\\U{code:0>8}")
+        } else {
+            format!("\\u{code}")
+        };
+        let mut seen = 0;
+        for (path, bytes) in tree(&dir.path().join("stacks-out")) {
+            let text = String::from_utf8(bytes).unwrap();
+            assert!(!text.contains(c), "U+{code} written raw into {path}");
+            seen += text.matches(&escaped).count();
+        }
+        assert!(
+            seen >= 2,
+            "U+{code}: the issuer and the annotation are written as {escaped}"
+        );
+    }
+}
