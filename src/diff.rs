@@ -4,6 +4,7 @@
 //! goes on to write.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -86,9 +87,6 @@ pub fn compare(out_root: &Path, generated: Vec<GeneratedFile>) -> Result<Changes
 pub struct Judged {
     file: GeneratedFile,
     verdict: Verdict,
-    /// Whether the file takes its path out of the listing (so it is not
-    /// also a deletion): all but a path that cannot be written at all.
-    claims: bool,
 }
 
 enum Verdict {
@@ -135,7 +133,6 @@ impl<'a> Comparison<'a> {
     /// are then [`record`](Self::record)ed one by one.
     pub fn judge(&self, file: GeneratedFile) -> Result<Judged> {
         let problem = path_problem(self.out_root, &self.listing, &file.path);
-        let claims = problem.is_none();
         let verdict = if let Some(problem) = problem {
             Verdict::Conflict(format!("{} ({problem})", file.path))
         } else {
@@ -174,20 +171,14 @@ impl<'a> Comparison<'a> {
                 _ => file,
             },
             verdict,
-            claims,
         })
     }
 
     /// Takes in a verdict from [`judge`](Self::judge).
     pub fn record(&mut self, judged: Judged) {
-        let Judged {
-            file,
-            verdict,
-            claims,
-        } = judged;
-        if claims {
-            self.listing.remove(&file.path);
-        }
+        let Judged { file, verdict } = judged;
+        // Claimed, or reported as in the way: either way not a leftover.
+        self.listing.remove(&file.path);
         let (status, old, new, hand_edited) = match verdict {
             Verdict::Conflict(conflict) => {
                 self.conflicts.push(conflict);
@@ -212,15 +203,27 @@ impl<'a> Comparison<'a> {
     }
 
     /// Generated files left on disk that nothing produced any more are
-    /// deletions; everything is sorted by path, the render record last.
+    /// deletions, and anything else at a path tenantgen generates is in the
+    /// way; everything is sorted by path, the render record last.
     pub fn finish(self) -> Result<Changes> {
         let Comparison {
             out_root,
             listing,
             previous,
-            conflicts,
+            mut conflicts,
             mut files,
         } = self;
+        let mut strays: Vec<String> = listing
+            .iter()
+            .filter_map(|(path, entry)| {
+                let what = not_a_file(path, *entry, previous.as_ref())?;
+                Some(format!(
+                    "{path} ({what} at a path tenantgen generates; remove it: tenantgen never follows or replaces it)"
+                ))
+            })
+            .collect();
+        strays.sort();
+        conflicts.extend(strays);
         let mut leftovers: Vec<String> = listing
             .into_iter()
             .filter(|(path, entry)| *entry == Entry::File && is_candidate(path))
@@ -590,6 +593,21 @@ fn ownership(path: &str, contents: &str) -> Ownership {
     }
 }
 
+/// What is wrong with `entry` at `path` when it is not a regular file at
+/// a generated path: a path the last render wrote (`previous`), or any
+/// symlink or special file named like a generated file, which Terraform
+/// would follow or read unseen by review. `None` when nothing is.
+fn not_a_file(path: &str, entry: Entry, previous: Option<&Manifest>) -> Option<&'static str> {
+    let recorded = previous.is_some_and(|record| record.files.contains_key(path));
+    match entry {
+        Entry::File => None,
+        Entry::Symlink if recorded || is_candidate(path) => Some("a symlink"),
+        Entry::Other if recorded || is_candidate(path) => Some("a special file"),
+        Entry::Dir if recorded => Some("a directory"),
+        Entry::Symlink | Entry::Other | Entry::Dir => None,
+    }
+}
+
 /// `.tf` files and the render record: the only files tenantgen may own.
 fn is_candidate(path: &str) -> bool {
     path.ends_with(".tf") || path == manifest::PATH
@@ -640,10 +658,27 @@ fn list(out_root: &Path) -> Result<HashMap<String, Entry>> {
 }
 
 /// A file's text; bytes that are not UTF-8 show as replacement characters.
+/// The render record is read only up to [`manifest::MAX_BYTES`].
 fn read_text(out_root: &Path, relative: &str) -> Result<String> {
     let path = out_root.join(relative);
-    let bytes = std::fs::read(&path)
-        .with_context(|| format!("cannot read {}; check its permissions", path.display()))?;
+    let cannot_read = || format!("cannot read {}; check its permissions", path.display());
+    let bytes = if relative == manifest::PATH {
+        let file = std::fs::File::open(&path).with_context(cannot_read)?;
+        let mut bytes = Vec::new();
+        file.take(manifest::MAX_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .with_context(cannot_read)?;
+        if bytes.len() as u64 > manifest::MAX_BYTES {
+            bail!(
+                "{} is larger than {} MiB, far more than any render record; restore it from version control (it keeps released namespaces from being deleted)\nhint: with no copy to restore, remove it and run `tenantgen render --rebuild-record`, which rebuilds it from the generated files (see README, Offboarding)",
+                path.display(),
+                manifest::MAX_BYTES >> 20
+            );
+        }
+        bytes
+    } else {
+        std::fs::read(&path).with_context(cannot_read)?
+    };
     Ok(String::from_utf8(bytes)
         .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned()))
 }
@@ -667,6 +702,8 @@ pub enum OfflineKind {
     HandEdited,
     /// Intact, but not the file the last render wrote.
     DiffersFromRecord,
+    /// A symlink, directory or special file at a generated path.
+    NotAFile,
 }
 
 impl OfflineKind {
@@ -676,6 +713,9 @@ impl OfflineKind {
             OfflineKind::NotRecorded => "not produced by the last render",
             OfflineKind::HandEdited => "edited by hand: its body does not match its header's hash",
             OfflineKind::DiffersFromRecord => "not the file the last render wrote",
+            OfflineKind::NotAFile => {
+                "not a regular file (a symlink, directory or special file): remove it; tenantgen never follows it"
+            }
         }
     }
 }
@@ -684,6 +724,15 @@ impl OfflineKind {
 /// source: every recorded file present and intact, nothing extra.
 pub fn verify_offline(out_root: &Path) -> Result<Vec<OfflineProblem>> {
     let listing = list(out_root)?;
+    if listing
+        .get(manifest::PATH)
+        .is_some_and(|entry| *entry != Entry::File)
+    {
+        bail!(
+            "{} is not a regular file; restore the render record from version control (tenantgen never follows symlinks)",
+            out_root.join(manifest::PATH).display()
+        );
+    }
     let mut on_disk: BTreeMap<String, String> = BTreeMap::new();
     for (path, entry) in &listing {
         if *entry == Entry::File && is_candidate(path) {
@@ -699,13 +748,21 @@ pub fn verify_offline(out_root: &Path) -> Result<Vec<OfflineProblem>> {
     })?;
     let record = Manifest::parse(&record).ok_or_else(|| {
         anyhow::anyhow!(
-            "{} is not a render record this tenantgen understands; run `tenantgen render` to rewrite it",
+            "{} cannot be read as a tenantgen render record; restore it from version control (it keeps released namespaces from being deleted)\nhint: with no copy to restore, `tenantgen render --rebuild-record` rebuilds it from the generated files (see README, Offboarding)",
             out_root.join(manifest::PATH).display()
         )
     })?;
-    let mut problems = Vec::new();
+    let mut problems: Vec<OfflineProblem> = listing
+        .iter()
+        .filter(|(path, entry)| not_a_file(path, **entry, Some(&record)).is_some())
+        .map(|(path, _)| OfflineProblem {
+            path: path.clone(),
+            problem: OfflineKind::NotAFile,
+        })
+        .collect();
     for (path, recorded_hash) in &record.files {
         let problem = match on_disk.remove(path.as_str()) {
+            None if listing.contains_key(path) => None,
             None => Some(OfflineKind::Missing),
             Some(contents) => match header::split(&contents) {
                 _ if header::inspect(&contents) != (Ownership::Generated { intact: true }) => {

@@ -18,8 +18,13 @@ use crate::verify::GeneratedFile;
 pub const PATH: &str = ".tenantgen.json";
 const GENERATOR: &str = "tenantgen";
 const FORMAT: u32 = 1;
+/// The largest record read: far above what the largest users source
+/// allows (its tenants and one hash per file), so a larger file is not a
+/// record but something planted in a pull request.
+pub const MAX_BYTES: u64 = 64 << 20;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "Stored")]
 pub struct Manifest {
     pub generator: String,
     pub format: u32,
@@ -36,8 +41,79 @@ pub struct Manifest {
     pub adoption_replacements: Vec<String>,
 }
 
+/// A record as read: strict, every field known. `flatten` cannot be
+/// combined with `deny_unknown_fields`, so the namespace history's fields
+/// are spelled out here.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stored {
+    generator: String,
+    format: u32,
+    source: StoredOrigin,
+    tenants: BTreeMap<String, TenantRecord>,
+    files: BTreeMap<String, String>,
+    #[serde(default)]
+    released: BTreeMap<String, String>,
+    #[serde(default)]
+    readopted: std::collections::BTreeSet<String>,
+}
+
+/// [`Origin`] as read from a record, with no room for extra fields.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+enum StoredOrigin {
+    File {
+        sha256: String,
+    },
+    Vault {
+        #[serde(default)]
+        namespace: Option<String>,
+        mount: String,
+        path: String,
+        key: String,
+        version: u64,
+        sha256: String,
+    },
+}
+
+impl From<Stored> for Manifest {
+    fn from(stored: Stored) -> Manifest {
+        let source = match stored.source {
+            StoredOrigin::File { sha256 } => Origin::File { sha256 },
+            StoredOrigin::Vault {
+                namespace,
+                mount,
+                path,
+                key,
+                version,
+                sha256,
+            } => Origin::Vault {
+                namespace,
+                mount,
+                path,
+                key,
+                version,
+                sha256,
+            },
+        };
+        Manifest {
+            generator: stored.generator,
+            format: stored.format,
+            source,
+            tenants: stored.tenants,
+            files: stored.files,
+            namespaces: NamespaceHistory {
+                released: stored.released,
+                readopted: stored.readopted,
+            },
+            adoption_replacements: Vec::new(),
+        }
+    }
+}
+
 /// What the summary compares between renders.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TenantRecord {
     pub role: Role,
     pub email: String,

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Config, QuotaKey};
+use crate::escape;
 use crate::names;
 use crate::problem::{Problem, Problems};
 use crate::quantity;
@@ -133,13 +134,18 @@ struct Checker<'a> {
 }
 
 /// A value as it appears in messages: JSON, cut short when long.
+/// A value as JSON for a message, invisible characters spelled out.
 fn shown(value: &Value) -> String {
     let text = value.to_string();
     if text.chars().count() <= 80 {
-        text
+        escape::spelled(&text)
     } else {
         let cut: String = text.chars().take(60).collect();
-        format!("{cut}… ({} characters)", text.chars().count())
+        format!(
+            "{}… ({} characters)",
+            escape::spelled(&cut),
+            text.chars().count()
+        )
     }
 }
 
@@ -637,8 +643,8 @@ pub fn check_email(email: &str) -> Result<(), String> {
         ));
     }
     if let Some(bad) = email.chars().find(|&c| {
-        c.is_whitespace()
-            || c.is_control()
+        escape::is_invisible(c)
+            || c.is_whitespace()
             || matches!(
                 c,
                 '"' | '\''
@@ -659,7 +665,8 @@ pub fn check_email(email: &str) -> Result<(), String> {
             )
     }) {
         return Err(format!(
-            "contains {bad:?}, which an email address cannot; {FIX}"
+            "contains {}, which an email address cannot; {FIX}",
+            escape::shown_char(bad)
         ));
     }
     let Some((local, domain)) = email.split_once('@') else {
@@ -677,7 +684,8 @@ pub fn check_email(email: &str) -> Result<(), String> {
         });
     if !domain_ok {
         return Err(format!(
-            "has the domain {domain:?}, which is not a valid host name; {FIX}"
+            "has the domain {}, which is not a valid host name; {FIX}",
+            escape::shown(domain)
         ));
     }
     Ok(())

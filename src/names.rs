@@ -8,6 +8,8 @@ pub const TENANTGEN_LABEL_PREFIX: &str = "tenantgen.io/";
 /// Label naming the tenant an object belongs to.
 pub const TENANT_LABEL: &str = "tenantgen.io/tenant";
 
+use crate::escape;
+
 const LABEL_RULE: &str = "lowercase letters, digits and `-`, starting and ending with a letter or digit, at most 63 characters";
 
 /// A DNS-1123 label: what Kubernetes requires of namespace names.
@@ -27,7 +29,10 @@ pub fn check_dns_label(name: &str) -> Result<(), String> {
         } else {
             ""
         };
-        return Err(format!("contains {bad:?}{hint}; use {LABEL_RULE}"));
+        return Err(format!(
+            "contains {}{hint}; use {LABEL_RULE}",
+            escape::shown_char(bad)
+        ));
     }
     if name.starts_with('-') || name.ends_with('-') {
         return Err(format!("starts or ends with `-`; use {LABEL_RULE}"));
@@ -57,7 +62,7 @@ pub fn check_dns_name(name: &str) -> Result<(), String> {
             if label.is_empty() {
                 "has an empty label (`..` or a leading `.`)".to_string()
             } else {
-                format!("has the label {label:?}, which {problem}")
+                format!("has the label {}, which {problem}", escape::shown(label))
             }
         })?;
     }
