@@ -595,17 +595,29 @@ fn ownership(path: &str, contents: &str) -> Ownership {
 
 /// What is wrong with `entry` at `path` when it is not a regular file at
 /// a generated path: a path the last render wrote (`previous`), or any
-/// symlink or special file named like a generated file, which Terraform
-/// would follow or read unseen by review. `None` when nothing is.
+/// symlink or special file named the way tenantgen names its files, which
+/// Terraform would follow or read unseen by review (the record itself may
+/// be planted). `None` when nothing is: a hand-written `providers.tf` may
+/// be a symlink.
 fn not_a_file(path: &str, entry: Entry, previous: Option<&Manifest>) -> Option<&'static str> {
-    let recorded = previous.is_some_and(|record| record.files.contains_key(path));
+    let ours = previous.is_some_and(|record| record.files.contains_key(path))
+        || named_like_generated(path);
     match entry {
         Entry::File => None,
-        Entry::Symlink if recorded || is_candidate(path) => Some("a symlink"),
-        Entry::Other if recorded || is_candidate(path) => Some("a special file"),
-        Entry::Dir if recorded => Some("a directory"),
+        Entry::Symlink if ours => Some("a symlink"),
+        Entry::Other if ours => Some("a special file"),
+        Entry::Dir if ours => Some("a directory"),
         Entry::Symlink | Entry::Other | Entry::Dir => None,
     }
+}
+
+/// The names tenantgen gives its files (src/render.rs): `tenant-<user>.tf`,
+/// `tenantgen*.tf`, `<app>/factory/main.tf` and the render record.
+fn named_like_generated(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    path == manifest::PATH
+        || path.ends_with("/factory/main.tf")
+        || (name.ends_with(".tf") && (name.starts_with("tenant-") || name.starts_with("tenantgen")))
 }
 
 /// `.tf` files and the render record: the only files tenantgen may own.

@@ -54,6 +54,20 @@ fn a_symlink_at_a_recorded_path_is_refused_by_the_render_that_drops_it() {
 }
 
 /// A directory where the last render wrote a file is in the way too.
+/// A hand-written file may be a symlink (a shared `providers.tf`, say):
+/// only paths tenantgen writes or names like its own are refused.
+#[test]
+fn a_hand_written_symlink_is_left_alone() {
+    let dir = rendered_workspace();
+    std::os::unix::fs::symlink(
+        "versions.tf",
+        dir.path().join("stacks-out/vault/providers.tf"),
+    )
+    .unwrap();
+    tenantgen(dir.path(), "check").exits(0);
+    tenantgen(dir.path(), "check --offline").exits(0);
+}
+
 #[test]
 fn a_directory_at_a_recorded_path_is_reported_offline() {
     let dir = rendered_workspace();
