@@ -1,0 +1,90 @@
+//! Reproductions of an adversarial audit, through the binary: review costs
+//! that grow with the square of a churn, unbounded input sources, header
+//! values vaultrs panics on, secrets in messages, and settings silently
+//! ignored.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::users::random_users;
+use common::{edit_users, example_workspace, rendered_workspace, tenantgen};
+use serde_json::Value;
+
+/// Writes `users` as the users file of an [`example_workspace`].
+fn write_users(dir: &Path, users: &Value) {
+    std::fs::write(
+        dir.join("examples/k8s_users.json"),
+        serde_json::to_string_pretty(users).unwrap(),
+    )
+    .unwrap();
+}
+
+/// Every user of `users` under a new name (the same user, so the same files
+/// with every name in them changed).
+fn renamed(users: &Value) -> Value {
+    let renamed = users
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, user)| (format!("{name}z"), user.clone()))
+        .collect();
+    Value::Object(renamed)
+}
+
+/// Runs `tenantgen ARGS` in `dir` and returns how long it took; exit code 2
+/// (changes to review) is the expected outcome.
+fn timed(dir: &Path, args: &str) -> Duration {
+    let start = Instant::now();
+    tenantgen(dir, args).exits(2);
+    start.elapsed()
+}
+
+#[test]
+fn a_churn_of_every_user_is_reviewed_about_as_fast_as_it_is_rendered() {
+    let users = random_users(7, 2_000);
+    let churned = example_workspace();
+    write_users(churned.path(), &users);
+    tenantgen(churned.path(), "render --yes").succeeds();
+    write_users(churned.path(), &renamed(&users));
+    // The same output compared with an empty tree: rendering it, no diff.
+    let empty = example_workspace();
+    write_users(empty.path(), &renamed(&users));
+    let baseline = timed(empty.path(), "diff --format json");
+    for args in ["diff --format json", "check"] {
+        let took = timed(churned.path(), args);
+        assert!(
+            took < baseline * 5,
+            "`{args}` after renaming 2,000 users took {took:?}, against {baseline:?} to compare the same output with an empty tree"
+        );
+    }
+}
+
+#[test]
+fn line_counts_match_the_diffs() {
+    let dir = rendered_workspace();
+    edit_users(dir.path(), |users| {
+        let alice = &mut users["alice"];
+        alice["quota"]["cpu"] = "6".into();
+        alice["domains"]
+            .as_array_mut()
+            .unwrap()
+            .push("www.alice.example.com".into());
+    });
+    let report = tenantgen(dir.path(), "diff --format json").exits(2).json();
+    let files = &report["summary"]["files"];
+    let (mut added, mut removed) = (0, 0);
+    for file in report["files"].as_array().unwrap() {
+        for line in file["diff"].as_str().unwrap().lines() {
+            if line.starts_with('+') && !line.starts_with("+++ ") {
+                added += 1;
+            } else if line.starts_with('-') && !line.starts_with("--- ") {
+                removed += 1;
+            }
+        }
+    }
+    assert!(added > 0 && removed > 0, "{report:#}");
+    assert_eq!(files["lines_added"], added, "{report:#}");
+    assert_eq!(files["lines_removed"], removed, "{report:#}");
+}
