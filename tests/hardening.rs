@@ -88,3 +88,57 @@ fn line_counts_match_the_diffs() {
     assert_eq!(files["lines_added"], added, "{report:#}");
     assert_eq!(files["lines_removed"], removed, "{report:#}");
 }
+
+/// `validate` on the users at `users` in an [`example_workspace`], which
+/// must fail quickly, naming the size limit.
+fn refuses_as_too_large(users: &Path) {
+    let dir = example_workspace();
+    let start = Instant::now();
+    tenantgen(dir.path(), "validate --users")
+        .arg(users)
+        .timeout(Duration::from_secs(20))
+        .exits(1)
+        .stderr_has(format!(
+            "users file {} holds more than 32 MB",
+            users.display()
+        ))
+        .stderr_has("tenantgen reads at most 32 MB of users");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{} took {:?}",
+        users.display(),
+        start.elapsed()
+    );
+}
+
+#[test]
+fn an_endless_device_is_refused_at_the_size_limit() {
+    refuses_as_too_large(Path::new("/dev/zero"));
+}
+
+#[test]
+fn a_fifo_is_refused_at_the_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("users.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs (apt-get install coreutils)");
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    let writer_path = fifo.clone();
+    // Writes 200 MB unless the reader goes away first (then the write fails).
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut pipe = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&writer_path)
+            .unwrap();
+        let chunk = vec![b' '; 1024 * 1024];
+        (0..200).try_for_each(|_| pipe.write_all(&chunk)).is_err()
+    });
+    refuses_as_too_large(&fifo);
+    assert!(
+        writer.join().unwrap(),
+        "tenantgen read all 200 MB from the FIFO"
+    );
+}
