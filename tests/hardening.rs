@@ -8,6 +8,8 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::bao;
+use common::cli::Cli;
 use common::users::random_users;
 use common::{edit_users, example_workspace, rendered_workspace, tenantgen};
 use serde_json::Value;
@@ -141,4 +143,56 @@ fn a_fifo_is_refused_at_the_size_limit() {
         writer.join().unwrap(),
         "tenantgen read all 200 MB from the FIFO"
     );
+}
+
+/// `tenantgen ARGS --vault` in an [`example_workspace`] with no Vault
+/// variables but `env`, and HOME inside the workspace.
+fn from_vault(dir: &Path, args: &str, env: &[(&str, &str)]) -> Cli {
+    let mut cli = tenantgen(dir, &format!("{args} --vault")).env("HOME", dir.join("home"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("VAULT_") || name.starts_with("BAO_") {
+            cli = cli.env_remove(name);
+        }
+    }
+    for (name, value) in env {
+        cli = cli.env(name, value);
+    }
+    cli
+}
+
+/// An address where nothing listens: a request sent there fails to connect.
+fn closed_address() -> String {
+    format!("http://127.0.0.1:{}", bao::free_port())
+}
+
+#[test]
+fn control_characters_in_header_values_are_refused_before_any_request() {
+    let dir = example_workspace();
+    let address = closed_address();
+    from_vault(
+        dir.path(),
+        "diff",
+        &[("VAULT_ADDR", &address), ("VAULT_TOKEN", "s.X\r\nY: 1")],
+    )
+    .exits(1)
+    .stderr_has("the Vault token in VAULT_TOKEN (or BAO_TOKEN) contains a control character")
+    .stderr_lacks("s.X")
+    .stderr_lacks("Y: 1")
+    .stderr_lacks("panicked");
+    std::fs::create_dir_all(dir.path().join("home")).unwrap();
+    std::fs::write(dir.path().join("home/.vault-token"), "s.X\nY: 1\n").unwrap();
+    from_vault(dir.path(), "diff", &[("VAULT_ADDR", &address)])
+        .exits(1)
+        .stderr_has(".vault-token contains a control character")
+        .stderr_lacks("s.X");
+    from_vault(
+        dir.path(),
+        "diff",
+        &[("VAULT_ADDR", &address), ("VAULT_TOKEN", "s.token")],
+    )
+    .arg("--vault-namespace")
+    .arg("team\r\nX-Evil: 1")
+    .exits(1)
+    .stderr_has(r#"Vault namespace "team\r\nX-Evil: 1" contains a control character"#)
+    .stderr_lacks("panicked");
 }

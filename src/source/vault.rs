@@ -96,6 +96,18 @@ impl Settings {
                 anyhow!("no Vault address: set VAULT_ADDR (or BAO_ADDR), vault.address in tenantgen.hcl or --vault-addr (or read a file with --users FILE)")
             })?;
         let address = parse_address(&address_text)?;
+        let namespace = flags
+            .namespace
+            .clone()
+            .or_else(|| config.namespace.clone())
+            .or_else(|| var("NAMESPACE"));
+        if let Some(namespace) = &namespace
+            && has_control(namespace)
+        {
+            bail!(
+                "Vault namespace {namespace:?} contains a control character, which cannot be sent in a request header; check --vault-namespace, vault.namespace in tenantgen.hcl and VAULT_NAMESPACE (or BAO_NAMESPACE)"
+            );
+        }
         let login = match config.auth {
             VaultAuth::Token => Login::Token(token(env)?),
             VaultAuth::AppRole => {
@@ -143,11 +155,7 @@ impl Settings {
                 .is_some_and(|value| !matches!(value.to_lowercase().as_str(), "0" | "f" | "false"));
         Ok(Settings {
             address,
-            namespace: flags
-                .namespace
-                .clone()
-                .or_else(|| config.namespace.clone())
-                .or_else(|| var("NAMESPACE")),
+            namespace,
             ca_cert: flags
                 .ca_cert
                 .clone()
@@ -208,14 +216,14 @@ fn variable(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> 
 /// login`) leaves in `~/.vault-token`.
 fn token(env: &dyn Fn(&str) -> Option<String>) -> Result<Secret> {
     if let Some(token) = variable(env, "TOKEN") {
-        return Ok(Secret(token.trim().to_string()));
+        return checked_token(&token, "VAULT_TOKEN (or BAO_TOKEN)");
     }
     if let Some(home) = env("HOME").filter(|home| !home.is_empty()) {
         let file = Path::new(&home).join(".vault-token");
-        if let Ok(token) = std::fs::read_to_string(&file)
+        if let Ok(token) = read_text_bounded(&file)
             && !token.trim().is_empty()
         {
-            return Ok(Secret(token.trim().to_string()));
+            return checked_token(&token, &file.display().to_string());
         }
     }
     bail!(
@@ -223,8 +231,41 @@ fn token(env: &dyn Fn(&str) -> Option<String>) -> Result<Secret> {
     )
 }
 
+/// Most bytes read from a token or secret-id file: far more than any token.
+const MAX_SECRET_BYTES: u64 = 64 * 1024;
+
+/// The text of a credential file, read through a bounded reader: `path`
+/// may name a device or a FIFO.
+fn read_text_bounded(path: &Path) -> std::io::Result<String> {
+    let bytes = super::read_bounded(std::fs::File::open(path)?, MAX_SECRET_BYTES)?;
+    if bytes.len() as u64 > MAX_SECRET_BYTES {
+        return Err(std::io::Error::other(format!(
+            "it holds more than {} KiB, too much for a credential",
+            MAX_SECRET_BYTES / 1024
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| std::io::Error::other("it is not UTF-8 text"))
+}
+
+/// A line break or other control character in a header value makes the
+/// HTTP client panic; tokens are refused before any request is made.
+fn has_control(value: &str) -> bool {
+    value.chars().any(|c| c.is_control())
+}
+
+/// The token found in `origin`, trimmed; never printed.
+fn checked_token(token: &str, origin: &str) -> Result<Secret> {
+    let token = token.trim();
+    if has_control(token) {
+        bail!(
+            "the Vault token in {origin} contains a control character (such as a line break), so it is not a token; set it again to the token alone"
+        );
+    }
+    Ok(Secret(token.to_string()))
+}
+
 fn read_secret_file(path: &Path, what: &str, key: &str) -> Result<String> {
-    let text = std::fs::read_to_string(path)
+    let text = read_text_bounded(path)
         .with_context(|| format!("cannot read the {what} at {}; check {key}", path.display()))?;
     if text.trim().is_empty() {
         bail!("the {what} file {} is empty; check {key}", path.display());
@@ -298,7 +339,8 @@ async fn read_async(settings: &Settings) -> Result<RawUsers> {
                         LoginHint::AppRole,
                     )
                 })?;
-            client.set_token(&auth.client_token);
+            let token = checked_token(&auth.client_token, &format!("the answer of auth/{mount}"))?;
+            client.set_token(token.expose());
         }
         Login::Kubernetes { mount, role, jwt } => {
             let auth = vaultrs::auth::kubernetes::login(&client, mount, role, jwt.expose())
@@ -311,7 +353,8 @@ async fn read_async(settings: &Settings) -> Result<RawUsers> {
                         LoginHint::Kubernetes,
                     )
                 })?;
-            client.set_token(&auth.client_token);
+            let token = checked_token(&auth.client_token, &format!("the answer of auth/{mount}"))?;
+            client.set_token(token.expose());
         }
     }
     check_kv_version(&client, settings).await?;
