@@ -196,3 +196,54 @@ fn control_characters_in_header_values_are_refused_before_any_request() {
     .stderr_has(r#"Vault namespace "team\r\nX-Evil: 1" contains a control character"#)
     .stderr_lacks("panicked");
 }
+
+#[test]
+fn a_password_in_the_vault_address_never_shows() {
+    let dir = example_workspace();
+    let port = bao::free_port();
+    for address in [
+        format!("http://user:hunter2@127.0.0.1:{port}"),
+        format!("http://user:hunter2@127.0.0.1:{port}/v1/"),
+        "http://user:hunter2@".to_string(),
+        "ftp://user:hunter2@vault".to_string(),
+    ] {
+        let ran = from_vault(
+            dir.path(),
+            "diff",
+            &[("VAULT_ADDR", &address), ("VAULT_TOKEN", "s.token")],
+        )
+        .exits(1)
+        .stderr_has("user:*****@")
+        .stderr_lacks("hunter2");
+        assert!(
+            ran.stderr().contains("Vault"),
+            "{address}: {}",
+            ran.stderr()
+        );
+    }
+}
+
+#[test]
+fn vault_version_0_is_refused() {
+    let dir = example_workspace();
+    let address = closed_address();
+    from_vault(
+        dir.path(),
+        "diff --vault-version 0",
+        &[("VAULT_ADDR", &address), ("VAULT_TOKEN", "s.token")],
+    )
+    .exits(1)
+    .stderr_has("--vault-version 0 is not a version")
+    .stderr_lacks("cannot reach Vault");
+}
+
+#[test]
+fn a_dangling_config_link_is_an_error_naming_it() {
+    let dir = example_workspace();
+    let config = dir.path().join("tenantgen.hcl");
+    std::fs::remove_file(&config).unwrap();
+    std::os::unix::fs::symlink("shared/tenantgen.hcl", &config).unwrap();
+    tenantgen(dir.path(), "validate --users examples/k8s_users.json")
+        .exits(1)
+        .stderr_has("tenantgen.hcl is a symbolic link to shared/tenantgen.hcl that leads nowhere");
+}

@@ -432,8 +432,22 @@ impl Config {
             Some(path) => working_dir.join(path),
             None => {
                 let candidate = working_dir.join(DEFAULT_FILE);
-                if !candidate.exists() {
-                    return Ok((Config::default(), None));
+                // `exists` follows links: a dangling one would look like no
+                // config at all and silently give the built-in defaults.
+                match std::fs::symlink_metadata(&candidate) {
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                        return Ok((Config::default(), None));
+                    }
+                    Ok(metadata) if metadata.is_symlink() && !candidate.exists() => {
+                        let target = std::fs::read_link(&candidate)
+                            .map(|target| format!(" to {}", target.display()))
+                            .unwrap_or_default();
+                        anyhow::bail!(
+                            "config file {} is a symbolic link{target} that leads nowhere; fix the link, or remove it to use the built-in defaults",
+                            candidate.display()
+                        );
+                    }
+                    _ => {}
                 }
                 candidate
             }

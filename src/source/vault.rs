@@ -168,7 +168,12 @@ impl Settings {
             mount: config.mount.clone(),
             path: config.path.clone(),
             key: config.key.clone(),
-            version: flags.version,
+            version: match flags.version {
+                Some(0) => bail!(
+                    "--vault-version 0 is not a version: KV v2 numbers versions from 1 (and its API reads 0 as the latest); pass a version from `vault kv metadata get`, or drop the flag to read the latest"
+                ),
+                version => version,
+            },
         })
     }
 
@@ -183,24 +188,70 @@ impl Settings {
     }
 
     fn where_(&self) -> String {
+        let address = redacted(&self.address);
         match &self.namespace {
-            Some(namespace) => format!("{} (namespace {namespace})", self.address),
-            None => self.address.to_string(),
+            Some(namespace) => format!("{address} (namespace {namespace})"),
+            None => address,
+        }
+    }
+
+    /// `text` with the address's password replaced where the address
+    /// shows in it (a client's error may print the URL).
+    fn without_password(&self, text: &str) -> String {
+        match self.address.password() {
+            Some(password) => {
+                let user = self.address.username();
+                text.replace(
+                    &format!("{user}:{password}@"),
+                    &format!("{user}:{REDACTED}@"),
+                )
+            }
+            None => text.to_string(),
         }
     }
 }
 
+/// What a password in the Vault address shows as in messages, as curl does.
+const REDACTED: &str = "*****";
+
 /// Checked before vaultrs sees it: its builder panics on a bad URL.
 fn parse_address(text: &str) -> Result<Url> {
+    let shown = redacted_text(text);
     let url = Url::parse(text.trim()).map_err(|err| {
-        anyhow!("Vault address {text:?} is not a URL ({err}); write it like https://vault.example.com:8200")
+        anyhow!("Vault address {shown:?} is not a URL ({err}); write it like https://vault.example.com:8200")
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         bail!(
-            "Vault address {text:?} must be an http:// or https:// URL with a host, like https://vault.example.com:8200"
+            "Vault address {shown:?} must be an http:// or https:// URL with a host, like https://vault.example.com:8200"
         );
     }
     Ok(url)
+}
+
+/// The address for messages: a password in it is replaced.
+fn redacted(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() && shown.set_password(Some(REDACTED)).is_err() {
+        return redacted_text(url.as_str());
+    }
+    shown.to_string()
+}
+
+/// `scheme://user:password@host…` with the password replaced, for text
+/// that may not parse as a URL.
+fn redacted_text(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:{REDACTED}@{host}{path}"),
+            None => text.to_string(),
+        },
+        None => text.to_string(),
+    }
 }
 
 /// `BAO_NAME`, else `VAULT_NAME`, when set and not blank: OpenBao's `bao`
@@ -600,7 +651,7 @@ fn transport_error(err: &ClientError, settings: &Settings, action: &str) -> anyh
     }
     let lower = chain.join(": ").to_lowercase();
     // The innermost cause says what happened; the layers above repeat the URL.
-    let details = chain.last().cloned().unwrap_or_default();
+    let details = settings.without_password(&chain.last().cloned().unwrap_or_default());
     if lower.contains("certificate")
         || lower.contains("tls")
         || lower.contains("handshake")
