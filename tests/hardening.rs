@@ -247,3 +247,12 @@ fn a_dangling_config_link_is_an_error_naming_it() {
         .exits(1)
         .stderr_has("tenantgen.hcl is a symbolic link to shared/tenantgen.hcl that leads nowhere");
 }
+
+#[test]
+fn an_endless_config_file_is_refused() {
+    let dir = example_workspace();
+    tenantgen(dir.path(), "validate --config /dev/zero")
+        .timeout(Duration::from_secs(20))
+        .exits(1)
+        .stderr_has("config file /dev/zero holds more than 1 MiB");
+}

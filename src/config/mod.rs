@@ -452,9 +452,26 @@ impl Config {
                 candidate
             }
         };
-        let text = std::fs::read_to_string(&path).with_context(|| {
+        let cannot = || {
             format!(
                 "cannot read config file {}; check the path given to --config",
+                path.display()
+            )
+        };
+        // Bounded like the users file (src/source.rs): the path may name a
+        // device or a FIFO.
+        const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+        let file = std::fs::File::open(&path).with_context(cannot)?;
+        let bytes = crate::source::read_bounded(file, MAX_CONFIG_BYTES).with_context(cannot)?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            anyhow::bail!(
+                "config file {} holds more than 1 MiB, so it is not a tenantgen.hcl; check the path given to --config",
+                path.display()
+            );
+        }
+        let text = String::from_utf8(bytes).map_err(|_| {
+            anyhow::anyhow!(
+                "config file {} is not UTF-8 text; save it as UTF-8",
                 path.display()
             )
         })?;
