@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 use std::io;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -14,6 +15,10 @@ use crate::summary::{AppInstance, FileCounts, Summary, UserRole};
 pub struct Style {
     pub color: bool,
 }
+
+/// Time one file's line diff may take before `similar` stops looking for
+/// the shortest diff (a churn of thousands of users took a minute without).
+const DIFF_DEADLINE: Duration = Duration::from_millis(100);
 
 const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";
@@ -154,7 +159,12 @@ fn diff_lines(change: &FileChange, root_label: &str, mut emit: impl FnMut(&str, 
         _ => None,
     };
     let Some((sign, text)) = whole else {
-        let diff = similar::TextDiff::from_lines(old, new)
+        // Past the deadline `similar` settles for a longer diff, so that
+        // a file rewritten throughout costs about as much as printing it.
+        let diff = similar::TextDiff::configure()
+            .deadline(Instant::now() + DIFF_DEADLINE)
+            .diff_lines(old, new);
+        let diff = diff
             .unified_diff()
             .context_radius(3)
             .header(&from, &to)

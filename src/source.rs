@@ -7,6 +7,7 @@
 //! second `"role"` could silently grant a different role.
 
 use std::fmt;
+use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -88,18 +89,33 @@ pub fn read_file(path: &Path) -> Result<RawUsers> {
     if path.is_dir() {
         bail!("users file {shown} is a directory; pass the JSON file with --users FILE");
     }
-    let size = std::fs::metadata(path)
-        .with_context(|| {
-            format!(
-                "cannot read users file {shown}; check the path given with --users or users_file"
-            )
-        })?
-        .len();
-    check_size(size, &format!("users file {shown}"))?;
-    let bytes = std::fs::read(path).with_context(|| {
+    let what = format!("users file {shown}");
+    let cannot = || {
         format!("cannot read users file {shown}; check the path given with --users or users_file")
-    })?;
-    parse(&bytes, &format!("users file {shown}"))
+    };
+    let file = std::fs::File::open(path).with_context(cannot)?;
+    // A regular file too large is refused before reading a byte of it.
+    let metadata = file.metadata().with_context(cannot)?;
+    if metadata.is_file() {
+        check_size(metadata.len(), &what)?;
+    }
+    let bytes = read_bounded(file, MAX_INPUT_BYTES).with_context(cannot)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        bail!(
+            "{what} holds more than {cap} MB; tenantgen reads at most {cap} MB of users (about ten times 10,000 users), so this is not a users map",
+            cap = MAX_INPUT_BYTES / (1024 * 1024),
+        );
+    }
+    parse(&bytes, &what)
+}
+
+/// Reads `source` to its end or to one byte past `cap`, whichever comes
+/// first: a device, a FIFO or a file still growing has no size to check
+/// beforehand, so a longer read means too large.
+pub(crate) fn read_bounded(source: impl Read, cap: u64) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    source.take(cap + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// Parses users JSON from a file; `what` names the source in errors.

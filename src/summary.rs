@@ -2,7 +2,7 @@
 //! namespaces, domains and app instances appear or go, and what an admin
 //! must still do by hand.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -377,16 +377,9 @@ fn count_files(changes: &Changes) -> (FileCounts, BTreeMap<String, FileCounts>) 
             Status::Added => counts.lines_added += new.lines().count(),
             Status::Deleted => counts.lines_removed += old.lines().count(),
             _ => {
-                let diff = similar::TextDiff::from_lines(old, new);
-                for op in diff.ops() {
-                    for item in diff.iter_changes(op) {
-                        match item.tag() {
-                            similar::ChangeTag::Insert => counts.lines_added += 1,
-                            similar::ChangeTag::Delete => counts.lines_removed += 1,
-                            similar::ChangeTag::Equal => {}
-                        }
-                    }
-                }
+                let (added, removed) = count_lines(old, new);
+                counts.lines_added += added;
+                counts.lines_removed += removed;
             }
         }
         let stack = change.path.rsplit_once('/').map_or(".", |(dir, _)| dir);
@@ -394,6 +387,27 @@ fn count_files(changes: &Changes) -> (FileCounts, BTreeMap<String, FileCounts>) 
         stacks.entry(stack.to_string()).or_default().add(&counts);
     }
     (total, stacks)
+}
+
+/// Lines added and removed from `old` to `new`, counted as the difference
+/// of the two multisets of lines: linear in the size of the files, where a
+/// line diff is quadratic in the lines changed (a 5,000-user churn took a
+/// minute). A line that only moved counts as neither added nor removed.
+fn count_lines(old: &str, new: &str) -> (usize, usize) {
+    let mut balance: HashMap<&str, isize> = HashMap::new();
+    for line in new.lines() {
+        *balance.entry(line).or_default() += 1;
+    }
+    for line in old.lines() {
+        *balance.entry(line).or_default() -= 1;
+    }
+    balance.values().fold((0, 0), |(added, removed), &count| {
+        if count > 0 {
+            (added + count.unsigned_abs(), removed)
+        } else {
+            (added, removed + count.unsigned_abs())
+        }
+    })
 }
 
 impl FileCounts {

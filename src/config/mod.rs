@@ -432,15 +432,46 @@ impl Config {
             Some(path) => working_dir.join(path),
             None => {
                 let candidate = working_dir.join(DEFAULT_FILE);
-                if !candidate.exists() {
-                    return Ok((Config::default(), None));
+                // `exists` follows links: a dangling one would look like no
+                // config at all and silently give the built-in defaults.
+                match std::fs::symlink_metadata(&candidate) {
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                        return Ok((Config::default(), None));
+                    }
+                    Ok(metadata) if metadata.is_symlink() && !candidate.exists() => {
+                        let target = std::fs::read_link(&candidate)
+                            .map(|target| format!(" to {}", target.display()))
+                            .unwrap_or_default();
+                        anyhow::bail!(
+                            "config file {} is a symbolic link{target} that leads nowhere; fix the link, or remove it to use the built-in defaults",
+                            candidate.display()
+                        );
+                    }
+                    _ => {}
                 }
                 candidate
             }
         };
-        let text = std::fs::read_to_string(&path).with_context(|| {
+        let cannot = || {
             format!(
                 "cannot read config file {}; check the path given to --config",
+                path.display()
+            )
+        };
+        // Bounded like the users file (src/source.rs): the path may name a
+        // device or a FIFO.
+        const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+        let file = std::fs::File::open(&path).with_context(cannot)?;
+        let bytes = crate::source::read_bounded(file, MAX_CONFIG_BYTES).with_context(cannot)?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            anyhow::bail!(
+                "config file {} holds more than 1 MiB, so it is not a tenantgen.hcl; check the path given to --config",
+                path.display()
+            );
+        }
+        let text = String::from_utf8(bytes).map_err(|_| {
+            anyhow::anyhow!(
+                "config file {} is not UTF-8 text; save it as UTF-8",
                 path.display()
             )
         })?;

@@ -96,6 +96,18 @@ impl Settings {
                 anyhow!("no Vault address: set VAULT_ADDR (or BAO_ADDR), vault.address in tenantgen.hcl or --vault-addr (or read a file with --users FILE)")
             })?;
         let address = parse_address(&address_text)?;
+        let namespace = flags
+            .namespace
+            .clone()
+            .or_else(|| config.namespace.clone())
+            .or_else(|| var("NAMESPACE"));
+        if let Some(namespace) = &namespace
+            && has_control(namespace)
+        {
+            bail!(
+                "Vault namespace {namespace:?} contains a control character, which cannot be sent in a request header; check --vault-namespace, vault.namespace in tenantgen.hcl and VAULT_NAMESPACE (or BAO_NAMESPACE)"
+            );
+        }
         let login = match config.auth {
             VaultAuth::Token => Login::Token(token(env)?),
             VaultAuth::AppRole => {
@@ -143,11 +155,7 @@ impl Settings {
                 .is_some_and(|value| !matches!(value.to_lowercase().as_str(), "0" | "f" | "false"));
         Ok(Settings {
             address,
-            namespace: flags
-                .namespace
-                .clone()
-                .or_else(|| config.namespace.clone())
-                .or_else(|| var("NAMESPACE")),
+            namespace,
             ca_cert: flags
                 .ca_cert
                 .clone()
@@ -160,7 +168,12 @@ impl Settings {
             mount: config.mount.clone(),
             path: config.path.clone(),
             key: config.key.clone(),
-            version: flags.version,
+            version: match flags.version {
+                Some(0) => bail!(
+                    "--vault-version 0 is not a version: KV v2 numbers versions from 1 (and its API reads 0 as the latest); pass a version from `vault kv metadata get`, or drop the flag to read the latest"
+                ),
+                version => version,
+            },
         })
     }
 
@@ -175,24 +188,70 @@ impl Settings {
     }
 
     fn where_(&self) -> String {
+        let address = redacted(&self.address);
         match &self.namespace {
-            Some(namespace) => format!("{} (namespace {namespace})", self.address),
-            None => self.address.to_string(),
+            Some(namespace) => format!("{address} (namespace {namespace})"),
+            None => address,
+        }
+    }
+
+    /// `text` with the address's password replaced where the address
+    /// shows in it (a client's error may print the URL).
+    fn without_password(&self, text: &str) -> String {
+        match self.address.password() {
+            Some(password) => {
+                let user = self.address.username();
+                text.replace(
+                    &format!("{user}:{password}@"),
+                    &format!("{user}:{REDACTED}@"),
+                )
+            }
+            None => text.to_string(),
         }
     }
 }
 
+/// What a password in the Vault address shows as in messages, as curl does.
+const REDACTED: &str = "*****";
+
 /// Checked before vaultrs sees it: its builder panics on a bad URL.
 fn parse_address(text: &str) -> Result<Url> {
+    let shown = redacted_text(text);
     let url = Url::parse(text.trim()).map_err(|err| {
-        anyhow!("Vault address {text:?} is not a URL ({err}); write it like https://vault.example.com:8200")
+        anyhow!("Vault address {shown:?} is not a URL ({err}); write it like https://vault.example.com:8200")
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         bail!(
-            "Vault address {text:?} must be an http:// or https:// URL with a host, like https://vault.example.com:8200"
+            "Vault address {shown:?} must be an http:// or https:// URL with a host, like https://vault.example.com:8200"
         );
     }
     Ok(url)
+}
+
+/// The address for messages: a password in it is replaced.
+fn redacted(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() && shown.set_password(Some(REDACTED)).is_err() {
+        return redacted_text(url.as_str());
+    }
+    shown.to_string()
+}
+
+/// `scheme://user:password@host…` with the password replaced, for text
+/// that may not parse as a URL.
+fn redacted_text(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:{REDACTED}@{host}{path}"),
+            None => text.to_string(),
+        },
+        None => text.to_string(),
+    }
 }
 
 /// `BAO_NAME`, else `VAULT_NAME`, when set and not blank: OpenBao's `bao`
@@ -208,14 +267,14 @@ fn variable(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> 
 /// login`) leaves in `~/.vault-token`.
 fn token(env: &dyn Fn(&str) -> Option<String>) -> Result<Secret> {
     if let Some(token) = variable(env, "TOKEN") {
-        return Ok(Secret(token.trim().to_string()));
+        return checked_token(&token, "VAULT_TOKEN (or BAO_TOKEN)");
     }
     if let Some(home) = env("HOME").filter(|home| !home.is_empty()) {
         let file = Path::new(&home).join(".vault-token");
-        if let Ok(token) = std::fs::read_to_string(&file)
+        if let Ok(token) = read_text_bounded(&file)
             && !token.trim().is_empty()
         {
-            return Ok(Secret(token.trim().to_string()));
+            return checked_token(&token, &file.display().to_string());
         }
     }
     bail!(
@@ -223,8 +282,41 @@ fn token(env: &dyn Fn(&str) -> Option<String>) -> Result<Secret> {
     )
 }
 
+/// Most bytes read from a token or secret-id file: far more than any token.
+const MAX_SECRET_BYTES: u64 = 64 * 1024;
+
+/// The text of a credential file, read through a bounded reader: `path`
+/// may name a device or a FIFO.
+fn read_text_bounded(path: &Path) -> std::io::Result<String> {
+    let bytes = super::read_bounded(std::fs::File::open(path)?, MAX_SECRET_BYTES)?;
+    if bytes.len() as u64 > MAX_SECRET_BYTES {
+        return Err(std::io::Error::other(format!(
+            "it holds more than {} KiB, too much for a credential",
+            MAX_SECRET_BYTES / 1024
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| std::io::Error::other("it is not UTF-8 text"))
+}
+
+/// A line break or other control character in a header value makes the
+/// HTTP client panic; tokens are refused before any request is made.
+fn has_control(value: &str) -> bool {
+    value.chars().any(|c| c.is_control())
+}
+
+/// The token found in `origin`, trimmed; never printed.
+fn checked_token(token: &str, origin: &str) -> Result<Secret> {
+    let token = token.trim();
+    if has_control(token) {
+        bail!(
+            "the Vault token in {origin} contains a control character (such as a line break), so it is not a token; set it again to the token alone"
+        );
+    }
+    Ok(Secret(token.to_string()))
+}
+
 fn read_secret_file(path: &Path, what: &str, key: &str) -> Result<String> {
-    let text = std::fs::read_to_string(path)
+    let text = read_text_bounded(path)
         .with_context(|| format!("cannot read the {what} at {}; check {key}", path.display()))?;
     if text.trim().is_empty() {
         bail!("the {what} file {} is empty; check {key}", path.display());
@@ -298,7 +390,8 @@ async fn read_async(settings: &Settings) -> Result<RawUsers> {
                         LoginHint::AppRole,
                     )
                 })?;
-            client.set_token(&auth.client_token);
+            let token = checked_token(&auth.client_token, &format!("the answer of auth/{mount}"))?;
+            client.set_token(token.expose());
         }
         Login::Kubernetes { mount, role, jwt } => {
             let auth = vaultrs::auth::kubernetes::login(&client, mount, role, jwt.expose())
@@ -311,7 +404,8 @@ async fn read_async(settings: &Settings) -> Result<RawUsers> {
                         LoginHint::Kubernetes,
                     )
                 })?;
-            client.set_token(&auth.client_token);
+            let token = checked_token(&auth.client_token, &format!("the answer of auth/{mount}"))?;
+            client.set_token(token.expose());
         }
     }
     check_kv_version(&client, settings).await?;
@@ -557,7 +651,7 @@ fn transport_error(err: &ClientError, settings: &Settings, action: &str) -> anyh
     }
     let lower = chain.join(": ").to_lowercase();
     // The innermost cause says what happened; the layers above repeat the URL.
-    let details = chain.last().cloned().unwrap_or_default();
+    let details = settings.without_password(&chain.last().cloned().unwrap_or_default());
     if lower.contains("certificate")
         || lower.contains("tls")
         || lower.contains("handshake")
