@@ -67,16 +67,16 @@ impl Session {
             Err(_) => None,
         };
         // Even a dangling symlink there is a journal to settle (or refuse).
-        if root.join(write::JOURNAL).symlink_metadata().is_ok() {
-            if !writes {
-                bail!(
-                    "an interrupted `tenantgen render` left {} unfinished ({} exists); run `tenantgen render` to settle it first",
-                    root.display(),
-                    write::JOURNAL
-                );
-            }
-            write::recover(root)?;
-            session.settled = true;
+        if !writes && root.join(write::JOURNAL).symlink_metadata().is_ok() {
+            bail!(
+                "an interrupted `tenantgen render` left {} unfinished ({} exists); run `tenantgen render` to settle it first",
+                root.display(),
+                write::JOURNAL
+            );
+        }
+        if writes {
+            // Also clears what a run killed before its journal was in place left.
+            session.settled = write::recover(root)?;
         }
         Ok(session)
     }

@@ -316,6 +316,9 @@ fn roll_back(root: &Path, journal: &Journal) -> Result<()> {
 /// carrying the tenantgen header (or the render record) deleted or replaced.
 pub fn recover(out_root: &Path) -> Result<bool> {
     let path = out_root.join(JOURNAL);
+    // A run killed while renaming a journal into place leaves its temporary
+    // copy; what that copy says never took effect (the rename is the step).
+    clear_leftover(&sibling(&path, STAGED_SUFFIX))?;
     let refuse = |why: String| {
         anyhow!(
             "refusing the write journal {}: {why}\nhint: tenantgen did not act on it; if no tenantgen run left it there, delete it and run again",
