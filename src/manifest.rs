@@ -49,7 +49,7 @@ pub struct Manifest {
 struct Stored {
     generator: String,
     format: u32,
-    source: StoredOrigin,
+    source: Origin,
     tenants: BTreeMap<String, TenantRecord>,
     files: BTreeMap<String, String>,
     #[serde(default)]
@@ -58,48 +58,12 @@ struct Stored {
     readopted: std::collections::BTreeSet<String>,
 }
 
-/// [`Origin`] as read from a record, with no room for extra fields.
-#[derive(Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-enum StoredOrigin {
-    File {
-        sha256: String,
-    },
-    Vault {
-        #[serde(default)]
-        namespace: Option<String>,
-        mount: String,
-        path: String,
-        key: String,
-        version: u64,
-        sha256: String,
-    },
-}
-
 impl From<Stored> for Manifest {
     fn from(stored: Stored) -> Manifest {
-        let source = match stored.source {
-            StoredOrigin::File { sha256 } => Origin::File { sha256 },
-            StoredOrigin::Vault {
-                namespace,
-                mount,
-                path,
-                key,
-                version,
-                sha256,
-            } => Origin::Vault {
-                namespace,
-                mount,
-                path,
-                key,
-                version,
-                sha256,
-            },
-        };
         Manifest {
             generator: stored.generator,
             format: stored.format,
-            source,
+            source: stored.source,
             tenants: stored.tenants,
             files: stored.files,
             namespaces: NamespaceHistory {

@@ -35,7 +35,8 @@ pub struct RawUsers {
 
 /// Where the users came from, as recorded once per output root.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+// Read back from the render record, which a contributor can edit: strict.
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Origin {
     /// A users file: recorded by the digest of its canonical JSON, so key
     /// order and whitespace do not matter, and the path is left out so that
