@@ -457,3 +457,71 @@ fn a_planted_journal_is_refused_not_obeyed() {
     assert_eq!(tree(dir.path()), before);
     tenantgen(dir.path(), "check").exits(0);
 }
+
+/// D5: a render that stalls after reading its inputs (here on a full stderr
+/// pipe, with a warning per unknown field) holds the lock, so a render that
+/// removes carol meanwhile is refused rather than overwritten and lost.
+#[test]
+fn a_stalled_render_holds_the_lock_so_no_update_is_lost() {
+    let dir = rendered_workspace();
+    let mut noisy = common::example_users();
+    let dave = noisy["dave"].as_object_mut().unwrap();
+    for index in 0..3000 {
+        dave.insert(format!("unknown_field_{index:04}"), json!(true));
+    }
+    write_users(dir.path(), "noisy.json", &noisy);
+    let mut stalled = std::process::Command::new(assert_cmd::cargo::cargo_bin("tenantgen"))
+        .args([
+            "render",
+            "--yes",
+            "--color",
+            "never",
+            "--users",
+            "noisy.json",
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = dir.path().join("stacks-out").join(tenantgen::write::LOCK);
+    let holder = format!("pid {}", stalled.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !std::fs::read_to_string(&lock).is_ok_and(|text| text.contains(&holder)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the noisy render never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Whatever the stalled run is doing now, it is not done.
+    assert!(stalled.try_wait().unwrap().is_none());
+
+    common::edit_users(dir.path(), |users| {
+        users.remove("carol");
+    });
+    tenantgen(dir.path(), "render --yes")
+        .exits(1)
+        .stderr_has("stacks-out is locked by another tenantgen run")
+        .stderr_has(&holder);
+
+    let output = stalled.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.len() > 64 * 1024,
+        "the warnings must overfill a pipe"
+    );
+
+    // Run again once the lock is free, carol's removal lands in full.
+    tenantgen(dir.path(), "render --yes").succeeds();
+    let lifecycle =
+        std::fs::read_to_string(dir.path().join("stacks-out/vault/tenantgen-lifecycle.tf"))
+            .unwrap();
+    assert!(
+        lifecycle.contains("kubernetes_namespace_v1.carol"),
+        "{lifecycle}"
+    );
+    assert!(!dir.path().join("stacks-out/vault/tenant-carol.tf").exists());
+    tenantgen(dir.path(), "check").exits(0);
+}
