@@ -34,6 +34,18 @@ impl Session {
     /// command that `writes` creates the root; one that only reads locks when
     /// it can, so it never sees a write half-way, and never creates the root.
     pub fn open(root: &Path, command: &str, writes: bool) -> Result<Session> {
+        // A committed link would move every read, lock and write elsewhere.
+        if let Ok(target) = std::fs::read_link(root) {
+            bail!(
+                "the output root {} is a symbolic link to {}; tenantgen works only in a real directory, so a link cannot move its output elsewhere. To use that directory, pass --out {}",
+                root.display(),
+                target.display(),
+                root.parent()
+                    .unwrap_or(Path::new(""))
+                    .join(&target)
+                    .display()
+            );
+        }
         if root.exists() && !root.is_dir() {
             bail!(
                 "the output root {} is not a directory; point --out or `out` at a directory",

@@ -525,3 +525,30 @@ fn a_stalled_render_holds_the_lock_so_no_update_is_lost() {
     assert!(!dir.path().join("stacks-out/vault/tenant-carol.tf").exists());
     tenantgen(dir.path(), "check").exits(0);
 }
+
+/// A committed `stacks-out` link would move the lock, the reads and the
+/// writes to wherever it points; every command refuses it and touches nothing.
+#[test]
+fn a_symlinked_output_root_is_refused() {
+    let dir = rendered_workspace();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let moved = elsewhere.path().join("stacks");
+    std::fs::rename(dir.path().join("stacks-out"), &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, dir.path().join("stacks-out")).unwrap();
+    common::edit_users(dir.path(), |users| {
+        users.remove("carol");
+    });
+    let before = tree(elsewhere.path());
+    for command in ["render --yes", "check", "check --offline", "diff"] {
+        tenantgen(dir.path(), command)
+            .exits(1)
+            .stderr_has("the output root")
+            .stderr_has("stacks-out is a symbolic link to")
+            .stderr_has(format!("pass --out {}", moved.display()));
+    }
+    assert_eq!(tree(elsewhere.path()), before);
+    tenantgen(dir.path(), "check --out")
+        .arg(&moved)
+        .exits(2)
+        .stdout_has("tenant-carol.tf");
+}
