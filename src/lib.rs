@@ -136,6 +136,15 @@ pub fn load(options: &Options) -> Result<Loaded> {
             .unwrap_or_default();
         (previous, namespaces, Vec::new())
     };
+    if let Some(space) = &raw.tenant_space {
+        model::check_tenant_space(
+            &validated,
+            &config,
+            space,
+            &previous_namespaces.0,
+            previous.is_none(),
+        )?;
+    }
     Ok(Loaded {
         config,
         out_root,

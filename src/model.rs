@@ -14,7 +14,7 @@ use crate::escape;
 use crate::names;
 use crate::problem::{Problem, Problems};
 use crate::quantity;
-use crate::source::{Origin, RawUsers};
+use crate::source::{Origin, RawUsers, TenantSpace};
 
 /// The validated users, sorted by name.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -124,6 +124,74 @@ pub fn build(raw: &RawUsers, config: &Config, strict: bool) -> Result<Validated,
             warnings: checker.warnings,
         }),
     }
+}
+
+/// Refuses namespaces whose secrets folder would open up secrets that are
+/// not their owner's: a secret of the same name beside it (the platform's),
+/// or a folder that already exists but was not the owner's namespace at the
+/// last render (`managed`: namespace → user). Without a last render, only
+/// adoption (`adopt {}`) takes existing folders as their tenants' own.
+pub fn check_tenant_space(
+    validated: &Validated,
+    config: &Config,
+    space: &TenantSpace,
+    managed: &BTreeMap<String, String>,
+    first_render: bool,
+) -> Result<(), Invalid> {
+    let mut problems = Vec::new();
+    let mount = &config.vault.mount;
+    for user in &validated.tenants.users {
+        for (index, namespace) in user.namespaces.iter().enumerate() {
+            let folder = config.tenant_folder(namespace);
+            let subject = format!(
+                "user {:?}: namespaces[{index}] = {:?}",
+                user.name, namespace
+            );
+            if space.keys.contains(namespace.as_str()) {
+                problems.push(
+                    Problem::new(
+                        subject,
+                        format!(
+                            "would give {} the Vault secrets under {mount}/{folder}/, beside the existing secret {mount}/{folder}, which no tenant owns",
+                            user.name
+                        ),
+                    )
+                    .hint(format!(
+                        "choose another namespace, e.g. \"{}-{namespace}\", or set vault.tenant_prefix to keep tenants' secrets in a folder of their own",
+                        user.name
+                    )),
+                );
+                continue;
+            }
+            let owned = managed.get(namespace) == Some(&user.name)
+                || (first_render && config.adopt.is_some());
+            if space.keys.contains(&format!("{namespace}/")) && !owned {
+                let before = match managed.get(namespace) {
+                    Some(owner) => format!("which were {owner:?}'s at the last render"),
+                    None => "which no render gave them".to_string(),
+                };
+                problems.push(
+                    Problem::new(
+                        subject,
+                        format!(
+                            "would give {} create, read, update and delete on the secrets already in {mount}/{folder}/, {before}",
+                            user.name
+                        ),
+                    )
+                    .hint(format!(
+                        "choose another namespace, or move those secrets first (`bao kv list {mount}/{folder}`)"
+                    )),
+                );
+            }
+        }
+    }
+    Problems::new(format!("k8s_users (against {})", space.listed), problems)
+        .hint("fix the users source and run the command again")
+        .into_result()
+        .map_err(|problems| Invalid {
+            problems,
+            warnings: validated.warnings.clone(),
+        })
 }
 
 struct Checker<'a> {
@@ -405,6 +473,19 @@ impl Checker<'_> {
                     &field,
                     &shown_value,
                     format!("is reserved for the platform (default, kube-*, the deployer's namespace and namespaces.reserved); choose another, e.g. \"{user}-{namespace}\""),
+                );
+                ok = false;
+            } else if self.config.users_secret_beside(namespace) {
+                self.problem(
+                    user,
+                    &field,
+                    &shown_value,
+                    format!(
+                        "would give {user} the Vault secrets under {mount}/{folder}/, beside the users secret {mount}/{path} itself; choose another, e.g. \"{user}-{namespace}\", or set vault.tenant_prefix to keep tenants' secrets in a folder of their own",
+                        mount = self.config.vault.mount,
+                        folder = self.config.tenant_folder(namespace),
+                        path = self.config.vault.path,
+                    ),
                 );
                 ok = false;
             } else if self.config.namespaces.require_prefix

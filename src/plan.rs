@@ -538,11 +538,11 @@ fn vault_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, types: 
     }
     vault.labels = no_labels();
     let data_rules = user.namespaces.iter().map(|namespace| PolicyRule {
-        path: format!("{mount}/data/{namespace}/*"),
+        path: format!("{mount}/data/{}/*", config.tenant_folder(namespace)),
         capabilities: vec!["create", "read", "update", "delete", "list"],
     });
     let metadata_rules = user.namespaces.iter().map(|namespace| PolicyRule {
-        path: format!("{mount}/metadata/{namespace}/*"),
+        path: format!("{mount}/metadata/{}/*", config.tenant_folder(namespace)),
         capabilities: vec!["list"],
     });
     vault.push(

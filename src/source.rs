@@ -31,6 +31,18 @@ pub struct RawUsers {
     /// Username → the user's JSON object, in input order.
     pub entries: Vec<(String, Value)>,
     pub origin: Origin,
+    /// What already sits where tenants' secrets go; listed when the users
+    /// come from Vault.
+    pub tenant_space: Option<TenantSpace>,
+}
+
+/// The keys of the KV folder that holds one folder per tenant namespace.
+#[derive(Debug, Clone)]
+pub struct TenantSpace {
+    /// The folder as `vault kv list` names it: `secret/`, `secret/tenants/`.
+    pub listed: String,
+    /// Secrets by name; folders with a trailing `/`.
+    pub keys: std::collections::BTreeSet<String>,
 }
 
 /// Where the users came from, as recorded once per output root.
@@ -125,6 +137,7 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<RawUsers> {
     Ok(RawUsers {
         entries,
         origin: Origin::File { sha256 },
+        tenant_space: None,
     })
 }
 

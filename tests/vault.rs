@@ -121,7 +121,9 @@ fn the_token_file_of_vault_login_is_used() {
     assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
 }
 
-const READER_POLICY: &str = "path \"secret/data/platform\" {\n  capabilities = [\"read\"]\n}\n";
+/// What the README asks of tenantgen's token: read the users, list the
+/// folder where tenants' secrets go.
+const READER_POLICY: &str = "path \"secret/data/platform\" {\n  capabilities = [\"read\"]\n}\npath \"secret/metadata/\" {\n  capabilities = [\"list\"]\n}\n";
 
 #[test]
 fn approle_login() {
@@ -684,4 +686,69 @@ fn bao_addr_and_bao_token_are_honoured() {
         )
         .env("VAULT_TOKEN", "s.not-a-token")
         .exits(0);
+}
+
+/// A namespace's secrets folder must not open up secrets that are not its
+/// owner's: the platform's own secrets beside it, a folder nobody rendered,
+/// or another tenant's folder.
+#[test]
+fn namespaces_that_would_open_up_existing_secrets_are_refused() {
+    let bao = Bao::start();
+    bao.put_users_string(&example_users());
+    let dir = example_workspace();
+    tenantgen(dir.path(), &bao, "render --yes --vault").succeeds();
+    bao.run(&["kv", "put", "secret/billing", "token=platform-owned"]);
+    bao.run(&[
+        "kv",
+        "put",
+        "secret/ops/database",
+        "password=platform-owned",
+    ]);
+    // alice's own secrets, in her namespace's folder.
+    bao.run(&["kv", "put", "secret/alice-dev/app", "key=alice"]);
+    tenantgen(dir.path(), &bao, "check --vault").exits(0);
+
+    let before = tree(dir.path());
+    let mut users = example_users();
+    users["bob"]["namespaces"] = json!(["bob-staging", "ops", "billing"]);
+    users["carol"]["namespaces"] = json!(["alice-dev"]);
+    users["alice"]["namespaces"] = json!(["alice-prod"]);
+    bao.put_users_string(&users);
+    tenantgen(dir.path(), &bao, "render --yes --vault")
+        .exits(1)
+        .stderr_has("k8s_users (against secret/) has 3 problems")
+        .stderr_has("user \"bob\": namespaces[0] = \"billing\": would give bob the Vault secrets under secret/billing/, beside the existing secret secret/billing")
+        .stderr_has("user \"bob\": namespaces[2] = \"ops\": would give bob create, read, update and delete on the secrets already in secret/ops/, which no render gave them")
+        .stderr_has("user \"carol\": namespaces[0] = \"alice-dev\": would give carol create, read, update and delete on the secrets already in secret/alice-dev/, which were \"alice\"'s at the last render")
+        .stderr_has("`bao kv list secret/ops`");
+    assert_eq!(tree(dir.path()), before, "nothing is written");
+
+    // Under a tenant prefix, tenants' folders are apart from the platform's.
+    add_config(dir.path(), "vault {\n  tenant_prefix = \"tenants\"\n}");
+    bao.put_users_string(&example_users());
+    tenantgen(dir.path(), &bao, "render --yes --vault").succeeds();
+    let policy =
+        std::fs::read_to_string(dir.path().join("stacks-out/vault/tenant-alice.tf")).unwrap();
+    assert!(
+        policy.contains("path \"secret/data/tenants/alice-dev/*\""),
+        "{policy}"
+    );
+    users["carol"]["namespaces"] = json!(["ops", "billing"]);
+    users["alice"]["namespaces"] = json!(["alice-prod", "alice-dev"]);
+    users["bob"]["namespaces"] = json!(["bob-staging"]);
+    bao.put_users_string(&users);
+    tenantgen(dir.path(), &bao, "render --yes --vault").succeeds();
+
+    // A token that reads the users but may not list gets told what to grant.
+    let reader = bao.token_with_policy(
+        "reads-only",
+        "path \"secret/data/platform\" {\n  capabilities = [\"read\"]\n}\n",
+    );
+    tenantgen(dir.path(), &bao, "check --vault")
+        .env("VAULT_TOKEN", &reader)
+        .exits(1)
+        .stderr_has("listing secret/tenants/ on")
+        .stderr_has("permission denied")
+        .stderr_has("Grant the token `list` on \"secret/metadata/tenants/\"")
+        .stderr_lacks(&reader);
 }

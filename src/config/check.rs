@@ -66,6 +66,17 @@ pub(super) fn vault_path<'de, D: Deserializer<'de>>(deserializer: D) -> Result<S
     checked(deserializer, vault_path_of)
 }
 
+/// A folder of the KV mount, or empty for its top level.
+pub(super) fn vault_folder<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    checked(deserializer, |path| {
+        if path.is_empty() {
+            Ok(path)
+        } else {
+            vault_path_of(path)
+        }
+    })
+}
+
 pub(super) fn optional_vault_path<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<String>, D::Error> {

@@ -123,6 +123,10 @@ block! {
         pub path: String = "platform".into(),
         #[serde(deserialize_with = "check::secret_key")]
         pub key: String = "k8s_users".into(),
+        /// Folder of `mount` holding one folder of secrets per tenant
+        /// namespace; empty (the design): the mount's top level.
+        #[serde(deserialize_with = "check::vault_folder")]
+        pub tenant_prefix: String = String::new(),
         pub auth: VaultAuth = VaultAuth::Token,
         pub kubernetes_role: Option<String> = None,
         pub jwt_path: PathBuf =
@@ -508,6 +512,24 @@ impl Config {
             .secret_id_file
             .as_ref()
             .map(|path| base.join(path));
+    }
+
+    /// The folder of the KV mount whose secrets `namespace`'s owner may
+    /// manage: `alice-dev`, or `tenants/alice-dev` under a tenant prefix.
+    pub fn tenant_folder(&self, namespace: &str) -> String {
+        if self.vault.tenant_prefix.is_empty() {
+            namespace.to_string()
+        } else {
+            format!("{}/{namespace}", self.vault.tenant_prefix)
+        }
+    }
+
+    /// Whether the users secret (`vault.path`) is `namespace`'s folder or
+    /// inside it, or a secret of that name beside it at the same level.
+    pub fn users_secret_beside(&self, namespace: &str) -> bool {
+        let folder = self.tenant_folder(namespace);
+        let path = &self.vault.path;
+        path == &folder || path.starts_with(&format!("{folder}/"))
     }
 
     /// Names that tenants may not claim as namespaces, besides `default` and `kube-*`.

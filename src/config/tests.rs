@@ -275,3 +275,17 @@ fn syntax_errors_name_the_file() {
     assert!(message.starts_with("invalid config file: "), "{message}");
     assert!(message.contains("fix the HCL syntax"), "{message}");
 }
+
+#[test]
+fn the_tenant_prefix_is_a_folder_or_empty() {
+    assert_eq!(parse("").unwrap().vault.tenant_prefix, "");
+    let config = parse("vault {\n  tenant_prefix = \"tenants/k8s\"\n}\n").unwrap();
+    assert_eq!(config.tenant_folder("alice-dev"), "tenants/k8s/alice-dev");
+    for bad in ["/tenants", "tenants/", "a//b", ".."] {
+        let message = error_of(&format!("vault {{\n  tenant_prefix = {bad:?}\n}}\n"));
+        assert!(
+            message.contains("vault.tenant_prefix") && message.contains("is not a Vault path"),
+            "{bad}: {message}"
+        );
+    }
+}

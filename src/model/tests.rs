@@ -264,6 +264,36 @@ fn the_deployer_namespace_is_reserved_even_when_not_listed() {
 }
 
 #[test]
+fn no_namespace_may_sit_beside_or_around_the_users_secret() {
+    let mut config = config();
+    for (path, prefix, namespace) in [
+        ("platform", "", "platform"),
+        ("infra/platform", "", "infra"),
+        ("tenants/platform", "tenants", "platform"),
+    ] {
+        config.vault.path = path.into();
+        config.vault.tenant_prefix = prefix.into();
+        let problems = problems_with(
+            json!({"alice": owner(json!({"namespaces": [namespace]}))}),
+            &config,
+        );
+        assert_eq!(problems.len(), 1, "{path}: {problems:#?}");
+        assert!(
+            problems[0].contains(&format!("beside the users secret secret/{path} itself")),
+            "{}",
+            problems[0]
+        );
+    }
+    config.vault.path = "platform".into();
+    config.vault.tenant_prefix = "tenants".into();
+    let apart = json!({"alice": owner(json!({"namespaces": ["platform"]}))});
+    assert!(
+        build_json(apart, &config, false).is_ok(),
+        "apart under a prefix"
+    );
+}
+
+#[test]
 fn namespace_lists_are_checked() {
     assert_one_problem(
         json!({"alice": owner(json!({"namespaces": []}))}),

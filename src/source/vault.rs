@@ -17,7 +17,7 @@ use vaultrs::api::kv2::requests::ReadSecretRequest;
 use vaultrs::client::{Client, VaultClient, VaultClientSettingsBuilder};
 use vaultrs::error::ClientError;
 
-use super::{Origin, RawUsers};
+use super::{Origin, RawUsers, TenantSpace};
 use crate::config::{VaultAuth, VaultConfig};
 
 /// Vault settings given on the command line; they win over the config.
@@ -77,6 +77,8 @@ pub struct Settings {
     pub path: String,
     pub key: String,
     pub version: Option<u64>,
+    /// The folder of `mount` listed for what tenants' namespaces would open up.
+    pub tenant_prefix: String,
 }
 
 impl Settings {
@@ -168,6 +170,7 @@ impl Settings {
             mount: config.mount.clone(),
             path: config.path.clone(),
             key: config.key.clone(),
+            tenant_prefix: config.tenant_prefix.clone(),
             version: match flags.version {
                 Some(0) => bail!(
                     "--vault-version 0 is not a version: KV v2 numbers versions from 1 (and its API reads 0 as the latest); pass a version from `vault kv metadata get`, or drop the flag to read the latest"
@@ -456,6 +459,7 @@ async fn read_async(settings: &Settings) -> Result<RawUsers> {
         ),
     };
     let (entries, sha256) = super::parse_users(text.as_bytes(), &what)?;
+    let tenant_space = list_tenant_space(&client, settings).await?;
     Ok(RawUsers {
         entries,
         origin: Origin::Vault {
@@ -466,6 +470,45 @@ async fn read_async(settings: &Settings) -> Result<RawUsers> {
             version,
             sha256,
         },
+        tenant_space: Some(tenant_space),
+    })
+}
+
+/// Lists the folder where each tenant namespace gets a folder of secrets,
+/// so that no namespace opens up secrets someone else put there.
+async fn list_tenant_space(client: &VaultClient, settings: &Settings) -> Result<TenantSpace> {
+    let folder = &settings.tenant_prefix;
+    let listed = if folder.is_empty() {
+        format!("{}/", settings.mount)
+    } else {
+        format!("{}/{folder}/", settings.mount)
+    };
+    let keys = match vaultrs::kv2::list(client, &settings.mount, folder).await {
+        Ok(keys) => keys,
+        // An empty folder does not exist in KV v2: nothing to collide with.
+        Err(err) if status_of(&err) == Some(404) => Vec::new(),
+        Err(ClientError::APIError { code: 403, .. }) => bail!(
+            "listing {listed} on {}: permission denied; tenantgen lists it to refuse namespaces whose secrets folder already holds someone else's secrets. Grant the token `list` on \"{}/metadata/{}\" (README, \"Reading from Vault\")",
+            settings.where_(),
+            settings.mount,
+            if folder.is_empty() {
+                String::new()
+            } else {
+                format!("{folder}/")
+            }
+        ),
+        Err(err) => {
+            return Err(explain(
+                err,
+                settings,
+                &format!("listing {listed}"),
+                LoginHint::Read,
+            ));
+        }
+    };
+    Ok(TenantSpace {
+        listed,
+        keys: keys.into_iter().collect(),
     })
 }
 
