@@ -7,9 +7,10 @@ out        = "stacks-out"
 zone       = "example.com"
 
 deployer {
-  service_account = "woodpecker-deployer"
-  namespace       = "woodpecker"
-  ttl             = "1h"
+  mode    = "secrets-engine"
+  mount   = "kubernetes"
+  ttl     = "30m"
+  max_ttl = "1h"
 }
 
 dns {

@@ -16,7 +16,8 @@ use serde::Serialize;
 pub mod adoption;
 pub mod lifecycle;
 
-use crate::config::{CloudflareVersion, Config};
+pub use crate::config::RbacRule;
+use crate::config::{CloudflareVersion, Config, DeployerMode};
 use crate::escape::identifier;
 use crate::model::{Role, Tenants, User};
 use crate::names::{MANAGED_BY_LABEL, TENANT_LABEL};
@@ -91,10 +92,14 @@ pub enum Spec {
     Namespace {
         annotations: BTreeMap<String, String>,
     },
-    ClusterRole {
+    /// A ClusterRole, or a Role in `namespace`.
+    Role {
         /// Why the role exists, printed above it.
         comment: &'static str,
-        rules: Vec<RbacRule>,
+        rules: Arc<[RbacRule]>,
+        /// Address of the namespace resource in the same stack, which must
+        /// exist before a Role can be created in it.
+        depends_on: Option<String>,
     },
     /// A RoleBinding or ClusterRoleBinding to a ClusterRole.
     Binding {
@@ -140,6 +145,18 @@ pub enum Spec {
         /// Terraform names of the `vault_policy` resources its tokens get.
         policies: Vec<String>,
         ttl_seconds: u64,
+        max_ttl_seconds: u64,
+    },
+    /// A role of the Kubernetes secrets engine: tokens for one namespace's
+    /// deployer Role.
+    SecretBackendRole {
+        backend: Expression,
+        allowed_namespace: String,
+        /// Address of the Role it issues tokens for, in this stack.
+        role: String,
+        role_type: &'static str,
+        ttl_seconds: u64,
+        max_ttl_seconds: u64,
     },
     DnsRecord {
         zone_id: Expression,
@@ -163,14 +180,6 @@ pub struct Subject {
     pub namespace: Option<String>,
 }
 
-/// A Kubernetes RBAC rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RbacRule {
-    pub api_groups: &'static [&'static str],
-    pub resources: &'static [&'static str],
-    pub verbs: &'static [&'static str],
-}
-
 /// A Vault policy rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PolicyRule {
@@ -186,26 +195,12 @@ pub struct Variable {
 }
 
 const READ: &[&str] = &["get", "list", "watch"];
-const WRITE: &[&str] = &[
-    "get", "list", "watch", "create", "update", "patch", "delete",
-];
 
-const fn rule(
-    api_groups: &'static [&'static str],
-    resources: &'static [&'static str],
-    verbs: &'static [&'static str],
-) -> RbacRule {
-    RbacRule {
-        api_groups,
-        resources,
-        verbs,
-    }
-}
-
-/// Cluster-wide read access for namespace-owners; no Secrets.
+/// Cluster-wide read access: no Secrets, and no exec, attach or
+/// port-forward, which would let a reader act as the pod's service account.
 fn read_only_rules() -> Vec<RbacRule> {
     vec![
-        rule(
+        RbacRule::new(
             &[""],
             &[
                 "configmaps",
@@ -224,19 +219,19 @@ fn read_only_rules() -> Vec<RbacRule> {
             ],
             READ,
         ),
-        rule(
+        RbacRule::new(
             &["apps"],
             &["daemonsets", "deployments", "replicasets", "statefulsets"],
             READ,
         ),
-        rule(&["batch"], &["cronjobs", "jobs"], READ),
-        rule(
+        RbacRule::new(&["batch"], &["cronjobs", "jobs"], READ),
+        RbacRule::new(
             &["networking.k8s.io"],
             &["ingressclasses", "ingresses", "networkpolicies"],
             READ,
         ),
-        rule(&["storage.k8s.io"], &["storageclasses"], READ),
-        rule(
+        RbacRule::new(&["storage.k8s.io"], &["storageclasses"], READ),
+        RbacRule::new(
             &["cert-manager.io"],
             &["certificates", "clusterissuers", "issuers"],
             READ,
@@ -244,52 +239,17 @@ fn read_only_rules() -> Vec<RbacRule> {
     ]
 }
 
-/// Workloads in every namespace; no Secrets and no RBAC.
-fn power_user_rules() -> Vec<RbacRule> {
-    vec![
-        rule(
-            &[""],
-            &[
-                "configmaps",
-                "events",
-                "persistentvolumeclaims",
-                "pods",
-                "serviceaccounts",
-                "services",
-            ],
-            WRITE,
-        ),
-        rule(
-            &[""],
-            &["pods/exec", "pods/log", "pods/portforward"],
-            &["get", "create"],
-        ),
-        rule(
-            &[""],
-            &[
-                "endpoints",
-                "limitranges",
-                "namespaces",
-                "nodes",
-                "persistentvolumes",
-                "resourcequotas",
-            ],
-            READ,
-        ),
-        rule(
-            &["apps"],
-            &["daemonsets", "deployments", "replicasets", "statefulsets"],
-            WRITE,
-        ),
-        rule(&["batch"], &["cronjobs", "jobs"], WRITE),
-        rule(
-            &["networking.k8s.io"],
-            &["ingresses", "networkpolicies"],
-            WRITE,
-        ),
-        rule(&["storage.k8s.io"], &["storageclasses"], READ),
-        rule(&["cert-manager.io"], &["certificates"], WRITE),
-    ]
+/// Power-users read what namespace-owners read, and logs; the config may
+/// add rules (README, "Who can do what").
+fn power_user_rules(config: &Config) -> Vec<RbacRule> {
+    let mut rules = read_only_rules();
+    rules.push(RbacRule::new(
+        &[""],
+        &["pods/log"],
+        &["get", "list", "watch"],
+    ));
+    rules.extend(config.power_user.extra_rules.iter().cloned());
+    rules
 }
 
 /// The Kubernetes resource types: the `_v1` types, or the legacy ones an
@@ -299,6 +259,7 @@ struct ResourceTypes {
     role_binding: &'static str,
     cluster_role_binding: &'static str,
     resource_quota: &'static str,
+    role: &'static str,
 }
 
 impl ResourceTypes {
@@ -309,6 +270,7 @@ impl ResourceTypes {
                 role_binding: "kubernetes_role_binding",
                 cluster_role_binding: "kubernetes_cluster_role_binding",
                 resource_quota: "kubernetes_resource_quota",
+                role: "kubernetes_role",
             }
         } else {
             ResourceTypes {
@@ -316,6 +278,7 @@ impl ResourceTypes {
                 role_binding: "kubernetes_role_binding_v1",
                 cluster_role_binding: "kubernetes_cluster_role_binding_v1",
                 resource_quota: "kubernetes_resource_quota_v1",
+                role: "kubernetes_role_v1",
             }
         }
     }
@@ -418,20 +381,21 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
             "tenantgen".to_string(),
         )])),
     };
-    for (role, name, comment, rules) in [
-        (
-            Role::NamespaceOwner,
-            READ_ONLY_ROLE,
-            "Cluster-wide read access for namespace-owners. Secrets are deliberately absent.",
-            read_only_rules as fn() -> Vec<RbacRule>,
-        ),
+    let power_user_role = config.power_user.cluster_role.is_none().then(|| {
         (
             Role::PowerUser,
             POWER_USER_ROLE,
-            "Shared role of power-users: manage workloads in every namespace, but no\nSecrets and no RBAC, so a power-user cannot grant themselves more.",
-            power_user_rules,
-        ),
-    ] {
+            "Cluster-wide read access for power-users: what namespace-owners read, and\npod logs. No Secrets, and no exec, attach or port-forward.",
+            power_user_rules(config),
+        )
+    });
+    let read_only_role = (
+        Role::NamespaceOwner,
+        READ_ONLY_ROLE,
+        "Cluster-wide read access for namespace-owners. Secrets are deliberately absent,\nand so are exec, attach and port-forward.",
+        read_only_rules(),
+    );
+    for (role, name, comment, rules) in std::iter::once(read_only_role).chain(power_user_role) {
         if has_role(role) {
             shared.push(
                 "kubernetes_cluster_role_v1",
@@ -439,9 +403,10 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
                 "ClusterRole",
                 name.to_string(),
                 None,
-                Spec::ClusterRole {
+                Spec::Role {
                     comment,
-                    rules: rules(),
+                    rules: rules.into(),
+                    depends_on: None,
                 },
             );
         }
@@ -458,8 +423,10 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
         variables.insert("platform", vec![variable]);
     }
 
-    for user in users.iter().filter(|user| !user.namespaces.is_empty()) {
-        woodpecker_tenant(&mut objects, user, config);
+    if config.deployer.mode == DeployerMode::AuthRole {
+        for user in users.iter().filter(|user| !user.namespaces.is_empty()) {
+            woodpecker_tenant(&mut objects, user, config);
+        }
     }
     for (app, app_config) in &config.apps {
         let stack: Arc<str> = Arc::from(format!("{app}/factory"));
@@ -545,6 +512,15 @@ fn vault_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, types: 
         path: format!("{mount}/metadata/{}/*", config.tenant_folder(namespace)),
         capabilities: vec!["list"],
     });
+    let secrets_engine = config.deployer.mode == DeployerMode::SecretsEngine;
+    let creds_rules = user
+        .namespaces
+        .iter()
+        .filter(|_| secrets_engine)
+        .map(|namespace| PolicyRule {
+            path: format!("{}/creds/{namespace}-deployer", config.deployer.mount),
+            capabilities: vec!["read"],
+        });
     vault.push(
         "vault_policy",
         user_tf.clone(),
@@ -552,7 +528,10 @@ fn vault_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, types: 
         format!("namespace-owner-{}", user.name),
         None,
         Spec::VaultPolicy {
-            rules: data_rules.chain(metadata_rules).collect(),
+            rules: data_rules
+                .chain(metadata_rules)
+                .chain(creds_rules)
+                .collect(),
         },
     );
     vault.push(
@@ -576,21 +555,63 @@ fn vault_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, types: 
             entity: user_tf.clone(),
         },
     );
-    for namespace in &user.namespaces {
-        vault.push(
-            "vault_kubernetes_auth_backend_role",
-            format!("{}_deployer", identifier(namespace)),
-            "auth role",
-            format!("{namespace}-deployer"),
-            None,
-            Spec::AuthRole {
-                backend: config.vault.kubernetes_backend.clone(),
-                service_account: config.deployer.service_account.clone(),
-                service_account_namespace: config.deployer.namespace.clone(),
-                policies: vec![user_tf.clone()],
-                ttl_seconds: config.deployer.ttl_seconds,
-            },
-        );
+    match config.deployer.mode {
+        DeployerMode::SecretsEngine => {
+            let rules: Arc<[RbacRule]> = config.deployer.rules.clone().into();
+            let backend = config.deployer.backend_expression();
+            for namespace in &user.namespaces {
+                let role_tf = format!("{}_deployer", identifier(namespace));
+                let role_name = format!("{namespace}-deployer");
+                vault.labels = tenant_labels(&user.name);
+                vault.push(
+                    types.role,
+                    role_tf.clone(),
+                    "Role",
+                    role_name.clone(),
+                    Some(namespace),
+                    Spec::Role {
+                        comment: "What a pipeline holding this namespace's deployer credentials may do, here only.",
+                        rules: rules.clone(),
+                        depends_on: Some(format!("{}.{}", types.namespace, identifier(namespace))),
+                    },
+                );
+                vault.labels = no_labels();
+                vault.push(
+                    "vault_kubernetes_secret_backend_role",
+                    role_tf.clone(),
+                    "secret backend role",
+                    role_name,
+                    None,
+                    Spec::SecretBackendRole {
+                        backend: backend.clone(),
+                        allowed_namespace: namespace.clone(),
+                        role: format!("{}.{role_tf}", types.role),
+                        role_type: "Role",
+                        ttl_seconds: config.deployer.ttl_seconds,
+                        max_ttl_seconds: config.deployer.max_ttl_seconds,
+                    },
+                );
+            }
+        }
+        DeployerMode::AuthRole => {
+            for namespace in &user.namespaces {
+                vault.push(
+                    "vault_kubernetes_auth_backend_role",
+                    format!("{}_deployer", identifier(namespace)),
+                    "auth role",
+                    format!("{namespace}-deployer"),
+                    None,
+                    Spec::AuthRole {
+                        backend: config.vault.kubernetes_backend.clone(),
+                        service_account: config.deployer.service_account.clone(),
+                        service_account_namespace: config.deployer.namespace.clone(),
+                        policies: vec![user_tf.clone()],
+                        ttl_seconds: config.deployer.ttl_seconds,
+                        max_ttl_seconds: config.deployer.max_ttl_seconds,
+                    },
+                );
+            }
+        }
     }
 }
 
@@ -681,7 +702,14 @@ fn platform_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, type
     }
     let (suffix, cluster_role) = match user.role {
         Role::NamespaceOwner => ("read-only", READ_ONLY_ROLE),
-        Role::PowerUser => ("power-user", POWER_USER_ROLE),
+        Role::PowerUser => (
+            "power-user",
+            config
+                .power_user
+                .cluster_role
+                .as_deref()
+                .unwrap_or(POWER_USER_ROLE),
+        ),
         Role::Admin => ("cluster-admin", "cluster-admin"),
     };
     platform.push(
@@ -792,6 +820,7 @@ impl Object {
         match &self.spec {
             Spec::EntityAlias { mount_accessor, .. } => Some(mount_accessor),
             Spec::AuthRole { backend, .. } => Some(backend),
+            Spec::SecretBackendRole { backend, .. } => Some(backend),
             Spec::DnsRecord { zone_id, .. } => Some(zone_id),
             _ => self.namespace.as_deref(),
         }
@@ -945,6 +974,45 @@ pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
                 ));
             }
         }
+        if let Spec::SecretBackendRole {
+            role,
+            allowed_namespace,
+            ..
+        } = &object.spec
+        {
+            let issues_for = plan.objects.iter().find(|candidate| {
+                candidate.kind == "Role"
+                    && candidate.stack == object.stack
+                    && candidate.address() == *role
+            });
+            match issues_for {
+                None => problems.push(format!(
+                    "secret backend role {} issues tokens for {role}, which is not generated in its stack",
+                    object.name
+                )),
+                Some(target) if target.namespace.as_deref() != Some(allowed_namespace.as_str()) => {
+                    problems.push(format!(
+                        "secret backend role {} is confined to {allowed_namespace:?} but its Role is in {:?}",
+                        object.name, target.namespace
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        if let Spec::Role {
+            depends_on: Some(namespace),
+            ..
+        } = &object.spec
+            && !of_kind("Namespace").any(|candidate| {
+                candidate.stack == object.stack && candidate.address() == *namespace
+            })
+        {
+            problems.push(format!(
+                "{} {} waits for {namespace}, which its stack does not create",
+                object.kind,
+                object.address()
+            ));
+        }
         if let Spec::EntityAlias { entity, .. } = &object.spec
             && !entities.contains(entity.as_str())
         {
@@ -1031,15 +1099,24 @@ mod tests {
     use super::*;
 
     fn example_plan() -> (Plan, Config) {
+        plan_with(Config::default())
+    }
+
+    fn plan_with(config: Config) -> (Plan, Config) {
         let users = serde_json::json!({
             "alice": {"role": "namespace-owner", "namespaces": ["alice-a", "alice-b"], "domains": ["alice.example.com"], "apps": ["freedify"]},
             "dave": {"role": "power-user"},
             "erin": {"role": "admin"}
         });
         let raw = crate::source::parse(users.to_string().as_bytes(), "test").unwrap();
-        let config = Config::default();
         let tenants = crate::model::build(&raw, &config, false).unwrap().tenants;
         (build(&tenants, &config), config)
+    }
+
+    fn auth_role_plan() -> (Plan, Config) {
+        let mut config = Config::default();
+        config.deployer.mode = DeployerMode::AuthRole;
+        plan_with(config)
     }
 
     fn problems(plan: &Plan, config: &Config) -> Vec<String> {
@@ -1059,8 +1136,13 @@ mod tests {
     fn a_plan_from_valid_users_is_consistent() {
         let (plan, config) = example_plan();
         assert_eq!(problems(&plan, &config), Vec::<String>::new());
-        // vault 2 namespaces, policy, entity, alias, 2 roles; platform 2 shared roles, 3 per
-        // namespace, 3 cluster bindings, 1 record; woodpecker 2 bindings; 1 module.
+        // vault 2 namespaces, policy, entity, alias, 2 deployer Roles and 2
+        // secret backend roles; platform 2 shared roles, 3 per namespace, 3
+        // cluster bindings, 1 record; 1 module.
+        assert_eq!(plan.addresses().len(), 9 + 12 + 1);
+        // auth-role: 2 auth roles in vault, 2 deployer bindings in woodpecker.
+        let (plan, config) = auth_role_plan();
+        assert_eq!(problems(&plan, &config), Vec::<String>::new());
         assert_eq!(plan.addresses().len(), 7 + 12 + 2 + 1);
     }
 
@@ -1086,7 +1168,7 @@ mod tests {
 
     #[test]
     fn every_cross_stack_rule_is_enforced() {
-        let (mut plan, config) = example_plan();
+        let (mut plan, config) = auth_role_plan();
         plan.objects
             .retain(|object| object.address() != "kubernetes_namespace_v1.alice_b");
         if let Spec::Entity { policies } = &mut find(&mut plan, "vault_identity_entity.alice").spec
@@ -1142,6 +1224,39 @@ mod tests {
                 "missing {expected:?} in:\n{found}"
             );
         }
+    }
+
+    #[test]
+    fn deployer_roles_are_checked_against_their_kubernetes_roles() {
+        let (mut plan, config) = example_plan();
+        plan.objects
+            .retain(|object| object.address() != "kubernetes_namespace_v1.alice_b");
+        if let Spec::SecretBackendRole { role, .. } = &mut find(
+            &mut plan,
+            "vault_kubernetes_secret_backend_role.alice_a_deployer",
+        )
+        .spec
+        {
+            *role = "kubernetes_role_v1.alice_b_deployer".into();
+        }
+        plan.objects
+            .retain(|object| object.address() != "kubernetes_role_v1.alice_a_deployer");
+        let found = problems(&plan, &config).join("\n");
+        for expected in [
+            "secret backend role alice-a-deployer is confined to \"alice-a\" but its Role is in Some(\"alice-b\")",
+            "Role kubernetes_role_v1.alice_b_deployer waits for kubernetes_namespace_v1.alice_b, which its stack does not create",
+        ] {
+            assert!(
+                found.contains(expected),
+                "missing {expected:?} in:\n{found}"
+            );
+        }
+        let (mut plan, config) = example_plan();
+        plan.objects
+            .retain(|object| object.address() != "kubernetes_role_v1.alice_a_deployer");
+        assert!(
+            problems(&plan, &config).join("\n").contains("secret backend role alice-a-deployer issues tokens for kubernetes_role_v1.alice_a_deployer, which is not generated in its stack")
+        );
     }
 
     #[test]

@@ -48,7 +48,6 @@ fn removing_a_user_shows_their_files_going_away() {
         .exits(2)
         .stdout_has("--- a/stacks-out/vault/tenant-carol.tf\n+++ /dev/null")
         .stdout_has("--- a/stacks-out/platform/tenant-carol.tf\n+++ /dev/null")
-        .stdout_has("--- a/stacks-out/woodpecker/tenant-carol.tf\n+++ /dev/null")
         .stdout_has("users removed:         carol (namespace-owner)")
         .stdout_has("-    \"carol\",");
     tenantgen(dir.path(), "check")
@@ -83,11 +82,7 @@ fn adding_a_user_adds_files_and_touches_only_aggregates() {
         .collect();
     assert_eq!(
         added,
-        [
-            "platform/tenant-frank.tf",
-            "vault/tenant-frank.tf",
-            "woodpecker/tenant-frank.tf"
-        ]
+        ["platform/tenant-frank.tf", "vault/tenant-frank.tf",]
     );
     let changed: Vec<&String> = before
         .keys()
@@ -414,7 +409,7 @@ fn render_asks_before_writing() {
     let stdout = String::from_utf8_lossy(&declined.stdout);
     assert!(
         stdout.contains(
-            "Write these changes to stacks-out (17 files: 17 added, 0 changed, 0 deleted)? [y/N]"
+            "Write these changes to stacks-out (14 files: 14 added, 0 changed, 0 deleted)? [y/N]"
         ),
         "{stdout}"
     );

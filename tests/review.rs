@@ -114,7 +114,7 @@ fn the_diff_goes_to_the_pager_and_the_summary_ends_above_the_prompt() {
     assert_summary_right_above_prompt(&shown);
     assert!(
         shown.contains(
-            "Write these changes to stacks-out (17 files: 17 added, 0 changed, 0 deleted)? [y/N]"
+            "Write these changes to stacks-out (14 files: 14 added, 0 changed, 0 deleted)? [y/N]"
         ),
         "{shown}"
     );

@@ -284,11 +284,7 @@ fn json_reports_for_diff_and_check() {
         .collect();
     assert_eq!(
         deleted,
-        [
-            "platform/tenant-carol.tf",
-            "vault/tenant-carol.tf",
-            "woodpecker/tenant-carol.tf"
-        ]
+        ["platform/tenant-carol.tf", "vault/tenant-carol.tf"]
     );
     let bob = files
         .iter()

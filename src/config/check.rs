@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use serde::de::{Deserialize, Deserializer, Error as _};
 
-use super::{Config, QuotaKey, default_quotas};
+use super::{Config, QuotaKey, RbacRule, default_quotas};
 use crate::names;
 use crate::problem::Problem;
 use crate::quantity;
@@ -113,6 +113,83 @@ pub(super) fn expression<'de, D: Deserializer<'de>>(deserializer: D) -> Result<S
             ))
         }
     })
+}
+
+pub(super) fn optional_expression<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    expression(deserializer).map(Some)
+}
+
+/// The name of an RBAC role: a path segment Kubernetes accepts.
+pub(super) fn optional_rbac_name<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    checked(deserializer, |name| {
+        let valid = !name.is_empty()
+            && name.len() <= 253
+            && name != "."
+            && name != ".."
+            && name
+                .chars()
+                .all(|c| c.is_ascii_graphic() && !matches!(c, '/' | '%' | '"' | '\\'));
+        if valid {
+            Ok(Some(name))
+        } else {
+            Err(format!(
+                "{name:?} is not a ClusterRole name; write the name of an existing ClusterRole, e.g. \"view\""
+            ))
+        }
+    })
+}
+
+/// RBAC rules: each names at least one API group (`""` is the core group),
+/// resource and verb, in the characters Kubernetes uses.
+pub(super) fn rbac_rules<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<RbacRule>, D::Error> {
+    let rules = Vec::<RbacRule>::deserialize(deserializer)?;
+    for (index, rule) in rules.iter().enumerate() {
+        for (field, items, allowed) in [
+            (
+                "api_groups",
+                &rule.api_groups,
+                "lowercase letters, digits, `.`, `-` or \"*\"",
+            ),
+            (
+                "resources",
+                &rule.resources,
+                "lowercase letters, digits, `/` (subresources), `.`, `-` or \"*\"",
+            ),
+            ("verbs", &rule.verbs, "lowercase letters or \"*\""),
+        ] {
+            if items.is_empty() {
+                return Err(D::Error::custom(format!(
+                    "rule {index}: {field} is empty; name at least one (the core API group is \"\")"
+                )));
+            }
+            let valid = |item: &String| {
+                item == "*"
+                    || item.bytes().all(|b| match field {
+                        "verbs" => b.is_ascii_lowercase(),
+                        "resources" => {
+                            b.is_ascii_lowercase()
+                                || b.is_ascii_digit()
+                                || matches!(b, b'/' | b'.' | b'-')
+                        }
+                        _ => {
+                            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-')
+                        }
+                    }) && (field == "api_groups" || !item.is_empty())
+            };
+            if let Some(bad) = items.iter().find(|item| !valid(item)) {
+                return Err(D::Error::custom(format!(
+                    "rule {index}: {field} holds {bad:?}; use {allowed}"
+                )));
+            }
+        }
+    }
+    Ok(rules)
 }
 
 pub(super) fn timeout<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
@@ -277,6 +354,16 @@ pub(super) fn across_keys(config: &Config) -> Vec<Problem> {
                 ));
             }
         }
+    }
+    let deployer = &config.deployer;
+    if deployer.ttl_seconds > deployer.max_ttl_seconds {
+        problems.push(Problem::new(
+            "deployer.ttl",
+            format!(
+                "is longer than deployer.max_ttl ({} s > {} s); shorten it or raise max_ttl",
+                deployer.ttl_seconds, deployer.max_ttl_seconds
+            ),
+        ));
     }
     dns(config, &mut problems);
     apps(config, &mut problems);

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::problem::{Problem, Problems};
 
@@ -58,6 +58,7 @@ block! {
         pub vault: VaultConfig = VaultConfig::default(),
         pub identity: IdentityConfig = IdentityConfig::default(),
         pub deployer: DeployerConfig = DeployerConfig::default(),
+        pub power_user: PowerUserConfig = PowerUserConfig::default(),
         /// A `quota_defaults` block changes only the entries it sets.
         #[serde(deserialize_with = "check::quota_defaults")]
         pub quota_defaults: BTreeMap<QuotaKey, String> = default_quotas(),
@@ -103,6 +104,12 @@ block! {
         pub quotas: String = "kubernetes_resource_quota.user_namespace_quota".into(),
         #[serde(deserialize_with = "check::address")]
         pub admin_bindings: String = "kubernetes_cluster_role_binding.admin_users".into(),
+        /// The deployer's Roles and secret-backend roles, keyed by namespace.
+        #[serde(deserialize_with = "check::address")]
+        pub deployer_roles: String = "kubernetes_role.user_deployer".into(),
+        #[serde(deserialize_with = "check::address")]
+        pub deployer_backend_roles: String =
+            "vault_kubernetes_secret_backend_role.user_deployer".into(),
         #[serde(deserialize_with = "check::address")]
         pub power_user_bindings: String = "kubernetes_cluster_role_binding.power_users".into(),
         /// Old Kubernetes names, `{user}` standing for the username; an object
@@ -181,15 +188,125 @@ block! {
     }
 }
 
+/// How CI pipelines get Kubernetes credentials for a tenant namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
+pub enum DeployerMode {
+    /// Vault's Kubernetes secrets engine issues a token bound to one
+    /// namespace's `<ns>-deployer` Role.
+    SecretsEngine,
+    /// The design's literal variant: a Kubernetes auth role per namespace,
+    /// all logging in as one shared service account.
+    AuthRole,
+}
+
+impl DeployerMode {
+    pub const fn name(self) -> &'static str {
+        match self {
+            DeployerMode::SecretsEngine => "secrets-engine",
+            DeployerMode::AuthRole => "auth-role",
+        }
+    }
+}
+
+impl From<DeployerMode> for &'static str {
+    fn from(mode: DeployerMode) -> &'static str {
+        mode.name()
+    }
+}
+
+impl TryFrom<String> for DeployerMode {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<DeployerMode, String> {
+        match name.as_str() {
+            "secrets-engine" => Ok(DeployerMode::SecretsEngine),
+            "auth-role" => Ok(DeployerMode::AuthRole),
+            _ => Err(format!(
+                "must be \"secrets-engine\" or \"auth-role\", not {name:?}"
+            )),
+        }
+    }
+}
+
+/// A Kubernetes RBAC rule, as generated and as configured
+/// (`{ api_groups = ["apps"], resources = ["deployments"], verbs = ["get"] }`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RbacRule {
+    pub api_groups: Vec<String>,
+    pub resources: Vec<String>,
+    pub verbs: Vec<String>,
+}
+
+impl RbacRule {
+    pub fn new(api_groups: &[&str], resources: &[&str], verbs: &[&str]) -> RbacRule {
+        let owned = |items: &[&str]| items.iter().map(|item| item.to_string()).collect();
+        RbacRule {
+            api_groups: owned(api_groups),
+            resources: owned(resources),
+            verbs: owned(verbs),
+        }
+    }
+}
+
+/// The deployer Role of the real deployment: roll out and watch.
+fn default_deployer_rules() -> Vec<RbacRule> {
+    vec![
+        RbacRule::new(
+            &["apps"],
+            &["deployments"],
+            &["get", "list", "patch", "update"],
+        ),
+        RbacRule::new(&[""], &["pods"], &["get", "list"]),
+    ]
+}
+
 block! {
     pub struct DeployerConfig {
+        pub mode: DeployerMode = DeployerMode::SecretsEngine,
+        /// Path of the Kubernetes secrets engine, as tenant policies name it.
+        #[serde(deserialize_with = "check::vault_path")]
+        pub mount: String = "kubernetes".into(),
+        /// Terraform expression for the secret-backend roles' `backend`;
+        /// `None`: `mount` as a string.
+        #[serde(deserialize_with = "check::optional_expression")]
+        pub backend: Option<String> = None,
+        /// Rules of each namespace's `<ns>-deployer` Role.
+        #[serde(deserialize_with = "check::rbac_rules")]
+        pub rules: Vec<RbacRule> = default_deployer_rules(),
+        /// Auth-role mode: the one service account every pipeline runs as.
         #[serde(deserialize_with = "check::dns_label")]
         pub service_account: String = "woodpecker-deployer".into(),
         #[serde(deserialize_with = "check::dns_label")]
         pub namespace: String = "woodpecker".into(),
-        /// Token TTL in seconds.
+        /// Default token TTL in seconds.
         #[serde(rename = "ttl", deserialize_with = "check::ttl")]
-        pub ttl_seconds: u64 = 3600,
+        pub ttl_seconds: u64 = 1800,
+        /// Longest token TTL in seconds.
+        #[serde(rename = "max_ttl", deserialize_with = "check::ttl")]
+        pub max_ttl_seconds: u64 = 3600,
+    }
+}
+
+impl DeployerConfig {
+    /// The `backend` argument of the secret-backend roles.
+    pub fn backend_expression(&self) -> String {
+        self.backend
+            .clone()
+            .unwrap_or_else(|| format!("{:?}", self.mount))
+    }
+}
+
+block! {
+    pub struct PowerUserConfig {
+        /// An existing ClusterRole to bind power-users to instead of the
+        /// generated read-only `tenantgen-power-user`.
+        #[serde(deserialize_with = "check::optional_rbac_name")]
+        pub cluster_role: Option<String> = None,
+        /// Rules added to `tenantgen-power-user`'s read-only ones.
+        #[serde(deserialize_with = "check::rbac_rules")]
+        pub extra_rules: Vec<RbacRule> = Vec::new(),
     }
 }
 

@@ -21,7 +21,11 @@ fn empty_config_gives_the_defaults() {
     assert_eq!(config.out, PathBuf::from("/repo/stacks-out"));
     assert_eq!(config.zone, "example.com");
     assert_eq!(config.vault.mount, "secret");
-    assert_eq!(config.deployer.ttl_seconds, 3600);
+    assert_eq!(config.deployer.mode, DeployerMode::SecretsEngine);
+    assert_eq!(config.deployer.ttl_seconds, 1800);
+    assert_eq!(config.deployer.max_ttl_seconds, 3600);
+    assert_eq!(config.deployer.backend_expression(), "\"kubernetes\"");
+    assert_eq!(config.power_user, PowerUserConfig::default());
     assert_eq!(config.quota_defaults[&QuotaKey::MemoryLimits], "8Gi");
     assert_eq!(config.apps.len(), 2);
     assert_eq!(config.dns.provider_version, CloudflareVersion::V4);
@@ -51,7 +55,8 @@ fn the_spec_example_config_parses() {
 fn every_key_is_read_into_its_field() {
     let config = parse(
         "vault {\n  address = \"https://v\"\n  auth = \"approle\"\n  auth_mount = \"ci/approle\"\n  jwt_path = \"jwt\"\n  secret_id_file = \"sid\"\n  timeout = \"1m\"\n}\n\
-         deployer {\n  ttl = \"1h30m\"\n}\n\
+         deployer {\n  ttl = \"1h30m\"\n  max_ttl = \"2h\"\n  mode = \"auth-role\"\n  backend = \"vault_kubernetes_secret_backend.k8s.path\"\n  rules = [{ api_groups = [\"\"], resources = [\"pods/log\"], verbs = [\"get\"] }]\n}\n\
+         power_user {\n  cluster_role = \"view\"\n}\n\
          dns {\n  provider_version = 5\n  type = \"A\"\n  target = \"192.0.2.1\"\n  proxied = false\n}\n\
          namespaces {\n  max_per_user = 3\n  labels = { team = \"a\" }\n}\n\
          limit_range {\n  default_cpu = 1\n}\n\
@@ -68,6 +73,17 @@ fn every_key_is_read_into_its_field() {
     );
     assert_eq!(config.vault.timeout_seconds, 60);
     assert_eq!(config.deployer.ttl_seconds, 5400);
+    assert_eq!(config.deployer.max_ttl_seconds, 7200);
+    assert_eq!(config.deployer.mode, DeployerMode::AuthRole);
+    assert_eq!(
+        config.deployer.backend_expression(),
+        "vault_kubernetes_secret_backend.k8s.path"
+    );
+    assert_eq!(
+        config.deployer.rules,
+        vec![RbacRule::new(&[""], &["pods/log"], &["get"])]
+    );
+    assert_eq!(config.power_user.cluster_role.as_deref(), Some("view"));
     assert_eq!(config.dns.provider_version, CloudflareVersion::V5);
     assert_eq!(config.dns.record_type, "A");
     assert!(!config.dns.proxied);
@@ -288,4 +304,27 @@ fn the_tenant_prefix_is_a_folder_or_empty() {
             "{bad}: {message}"
         );
     }
+}
+
+#[test]
+fn deployer_and_power_user_settings_are_checked() {
+    let message = error_of(
+        "deployer {\n  mode = \"shared\"\n  ttl = \"2h\"\n  rules = [{ api_groups = [\"apps\"], resources = [], verbs = [\"get\"] }]\n}\npower_user {\n  cluster_role = \"a/b\"\n  extra_rules = [{ api_groups = [\"\"], resources = [\"pods\"], verbs = [\"Get\"] }]\n}\n",
+    );
+    for expected in [
+        "deployer.mode: must be \"secrets-engine\" or \"auth-role\", not \"shared\"",
+        "deployer.rules: rule 0: resources is empty",
+        "power_user.cluster_role: \"a/b\" is not a ClusterRole name",
+        "power_user.extra_rules: rule 0: verbs holds \"Get\"",
+    ] {
+        assert!(
+            message.contains(expected),
+            "missing {expected:?} in {message}"
+        );
+    }
+    let message = error_of("deployer {\n  ttl = \"2h\"\n}\n");
+    assert!(
+        message.contains("deployer.ttl: is longer than deployer.max_ttl (7200 s > 3600 s)"),
+        "{message}"
+    );
 }

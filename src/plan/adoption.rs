@@ -60,6 +60,12 @@ fn source<'a>(
             &adopt.namespace_owner_bindings,
             Some(adopt.namespace_owner_binding_name.as_str()),
         ),
+        ("Role", "vault") => ("deployer_roles", &adopt.deployer_roles, None),
+        ("secret backend role", _) => (
+            "deployer_backend_roles",
+            &adopt.deployer_backend_roles,
+            None,
+        ),
         ("ResourceQuota", _) => ("quotas", &adopt.quotas, Some(adopt.quota_name.as_str())),
         ("ClusterRoleBinding", _) => match role {
             Role::NamespaceOwner => (
@@ -108,10 +114,13 @@ pub fn plan(adopt: &AdoptConfig, objects: &[Object], users: &[User]) -> Adoption
         }
         let (stack_moves, from, key) = match &*object.stack {
             "vault" => {
-                let key = if object.kind == "Namespace" {
-                    object.name.clone()
-                } else {
-                    user.to_string()
+                let key = match &object.spec {
+                    Spec::Namespace { .. } => object.name.clone(),
+                    Spec::Role { .. } => object.namespace.clone().unwrap_or_default(),
+                    Spec::SecretBackendRole {
+                        allowed_namespace, ..
+                    } => allowed_namespace.clone(),
+                    _ => user.to_string(),
                 };
                 (&mut adoption.vault, from.to_string(), key)
             }
