@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
+pub mod access;
 pub mod cli;
 pub mod config;
 pub mod confine;
@@ -310,6 +311,7 @@ fn record(loaded: &Loaded, plan: &mut plan::Plan, hashes: BTreeMap<String, Strin
         .map(|adoption| adoption.replacements)
         .unwrap_or_default();
     let mut manifest = Manifest::new(&loaded.origin, &loaded.validated.tenants, hashes, history);
+    manifest.grants = Some(loaded.config.grant_settings());
     manifest.adoption_replacements = replacements;
     manifest
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::config::GrantSettings;
 use crate::model::{Role, Tenants};
 use crate::plan::lifecycle::NamespaceHistory;
 use crate::source::Origin;
@@ -35,6 +36,9 @@ pub struct Manifest {
     /// Namespaces released from and re-adopted into Terraform's state.
     #[serde(default, flatten)]
     pub namespaces: NamespaceHistory,
+    /// What the config granted; absent in records of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grants: Option<GrantSettings>,
     /// Objects an adoption moves and then replaces (`address: old -> new
     /// name`); for the summary of this render, not recorded.
     #[serde(skip)]
@@ -56,6 +60,8 @@ struct Stored {
     released: BTreeMap<String, String>,
     #[serde(default)]
     readopted: std::collections::BTreeSet<String>,
+    #[serde(default)]
+    grants: Option<GrantSettings>,
 }
 
 impl From<Stored> for Manifest {
@@ -70,6 +76,7 @@ impl From<Stored> for Manifest {
                 released: stored.released,
                 readopted: stored.readopted,
             },
+            grants: stored.grants,
             adoption_replacements: Vec::new(),
         }
     }
@@ -125,6 +132,7 @@ impl Manifest {
                 .collect(),
             files,
             namespaces,
+            grants: None,
             adoption_replacements: Vec::new(),
         }
     }

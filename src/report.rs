@@ -283,6 +283,11 @@ fn list<T: AsRef<str>>(items: &[T]) -> String {
         .join(", ")
 }
 
+/// Lines after the first aligned under it, in the summary's value column.
+fn aligned(lines: &[String]) -> String {
+    lines.join(&format!("\n{:25}", ""))
+}
+
 /// The tenant-level summary, then file counts, then the steps outside Terraform.
 pub fn summary(summary: &Summary, style: Style) -> String {
     let mut out = String::new();
@@ -423,6 +428,60 @@ pub fn summary(summary: &Summary, style: Style) -> String {
             if lines == 1 { "line" } else { "lines" }
         )
     };
+    const ACCESS_LINES: usize = 40;
+    let mut access: Vec<String> = summary
+        .access_changes
+        .iter()
+        .take(ACCESS_LINES)
+        .map(|change| {
+            if change.contains(" gains write") {
+                style.paint(RED, change)
+            } else {
+                change.clone()
+            }
+        })
+        .collect();
+    if summary.access_changes.len() > ACCESS_LINES {
+        access.push(format!(
+            "... and {} more (all of them in --format json; `tenantgen access` shows everyone's access now)",
+            summary.access_changes.len() - ACCESS_LINES
+        ));
+    }
+    line("access:", aligned(&access));
+    let role_grants: Vec<String> = summary
+        .role_grant_changes
+        .iter()
+        .flat_map(|change| {
+            let gained = (!change.gained.is_empty()).then(|| {
+                style.paint(
+                    RED,
+                    &format!(
+                        "{} gains {} (ESCALATION)",
+                        change.role,
+                        change.gained.join(", ")
+                    ),
+                )
+            });
+            let lost = (!change.lost.is_empty()).then(|| {
+                format!(
+                    "{} loses {} (reduction)",
+                    change.role,
+                    change.lost.join(", ")
+                )
+            });
+            gained.into_iter().chain(lost)
+        })
+        .collect();
+    line("role grants:", aligned(&role_grants));
+    if let Some(identity) = &summary.shared_deployer_identity {
+        line(
+            "CI deployer:",
+            style.paint(
+                YELLOW,
+                &format!("every tenant's pipelines share one identity, {identity} (deployer {{ mode = \"auth-role\" }}): any pipeline can deploy into every tenant's namespaces"),
+            ),
+        );
+    }
     let objects = &summary.objects;
     if !objects.is_empty() {
         let kinds: Vec<String> = objects

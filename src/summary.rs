@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use crate::config::{Config, QuotaKey};
+use crate::access::{self, RoleGrantChange};
+use crate::config::{Config, DeployerMode, QuotaKey};
 use crate::diff::{Changes, Status};
 use crate::manifest::{Manifest, TenantRecord};
 use crate::model::{Role, Tenants, User};
@@ -38,6 +39,15 @@ pub struct Summary {
     pub domains_removed: Vec<String>,
     pub app_instances_added: Vec<AppInstance>,
     pub app_instances_removed: Vec<AppInstance>,
+    /// Who gains or loses what, in tenant terms ("alice gains write in
+    /// alice-dev"); empty on a first render.
+    pub access_changes: Vec<String>,
+    /// Generated roles whose rules change: an escalation when anything is
+    /// gained, a reduction when anything is lost.
+    pub role_grant_changes: Vec<RoleGrantChange>,
+    /// Set when every tenant's pipelines log in as one service account
+    /// (`deployer { mode = "auth-role" }`).
+    pub shared_deployer_identity: Option<String>,
     /// The planned objects (Terraform blocks) this change adds, changes and
     /// destroys, compared between the plans of the last render's users and
     /// this render's.
@@ -245,11 +255,28 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
         .keys()
         .map(String::as_str)
         .collect();
-    summary.objects = plan::compare_objects(
-        &plan::build(&users_of(previous, config), config).objects,
-        &plan::build(&users_of(&current.tenants, config), config).objects,
-        &released,
+    // The last render's plan, with the grant settings it had.
+    let previous_config = changes
+        .previous
+        .as_ref()
+        .and_then(|previous| previous.grants.as_ref())
+        .map(|grants| config.with_grant_settings(grants));
+    let before = plan::build(
+        &users_of(previous, config),
+        previous_config.as_ref().unwrap_or(config),
     );
+    let after = plan::build(&users_of(&current.tenants, config), config);
+    summary.objects = plan::compare_objects(&before.objects, &after.objects, &released);
+    if summary.has_previous_render {
+        summary.access_changes = access::changes(&access::report(&before), &access::report(&after));
+        summary.role_grant_changes = access::role_changes(&before, &after);
+    }
+    if config.deployer.mode == DeployerMode::AuthRole && !after.objects.is_empty() {
+        summary.shared_deployer_identity = Some(format!(
+            "{}/{}",
+            config.deployer.namespace, config.deployer.service_account
+        ));
+    }
     summary.manual_steps = manual_steps(&summary, changes, config);
     summary
 }

@@ -184,6 +184,18 @@ pub enum Command {
         #[command(flatten)]
         color: ColorArgs,
     },
+    /// Show who can do what: every user's and CI deployer's Kubernetes and Vault grants
+    Access {
+        /// Only these users (and their deployers); default: everyone
+        #[arg(value_name = "USER")]
+        only: Vec<String>,
+        #[command(flatten)]
+        users: UsersArgs,
+        #[command(flatten)]
+        format: FormatArgs,
+        #[command(flatten)]
+        color: ColorArgs,
+    },
     /// Print a shell completion script, e.g. `tenantgen completions bash > /etc/bash_completion.d/tenantgen`
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff), e.g. `tenantgen man > /usr/local/share/man/man1/tenantgen.1`
@@ -196,7 +208,8 @@ impl Command {
             Command::Render { color, .. }
             | Command::Diff { color, .. }
             | Command::Check { color, .. }
-            | Command::Validate { color, .. } => color.color,
+            | Command::Validate { color, .. }
+            | Command::Access { color, .. } => color.color,
             Command::Completions { .. } | Command::Man => ColorChoice::Auto,
         }
     }

@@ -2,6 +2,7 @@
 //! one function per command, the prompt, the pager (`pager`), the man page
 //! (`man`), and exit codes as documented in the README.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -183,6 +184,7 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
             ..
         } => (users, Some(tree), Some(namespaces), format.format),
         Command::Validate { users, .. } => (users, None, None, Format::Text),
+        Command::Access { users, format, .. } => (users, None, None, format.format),
     };
     let rebuild_record = matches!(
         cli.command,
@@ -198,7 +200,7 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
     // Held from before the tree (and its render record) is read until after
     // it is written; an unfinished write is settled before anything reads it.
     let session = match cli.command {
-        Command::Validate { .. } => None,
+        Command::Validate { .. } | Command::Access { .. } => None,
         _ => {
             let (_, out_root) = crate::output_root(&options)?;
             let writes = matches!(cli.command, Command::Render { .. });
@@ -234,7 +236,10 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
         }
     }
     let Some(session) = session else {
-        return validate(&loaded);
+        return match &cli.command {
+            Command::Access { only, .. } => access(&loaded, only, format),
+            _ => validate(&loaded),
+        };
     };
     let templates = options
         .templates
@@ -256,7 +261,10 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
         Command::Diff { review, .. } => view.show("diff", format, review),
         Command::Check { review, .. } => check(&view, format, review),
         // Returned earlier, before the tree was read.
-        Command::Validate { .. } | Command::Completions { .. } | Command::Man => Ok(OK),
+        Command::Validate { .. }
+        | Command::Access { .. }
+        | Command::Completions { .. }
+        | Command::Man => Ok(OK),
     }
 }
 
@@ -309,9 +317,32 @@ fn command_name(command: &Command) -> &'static str {
         Command::Diff { .. } => "diff",
         Command::Check { .. } => "check",
         Command::Validate { .. } => "validate",
+        Command::Access { .. } => "access",
         Command::Completions { .. } => "completions",
         Command::Man => "man",
     }
+}
+
+/// `tenantgen access`: who can do what, from the plan of the current users.
+fn access(loaded: &Loaded, only: &[String], format: Format) -> Result<u8> {
+    let plan = crate::plan::build(&loaded.validated.tenants, &loaded.config);
+    let mut report = crate::access::report(&plan);
+    if !only.is_empty() {
+        let known: BTreeSet<String> = plan.roles.keys().cloned().collect();
+        let unknown: Vec<&String> = only.iter().filter(|user| !known.contains(*user)).collect();
+        if let Some(first) = unknown.first() {
+            bail!(
+                "no user {first:?} in k8s_users ({}); run `tenantgen access` without names to see everyone",
+                loaded.origin.describe()
+            );
+        }
+        report = report.only(&only.iter().cloned().collect());
+    }
+    match format {
+        Format::Json => print!("{}", report.to_json()),
+        Format::Text => print!("{}", report.to_text()),
+    }
+    Ok(OK)
 }
 
 fn validate(loaded: &Loaded) -> Result<u8> {

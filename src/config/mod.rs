@@ -298,6 +298,48 @@ impl DeployerConfig {
     }
 }
 
+/// The settings that decide what the generated roles and policies grant,
+/// kept in the render record so that the next summary can tell what a
+/// config change did to anyone's access.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantSettings {
+    pub deployer_mode: DeployerMode,
+    pub deployer_mount: String,
+    pub deployer_rules: Vec<RbacRule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_user_cluster_role: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub power_user_extra_rules: Vec<RbacRule>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tenant_prefix: String,
+}
+
+impl Config {
+    pub fn grant_settings(&self) -> GrantSettings {
+        GrantSettings {
+            deployer_mode: self.deployer.mode,
+            deployer_mount: self.deployer.mount.clone(),
+            deployer_rules: self.deployer.rules.clone(),
+            power_user_cluster_role: self.power_user.cluster_role.clone(),
+            power_user_extra_rules: self.power_user.extra_rules.clone(),
+            tenant_prefix: self.vault.tenant_prefix.clone(),
+        }
+    }
+
+    /// This config with the grant settings of an earlier render.
+    pub fn with_grant_settings(&self, grants: &GrantSettings) -> Config {
+        let mut config = self.clone();
+        config.deployer.mode = grants.deployer_mode;
+        config.deployer.mount = grants.deployer_mount.clone();
+        config.deployer.rules = grants.deployer_rules.clone();
+        config.power_user.cluster_role = grants.power_user_cluster_role.clone();
+        config.power_user.extra_rules = grants.power_user_extra_rules.clone();
+        config.vault.tenant_prefix = grants.tenant_prefix.clone();
+        config
+    }
+}
+
 block! {
     pub struct PowerUserConfig {
         /// An existing ClusterRole to bind power-users to instead of the
