@@ -551,7 +551,27 @@ fn adoption_moves_keep_the_resource_type() {
         .stdout_has("+moved {\n+  from = kubernetes_namespace.user_namespace[\"alice-dev\"]\n+  to   = kubernetes_namespace.alice_dev\n+}")
         .stdout_has("+  from = module.rbac.kubernetes_role_binding.namespace_owner[\"alice-alice-dev\"]")
         .stdout_has("kubernetes_role_binding.alice_dev_admin: namespace-owner-alice -> alice-admin")
-        .stdout_has("resource \"kubernetes_namespace\" \"carol\"");
+        .stdout_has("resource \"kubernetes_namespace\" \"carol\"")
+        // The deployer of the real deployment, keyed by namespace.
+        .stdout_has("+moved {\n+  from = kubernetes_role.user_deployer[\"alice-dev\"]\n+  to   = kubernetes_role.alice_dev_deployer\n+}")
+        .stdout_has("+moved {\n+  from = vault_kubernetes_secret_backend_role.user_deployer[\"alice-dev\"]\n+  to   = vault_kubernetes_secret_backend_role.alice_dev_deployer\n+}");
+    tenantgen(dir.path(), "render --yes").succeeds();
+    tenantgen(dir.path(), "check").exits(0);
+
+    // In auth-role mode adoption moves the same identities; the deployer's
+    // auth roles and bindings are new (the design kept no for_each of them).
+    let auth_role = original.replace("mode    = \"secrets-engine\"", "mode    = \"auth-role\"");
+    assert_ne!(auth_role, original);
+    std::fs::write(&config, format!("{auth_role}\nadopt {{}}\n")).unwrap();
+    tenantgen(dir.path(), "render --yes --color never")
+        .succeeds()
+        .stdout_has("+resource \"vault_kubernetes_auth_backend_role\" \"alice_dev_deployer\" {");
+    tenantgen(dir.path(), "check").exits(0);
+    let moves =
+        std::fs::read_to_string(dir.path().join("stacks-out/vault/tenantgen-adopt.tf")).unwrap();
+    assert!(moves.contains("from = kubernetes_namespace.user_namespace[\"alice-dev\"]"));
+    assert!(!moves.contains("user_deployer"), "{moves}");
+    std::fs::write(&config, format!("{original}\nadopt {{}}\n")).unwrap();
 
     for (block, expected) in [
         (
