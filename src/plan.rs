@@ -954,6 +954,21 @@ pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
         .collect();
     let policies: BTreeSet<&str> = of_kind("policy").map(|object| object.tf.as_str()).collect();
     let entities: BTreeSet<&str> = of_kind("entity").map(|object| object.tf.as_str()).collect();
+    // By stack and address, for what refers to them.
+    let addresses: Vec<String> = plan.objects.iter().map(Object::address).collect();
+    let mut roles: rustc_hash::FxHashMap<(&str, &str), &Object> = Default::default();
+    let mut namespace_addresses: rustc_hash::FxHashSet<(&str, &str)> = Default::default();
+    for (object, address) in plan.objects.iter().zip(&addresses) {
+        match object.kind {
+            "Role" => {
+                roles.insert((&*object.stack, address.as_str()), object);
+            }
+            "Namespace" => {
+                namespace_addresses.insert((&*object.stack, address.as_str()));
+            }
+            _ => {}
+        }
+    }
     for object in &plan.objects {
         let owner = object.user.as_deref().unwrap_or("every tenant");
         if let Some(namespace) = &object.namespace
@@ -980,11 +995,7 @@ pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
             ..
         } = &object.spec
         {
-            let issues_for = plan.objects.iter().find(|candidate| {
-                candidate.kind == "Role"
-                    && candidate.stack == object.stack
-                    && candidate.address() == *role
-            });
+            let issues_for = roles.get(&(&*object.stack, role.as_str())).copied();
             match issues_for {
                 None => problems.push(format!(
                     "secret backend role {} issues tokens for {role}, which is not generated in its stack",
@@ -1003,9 +1014,7 @@ pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
             depends_on: Some(namespace),
             ..
         } = &object.spec
-            && !of_kind("Namespace").any(|candidate| {
-                candidate.stack == object.stack && candidate.address() == *namespace
-            })
+            && !namespace_addresses.contains(&(&*object.stack, namespace.as_str()))
         {
             problems.push(format!(
                 "{} {} waits for {namespace}, which its stack does not create",

@@ -141,7 +141,7 @@ block! {
         /// Terraform expression for the OIDC auth mount accessor.
         #[serde(deserialize_with = "check::expression")]
         pub oidc_accessor: String = "var.tenantgen_oidc_accessor".into(),
-        /// Auth backend path of the deployer roles.
+        /// Auth backend path of the deployer roles in auth-role mode.
         #[serde(deserialize_with = "check::vault_path")]
         pub kubernetes_backend: String = "kubernetes".into(),
         /// `None`: taken from `VAULT_NAMESPACE`.
