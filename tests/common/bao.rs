@@ -179,3 +179,39 @@ impl Drop for Bao {
         let _ = self.child.wait();
     }
 }
+
+impl Bao {
+    /// The `data` of a read at `path`, as root.
+    pub fn read_data(&self, path: &str) -> serde_json::Value {
+        let out = self.run(&["read", "-format=json", path]);
+        let response: serde_json::Value = serde_json::from_str(&out).unwrap();
+        response["data"].clone()
+    }
+
+    /// What `token` may do at each of `paths` (`sys/capabilities`), each
+    /// list sorted.
+    pub fn capabilities(
+        &self,
+        token: &str,
+        paths: &[String],
+    ) -> std::collections::BTreeMap<String, Vec<String>> {
+        let request = serde_json::json!({ "token": token, "paths": paths });
+        let out = self.run_with(
+            &["write", "-format=json", "sys/capabilities", "-"],
+            Some(&request.to_string()),
+        );
+        let response: serde_json::Value = serde_json::from_str(&out).unwrap();
+        paths
+            .iter()
+            .filter_map(|path| {
+                let list = response["data"].get(path)?.as_array()?;
+                let mut capabilities = list
+                    .iter()
+                    .map(|capability| capability.as_str().unwrap().to_string())
+                    .collect::<Vec<_>>();
+                capabilities.sort();
+                Some((path.clone(), capabilities))
+            })
+            .collect()
+    }
+}
