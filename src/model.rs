@@ -257,7 +257,7 @@ impl Checker<'_> {
 
     fn user(&mut self, name: &str, value: &Value) -> Option<User> {
         let mut valid = true;
-        if let Err(problem) = names::check_dns_label(name) {
+        if let Err(problem) = names::check_username(name) {
             self.user_problem(
                 name,
                 format!("the username {problem}; rename the key (it becomes namespace, policy and file names)"),
@@ -427,10 +427,21 @@ impl Checker<'_> {
         value: Option<&Value>,
     ) -> Option<Vec<String>> {
         let Some(value) = value else {
-            return Some(match role {
-                Some(Role::NamespaceOwner) => vec![user.to_string()],
-                _ => Vec::new(),
-            });
+            return match role {
+                // A namespace named after the user, when the name can be one.
+                Some(Role::NamespaceOwner) if names::check_dns_label(user).is_err() => {
+                    self.user_problem(
+                        user,
+                        format!(
+                            "namespaces is required: the username cannot be a namespace name (only lowercase letters, digits and `-`), so list the namespaces, e.g. [\"{}\"]",
+                            names::kubernetes_form(user)
+                        ),
+                    );
+                    None
+                }
+                Some(Role::NamespaceOwner) => Some(vec![user.to_string()]),
+                _ => Some(Vec::new()),
+            };
         };
         let mut namespaces = self.string_list(user, "namespaces", value, "[\"alice-prod\"]")?;
         let mut ok = self.no_repeats(user, "namespaces", &namespaces);
@@ -510,9 +521,10 @@ impl Checker<'_> {
             return Some(Vec::new());
         };
         let mut domains = self.string_list(user, "domains", value, "[\"alice.example.com\"]")?;
-        let mut ok = self.no_repeats(user, "domains", &domains);
+        let unrepeated = self.no_repeats(user, "domains", &domains);
+        let mut ok = unrepeated;
         let zone = &self.config.zone;
-        for (index, domain) in domains.iter().enumerate() {
+        for (index, domain) in domains.iter_mut().enumerate() {
             let field = format!("domains[{index}]");
             let shown_value = Value::String(domain.clone());
             if let Err(problem) = names::check_dns_name(domain) {
@@ -523,6 +535,9 @@ impl Checker<'_> {
                     format!("is not a valid DNS name: it {problem}"),
                 );
                 ok = false;
+            } else if !domain.contains('.') {
+                // Short, relative to the zone, as the real deployment writes them.
+                *domain = format!("{domain}.{zone}");
             } else if domain == zone {
                 self.problem(
                     user,
@@ -542,6 +557,18 @@ impl Checker<'_> {
             }
         }
         domains.sort();
+        for pair in domains.windows(2) {
+            if unrepeated && pair[0] == pair[1] {
+                self.user_problem(
+                    user,
+                    format!(
+                        "domains lists {} twice (once short, once in full); keep one",
+                        shown_str(&pair[0])
+                    ),
+                );
+                ok = false;
+            }
+        }
         ok.then_some(domains)
     }
 
@@ -653,7 +680,20 @@ impl Checker<'_> {
         let mut namespace_owner: BTreeMap<&str, &str> = BTreeMap::new();
         let mut domain_owner: BTreeMap<&str, &str> = BTreeMap::new();
         let mut email_owner: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut form_owner: BTreeMap<std::borrow::Cow<'_, str>, &str> = BTreeMap::new();
         for user in users {
+            let form = names::kubernetes_form(&user.name);
+            if let Some(first) = form_owner.insert(form.clone(), &user.name) {
+                self.problems.push(Problem::new(
+                    format!("user {}", shown_str(&user.name)),
+                    format!(
+                        "and user {} both become {} in Kubernetes and DNS names, where `_` is written `-`; rename one of them",
+                        shown_str(first),
+                        shown_str(&form)
+                    ),
+                ));
+                form_owner.insert(form, first);
+            }
             for namespace in &user.namespaces {
                 if let Some(first) = namespace_owner.insert(namespace, &user.name) {
                     self.problems.push(Problem::new(

@@ -40,6 +40,52 @@ pub fn check_dns_label(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A username: a DNS-1123 label, or what the real deployment's provisioning
+/// pipeline accepts (`^[a-z0-9][a-z0-9_-]{0,61}[a-z0-9]$`), underscores included.
+pub fn check_username(name: &str) -> Result<(), String> {
+    let label = check_dns_label(name);
+    let pipeline = name.len() >= 2
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    match label {
+        Err(problem) if !pipeline => Err(problem.replace("and `-`", "`-` and `_`")),
+        _ => Ok(()),
+    }
+}
+
+/// The form of a username inside Kubernetes object names and DNS names,
+/// which allow no `_`: each becomes `-` (the model refuses two users whose
+/// forms collide).
+pub fn kubernetes_form(user: &str) -> std::borrow::Cow<'_, str> {
+    if user.contains('_') {
+        std::borrow::Cow::Owned(user.replace('_', "-"))
+    } else {
+        std::borrow::Cow::Borrowed(user)
+    }
+}
+
+/// A Forgejo login, as Woodpecker compares it: letters of either case,
+/// digits, `-`, `_` and `.`, kept exactly as written.
+pub fn check_forgejo_login(login: &str) -> Result<(), String> {
+    if login.is_empty() || login.len() > 40 {
+        return Err("must be 1 to 40 characters long".into());
+    }
+    match login
+        .chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        Some(bad) => Err(format!(
+            "contains {}; a Forgejo login has letters, digits, `-`, `_` and `.`",
+            escape::shown_char(bad)
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A lowercase DNS name of DNS-1123 labels, at most 253 characters, no trailing dot.
 pub fn check_dns_name(name: &str) -> Result<(), String> {
     if name.is_empty() {

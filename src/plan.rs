@@ -20,7 +20,7 @@ pub use crate::config::RbacRule;
 use crate::config::{CloudflareVersion, Config, DeployerMode};
 use crate::escape::identifier;
 use crate::model::{Role, Tenants, User};
-use crate::names::{MANAGED_BY_LABEL, TENANT_LABEL};
+use crate::names::{MANAGED_BY_LABEL, TENANT_LABEL, kubernetes_form};
 
 /// Kubernetes labels, shared by every object of a tenant.
 pub type Labels = Arc<BTreeMap<String, String>>;
@@ -638,7 +638,7 @@ fn platform_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, type
             types.role_binding,
             format!("{namespace_tf}_admin"),
             "RoleBinding",
-            format!("{}-admin", user.name),
+            format!("{}-admin", kubernetes_form(&user.name)),
             ns,
             Spec::Binding {
                 cluster_role: "admin".to_string(),
@@ -716,7 +716,7 @@ fn platform_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, type
         types.cluster_role_binding,
         format!("{user_tf}_{}", identifier(suffix)),
         "ClusterRoleBinding",
-        format!("{}-{suffix}", user.name),
+        format!("{}-{suffix}", kubernetes_form(&user.name)),
         None,
         Spec::Binding {
             cluster_role: cluster_role.to_string(),

@@ -627,3 +627,50 @@ fn a_missing_render_record_beside_generated_files_stops_the_render() {
     }
     assert_eq!(tree(dir.path()), before);
 }
+
+/// What the real deployment feeds its for_each code: usernames with `_`,
+/// short domains, a static admin with capitals.
+#[test]
+fn input_as_the_real_deployment_writes_it() {
+    let dir = example_workspace();
+    edit_users(dir.path(), |users| {
+        users.insert(
+            "jane_doe".into(),
+            json!({"role": "namespace-owner", "email": "jane@example.com", "namespaces": ["jane"], "domains": ["myapp"]}),
+        );
+    });
+    let config = dir.path().join("tenantgen.hcl");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "static_admins = [\"admin\"]",
+            "static_admins = [\"ViktorBarzin\"]",
+        ),
+    )
+    .unwrap();
+    tenantgen(dir.path(), "render --yes").succeeds();
+    let out = dir.path().join("stacks-out");
+    let platform = std::fs::read_to_string(out.join("platform/tenant-jane_doe.tf")).unwrap();
+    assert!(
+        platform.contains("name      = \"jane-doe-admin\""),
+        "{platform}"
+    );
+    assert!(
+        platform.contains("name = \"jane-doe-read-only\""),
+        "{platform}"
+    );
+    assert!(
+        platform.contains("name    = \"myapp.example.com\""),
+        "{platform}"
+    );
+    let vault = std::fs::read_to_string(out.join("vault/tenant-jane_doe.tf")).unwrap();
+    assert!(
+        vault.contains("name     = \"jane_doe\""),
+        "the entity keeps the username: {vault}"
+    );
+    let admins = std::fs::read_to_string(out.join("woodpecker/tenantgen.tf")).unwrap();
+    assert!(admins.contains("\"ViktorBarzin\""), "{admins}");
+    assert!(admins.contains("\"jane_doe\""), "{admins}");
+    tenantgen(dir.path(), "check").exits(0);
+}

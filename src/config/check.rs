@@ -338,10 +338,10 @@ pub(super) fn across_keys(config: &Config) -> Vec<Problem> {
     let mut problems = Vec::new();
     namespaces(config, &mut problems);
     for admin in &config.woodpecker.static_admins {
-        if let Err(problem) = names::check_dns_label(admin) {
+        if let Err(problem) = names::check_forgejo_login(admin) {
             problems.push(Problem::new(
                 "woodpecker.static_admins",
-                format!("{admin:?} {problem}; use the Forgejo username"),
+                format!("{admin:?} {problem}; use the Forgejo login exactly as written"),
             ));
         }
     }

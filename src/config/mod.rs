@@ -575,8 +575,11 @@ block! {
 }
 
 impl AppConfig {
+    /// The instance's domain; a `_` of the username is written `-`.
     pub fn domain_for(&self, user: &str, zone: &str) -> String {
-        self.domain.replace("{user}", user).replace("{zone}", zone)
+        self.domain
+            .replace("{user}", &crate::names::kubernetes_form(user))
+            .replace("{zone}", zone)
     }
 
     pub fn nfs_path_for(&self, user: &str) -> String {

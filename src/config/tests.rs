@@ -220,7 +220,7 @@ fn wrong_types_and_values_are_reported_together() {
 fn checks_across_keys_name_each_key() {
     let message = error_of(
         "dns {\n  type = \"A\"\n  target = \"ingress.example.com\"\n}\n\
-         woodpecker {\n  static_admins = [\"ok\", \"Bad\"]\n}\n\
+         woodpecker {\n  static_admins = [\"ok\", \"Bad name\"]\n}\n\
          namespaces {\n  labels = { \"tenantgen.io/x\" = \"y\" }\n}\n",
     );
     assert!(message.contains("has 3 problems:"), "{message}");
@@ -231,7 +231,8 @@ fn checks_across_keys_name_each_key() {
         "{message}"
     );
     assert!(
-        message.contains("  - woodpecker.static_admins: \"Bad\" contains 'B'"),
+        message
+            .contains("  - woodpecker.static_admins: \"Bad name\" contains ' '; a Forgejo login"),
         "{message}"
     );
     assert!(
@@ -325,6 +326,21 @@ fn deployer_and_power_user_settings_are_checked() {
     let message = error_of("deployer {\n  ttl = \"2h\"\n}\n");
     assert!(
         message.contains("deployer.ttl: is longer than deployer.max_ttl (7200 s > 3600 s)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn static_admins_are_forgejo_logins_kept_as_written() {
+    let config =
+        parse("woodpecker {\n  static_admins = [\"ViktorBarzin\", \"ci.bot_2\"]\n}\n").unwrap();
+    assert_eq!(
+        config.woodpecker.static_admins,
+        ["ViktorBarzin", "ci.bot_2"]
+    );
+    let message = error_of("woodpecker {\n  static_admins = [\"bad name\"]\n}\n");
+    assert!(
+        message.contains("woodpecker.static_admins: \"bad name\" contains ' '; a Forgejo login"),
         "{message}"
     );
 }

@@ -122,7 +122,7 @@ fn long_form_quota_keys_and_numbers() {
 
 #[test]
 fn usernames_must_be_dns_labels() {
-    for name in ["*", "Alice", "a_b", "-x", "x-", "a.b", "../x", "${x}"] {
+    for name in ["*", "Alice", "_a", "a_", "-x", "x-", "a.b", "../x", "${x}"] {
         let problems = problems(json!({ name: {"role": "admin"} }));
         assert_eq!(problems.len(), 1, "{name}: {problems:#?}");
         assert!(problems[0].contains("the username"), "{}", problems[0]);
@@ -564,5 +564,50 @@ fn quota_without_namespaces_warns() {
         texts(&validated.warnings)[0].contains("quota has no effect"),
         "{:?}",
         validated.warnings
+    );
+}
+
+#[test]
+fn usernames_as_the_provisioning_pipeline_accepts_them() {
+    let validated = valid(json!({"jane_doe": owner(json!({"namespaces": ["jane"]}))}));
+    assert_eq!(validated.tenants.users[0].name, "jane_doe");
+    assert_one_problem(
+        json!({"jane_doe": owner(json!({}))}),
+        &[
+            "user \"jane_doe\"",
+            "namespaces is required",
+            "e.g. [\"jane-doe\"]",
+        ],
+    );
+    assert_one_problem(
+        json!({"jane_doe": {"role": "admin"}, "jane-doe": {"role": "admin", "email": "j@example.com"}}),
+        &[
+            "user \"jane_doe\"",
+            "and user \"jane-doe\" both become \"jane-doe\"",
+        ],
+    );
+    for bad in ["_jane", "jane_", "Jane", "j.ane"] {
+        let problems = problems(json!({ bad: {"role": "admin"} }));
+        assert!(
+            problems.iter().any(|p| p.contains("the username")),
+            "{bad}: {problems:?}"
+        );
+    }
+}
+
+#[test]
+fn short_domains_are_relative_to_the_zone() {
+    let validated = valid(json!({"alice": owner(json!({"domains": ["myapp", "b.example.com"]}))}));
+    assert_eq!(
+        validated.tenants.users[0].domains,
+        ["b.example.com", "myapp.example.com"]
+    );
+    assert_one_problem(
+        json!({"alice": owner(json!({"domains": ["myapp", "myapp.example.com"]}))}),
+        &["domains lists \"myapp.example.com\" twice"],
+    );
+    assert_one_problem(
+        json!({"alice": owner(json!({"domains": ["My_App"]}))}),
+        &["domains[0] = \"My_App\": is not a valid DNS name"],
     );
 }
