@@ -300,16 +300,16 @@ pub struct RebuiltRecord {
     /// Tenants and source as they are now; files and namespace history
     /// from the tree.
     pub record: Manifest,
-    /// Namespace → user, from the vault stack's tenant files.
+    /// Namespace → user, from the tenant files that declare namespaces.
     pub managed: BTreeMap<String, String>,
     /// What was recovered and what is lost, one line each, for people.
     pub notes: Vec<String>,
 }
 
 /// Rebuilds the record of `out_root` when it is lost or damaged. What the
-/// last render managed and released is read back from the vault stack: each
-/// `vault/tenant-<user>.tf` declares that user's namespaces, and
-/// `vault/tenantgen-lifecycle.tf` holds the `removed` (released) and
+/// last render managed and released is read back from the namespaces stack
+/// (`layout.namespaces`): each `tenant-<user>.tf` there declares that user's
+/// namespaces, and `tenantgen-lifecycle.tf` holds the `removed` (released) and
 /// `import` (re-adopted) blocks. Who the tenants were and where they came
 /// from is only in the record, so the current users stand in for them.
 pub fn rebuild_record(
@@ -349,8 +349,10 @@ pub fn rebuild_record(
         .collect();
     let mut managed = BTreeMap::new();
     for (path, contents) in &generated {
-        let Some(user) = path
-            .strip_prefix("vault/tenant-")
+        // A tenant file of any stack; the one that holds namespaces declares them.
+        let file_name = path.rsplit('/').next().unwrap_or(path);
+        let Some(user) = file_name
+            .strip_prefix("tenant-")
             .and_then(|rest| rest.strip_suffix(".tf"))
         else {
             continue;
@@ -359,9 +361,11 @@ pub fn rebuild_record(
             managed.insert(namespace, user.to_string());
         }
     }
-    let lifecycle_path = format!("vault/{}", crate::render::LIFECYCLE_FILE);
-    let history = match generated.get(&lifecycle_path) {
-        Some(contents) => namespace_history(&lifecycle_path, contents)?,
+    let lifecycle = generated.iter().find(|(path, _)| {
+        path.rsplit('/').next() == Some(crate::render::LIFECYCLE_FILE)
+    });
+    let history = match lifecycle {
+        Some((path, contents)) => namespace_history(path, contents)?,
         None => crate::plan::lifecycle::NamespaceHistory::default(),
     };
     let leaving: Vec<&str> = managed
@@ -524,23 +528,26 @@ fn parse_generated(path: &str, contents: &str) -> Result<hcl::Body> {
     })
 }
 
-/// Whether the vault stack (where namespaces live) holds a generated file.
-/// Only asked when the record is missing; stops at the first one found.
+/// Whether a stack holds a generated tenant file (one of them declares the
+/// namespaces). Only asked when the record is missing; stops at the first.
 fn holds_generated_namespaces(out_root: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(out_root.join("vault")) else {
-        return false;
-    };
     let starts_with_marker = |path: &Path| {
         let mut head = [0u8; header::MARKER.len()];
         std::fs::File::open(path)
             .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut head))
             .is_ok_and(|()| head == header::MARKER.as_bytes())
     };
-    entries
+    walkdir::WalkDir::new(out_root)
+        .max_depth(4)
+        .into_iter()
         .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "tf") && path.is_file())
-        .any(|path| starts_with_marker(&path))
+        .filter(|entry| {
+            entry.file_type().is_file()
+                && entry.file_name().to_str().is_some_and(|name| {
+                    name.starts_with("tenant-") && name.ends_with(".tf")
+                })
+        })
+        .any(|entry| starts_with_marker(entry.path()))
 }
 
 /// Why a generated path cannot be written, judged from the listing: no

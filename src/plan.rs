@@ -17,7 +17,7 @@ pub mod adoption;
 pub mod lifecycle;
 
 pub use crate::config::RbacRule;
-use crate::config::{CloudflareVersion, Config, DeployerMode};
+use crate::config::{CloudflareVersion, Config, DeployerMode, Group, LayoutConfig};
 use crate::escape::identifier;
 use crate::model::{Role, Tenants, User};
 use crate::names::{MANAGED_BY_LABEL, TENANT_LABEL, kubernetes_form};
@@ -28,8 +28,18 @@ pub type Labels = Arc<BTreeMap<String, String>>;
 /// A Terraform expression from the config, written into HCL unquoted.
 pub type Expression = String;
 
-/// Stack directories under the output root, in apply order.
-pub const STACKS: [&str; 3] = ["vault", "platform", "woodpecker"];
+/// The stack each group of objects goes to, shared by the objects.
+struct Stacks([Arc<str>; 7]);
+
+impl Stacks {
+    fn new(layout: &LayoutConfig) -> Stacks {
+        Stacks(Group::ALL.map(|group| Arc::from(layout.stack(group))))
+    }
+
+    fn of(&self, group: Group) -> Arc<str> {
+        self.0[group as usize].clone()
+    }
+}
 
 /// Name of the read-only ClusterRole every namespace-owner is bound to.
 pub const READ_ONLY_ROLE: &str = "tenantgen-read-only";
@@ -42,8 +52,11 @@ pub struct Plan {
     /// The one list: every resource and module block, grouped by the file
     /// it goes to (stack, then tenant), in file order.
     pub objects: Vec<Object>,
+    /// Stack directories of the layout (not the app factories), in apply order.
+    pub stacks: Vec<String>,
+    pub layout: LayoutConfig,
     /// Variables each stack declares for itself, by stack directory.
-    pub variables: BTreeMap<&'static str, Vec<Variable>>,
+    pub variables: BTreeMap<String, Vec<Variable>>,
     /// Forgejo logins with Woodpecker admin rights: static admins and every
     /// namespace-owner, sorted and unique.
     pub woodpecker_admins: Vec<String>,
@@ -351,6 +364,7 @@ fn own_variable(expression: &str, description: &str) -> Option<Variable> {
 pub fn build(tenants: &Tenants, config: &Config) -> Plan {
     let users = &tenants.users;
     let types = ResourceTypes::new(legacy_types(config));
+    let stacks = Stacks::new(&config.layout);
     // Sized up front: the list is the plan's bulk, and growing it copies it.
     let estimate: usize = users
         .iter()
@@ -360,7 +374,7 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
     let mut variables = BTreeMap::new();
 
     for user in users.iter().filter(|user| !user.namespaces.is_empty()) {
-        vault_tenant(&mut objects, user, config, &types);
+        vault_tenant(&mut objects, user, config, &types, &stacks);
     }
     if users.iter().any(|user| !user.namespaces.is_empty())
         && let Some(variable) = own_variable(
@@ -368,13 +382,16 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
             "Accessor of the OIDC auth mount that tenant identities log in through.",
         )
     {
-        variables.insert("vault", vec![variable]);
+        variables
+            .entry(config.layout.vault.clone())
+            .or_insert_with(Vec::new)
+            .push(variable);
     }
 
     let has_role = |role: Role| users.iter().any(|user| user.role == role);
     let mut shared = Placement {
         objects: &mut objects,
-        stack: Arc::from("platform"),
+        stack: stacks.of(Group::Rbac),
         user: None,
         labels: Arc::new(BTreeMap::from([(
             MANAGED_BY_LABEL.to_string(),
@@ -412,7 +429,7 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
         }
     }
     for user in users {
-        platform_tenant(&mut objects, user, config, &types);
+        platform_tenant(&mut objects, user, config, &types, &stacks);
     }
     if users.iter().any(|user| !user.domains.is_empty())
         && let Some(variable) = own_variable(
@@ -420,12 +437,15 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
             "Cloudflare zone id of the managed zone.",
         )
     {
-        variables.insert("platform", vec![variable]);
+        variables
+            .entry(config.layout.dns.clone())
+            .or_insert_with(Vec::new)
+            .push(variable);
     }
 
     if config.deployer.mode == DeployerMode::AuthRole {
         for user in users.iter().filter(|user| !user.namespaces.is_empty()) {
-            woodpecker_tenant(&mut objects, user, config);
+            woodpecker_tenant(&mut objects, user, config, &stacks);
         }
     }
     for (app, app_config) in &config.apps {
@@ -461,12 +481,27 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
     woodpecker_admins.sort();
     woodpecker_admins.dedup();
 
+    // One file per stack and tenant: a layout may put several groups of a
+    // tenant into one stack, so their objects are brought together (stable,
+    // so each file keeps its order), stacks in apply order, shared first.
+    let order: Vec<String> = config
+        .layout
+        .stacks()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let rank = |stack: &str| order.iter().position(|known| known == stack).unwrap_or(order.len());
+    objects.sort_by(|a, b| {
+        (rank(&a.stack), &a.stack, &a.user).cmp(&(rank(&b.stack), &b.stack, &b.user))
+    });
     let adoption = config
         .adopt
         .as_ref()
         .map(|adopt| adoption::plan(adopt, &objects, users));
     Plan {
         objects,
+        stacks: order,
+        layout: config.layout.clone(),
         variables,
         woodpecker_admins,
         roles: users
@@ -480,14 +515,20 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
     }
 }
 
-fn vault_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, types: &ResourceTypes) {
+fn vault_tenant(
+    objects: &mut Vec<Object>,
+    user: &User,
+    config: &Config,
+    types: &ResourceTypes,
+    stacks: &Stacks,
+) {
     let user_tf = identifier(&user.name);
     let mount = &config.vault.mount;
     let mut namespace_labels = (*tenant_labels(&user.name)).clone();
     namespace_labels.extend(config.namespaces.labels.clone());
     let mut vault = Placement {
         objects,
-        stack: Arc::from("vault"),
+        stack: stacks.of(Group::Namespaces),
         user: Some(Arc::from(user.name.as_str())),
         labels: Arc::new(namespace_labels),
     };
@@ -504,6 +545,7 @@ fn vault_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, types: 
         );
     }
     vault.labels = no_labels();
+    vault.stack = stacks.of(Group::Vault);
     let data_rules = user.namespaces.iter().map(|namespace| PolicyRule {
         path: format!("{mount}/data/{}/*", config.tenant_folder(namespace)),
         capabilities: vec!["create", "read", "update", "delete", "list"],
@@ -555,6 +597,7 @@ fn vault_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, types: 
             entity: user_tf.clone(),
         },
     );
+    vault.stack = stacks.of(Group::Deployer);
     match config.deployer.mode {
         DeployerMode::SecretsEngine => {
             let rules: Arc<[RbacRule]> = config.deployer.rules.clone().into();
@@ -623,11 +666,17 @@ fn user_subject(user: &User) -> Subject {
     }
 }
 
-fn platform_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, types: &ResourceTypes) {
+fn platform_tenant(
+    objects: &mut Vec<Object>,
+    user: &User,
+    config: &Config,
+    types: &ResourceTypes,
+    stacks: &Stacks,
+) {
     let user_tf = identifier(&user.name);
     let mut platform = Placement {
         objects,
-        stack: Arc::from("platform"),
+        stack: stacks.of(Group::Rbac),
         user: Some(Arc::from(user.name.as_str())),
         labels: tenant_labels(&user.name),
     };
@@ -659,6 +708,7 @@ fn platform_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, type
                     .collect(),
             },
         );
+        platform.stack = stacks.of(Group::Tls);
         platform.push(
             "kubernetes_manifest",
             format!("{namespace_tf}_tls"),
@@ -672,6 +722,7 @@ fn platform_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, type
                 issuer_kind: config.tls.issuer_kind.clone(),
             },
         );
+        platform.stack = stacks.of(Group::Rbac);
         if let Some(policy) = &config.network_policy {
             platform.push(
                 "kubernetes_network_policy_v1",
@@ -728,6 +779,7 @@ fn platform_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, type
         CloudflareVersion::V5 => "cloudflare_dns_record",
     };
     platform.labels = no_labels();
+    platform.stack = stacks.of(Group::Dns);
     for domain in &user.domains {
         let relative = domain
             .strip_suffix(&format!(".{}", config.zone))
@@ -749,10 +801,10 @@ fn platform_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, type
     }
 }
 
-fn woodpecker_tenant(objects: &mut Vec<Object>, user: &User, config: &Config) {
+fn woodpecker_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, stacks: &Stacks) {
     let mut woodpecker = Placement {
         objects,
-        stack: Arc::from("woodpecker"),
+        stack: stacks.of(Group::Ci),
         user: Some(Arc::from(user.name.as_str())),
         labels: tenant_labels(&user.name),
     };
@@ -1282,11 +1334,14 @@ mod tests {
             .push(reference(&managed.tf, &managed.name));
         plan.lifecycle.imports.push(reference("ghost", "ghost"));
         plan.adoption = Some(adoption::Adoption {
-            vault: vec![adoption::Move {
-                from: "kubernetes_namespace.user_namespace".into(),
-                key: "ghost".into(),
-                to: "kubernetes_namespace_v1.ghost".into(),
-            }],
+            moves: BTreeMap::from([(
+                "vault".to_string(),
+                vec![adoption::Move {
+                    from: "kubernetes_namespace.user_namespace".into(),
+                    key: "ghost".into(),
+                    to: "kubernetes_namespace_v1.ghost".into(),
+                }],
+            )]),
             ..Default::default()
         });
         let found = problems(&plan, &config).join("\n");

@@ -14,41 +14,16 @@ use minijinja::{
 };
 
 use crate::escape;
-pub use crate::plan::STACKS;
+use crate::config::Group as ObjectGroup;
 use crate::plan::{Object, Plan, Variable};
 
 /// The built-in templates, by the relative path an override uses.
 pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
     ("objects.tf.j2", include_str!("../templates/objects.tf.j2")),
-    (
-        "vault/tenantgen.tf.j2",
-        include_str!("../templates/vault/tenantgen.tf.j2"),
-    ),
-    (
-        "vault/tenant.tf.j2",
-        include_str!("../templates/vault/tenant.tf.j2"),
-    ),
-    (
-        "vault/lifecycle.tf.j2",
-        include_str!("../templates/vault/lifecycle.tf.j2"),
-    ),
+    ("tenant.tf.j2", include_str!("../templates/tenant.tf.j2")),
+    ("tenantgen.tf.j2", include_str!("../templates/tenantgen.tf.j2")),
+    ("lifecycle.tf.j2", include_str!("../templates/lifecycle.tf.j2")),
     ("adopt.tf.j2", include_str!("../templates/adopt.tf.j2")),
-    (
-        "platform/tenantgen.tf.j2",
-        include_str!("../templates/platform/tenantgen.tf.j2"),
-    ),
-    (
-        "platform/tenant.tf.j2",
-        include_str!("../templates/platform/tenant.tf.j2"),
-    ),
-    (
-        "woodpecker/tenantgen.tf.j2",
-        include_str!("../templates/woodpecker/tenantgen.tf.j2"),
-    ),
-    (
-        "woodpecker/tenant.tf.j2",
-        include_str!("../templates/woodpecker/tenant.tf.j2"),
-    ),
     (
         "factory/main.tf.j2",
         include_str!("../templates/factory/main.tf.j2"),
@@ -310,41 +285,54 @@ pub fn jobs(plan: &Plan) -> Vec<Job<'_>> {
     let mut jobs = Vec::new();
     let variables = |stack: &str| plan.variables.get(stack).unwrap_or(&NO_VARIABLES);
     let groups = file_groups(&plan.objects);
-    for stack in STACKS {
+    for stack in &plan.stacks {
+        let stack = stack.as_str();
         let stack_groups = groups.iter().filter(|group| group.stack == stack);
         let (shared, tenants): (Vec<&Group>, Vec<&Group>) =
             stack_groups.partition(|group| group.user.is_none());
         let objects = shared.first().map_or(&[][..], |group| group.objects);
         let variables = variables(stack);
         let path = format!("{stack}/{SHARED_FILE}");
-        if stack == "woodpecker" {
+        if stack == plan.layout.ci {
             let admins = &plan.woodpecker_admins;
-            jobs.push(Job::new(path, "woodpecker/tenantgen.tf.j2", move || {
+            jobs.push(Job::new(path, "tenantgen.tf.j2", move || {
                 context! { admins, objects, variables }
             }));
         } else if !objects.is_empty() || !variables.is_empty() {
-            jobs.push(Job::new(path, shared_template(stack), move || {
+            jobs.push(Job::new(path, "tenantgen.tf.j2", move || {
                 context! { objects, variables }
             }));
         }
+        // What the stack holds for a tenant, from the groups the layout puts there.
+        let holds: Vec<&str> = plan
+            .layout
+            .groups(stack)
+            .into_iter()
+            .map(ObjectGroup::describe)
+            .collect();
+        let holds = holds.join(", ");
         for group in tenants {
             let user = group.user.unwrap_or_default();
             let role = plan.roles.get(user);
             let objects = group.objects;
+            let heading = match role {
+                Some(role) => format!("Tenant {user} ({role}): {holds}."),
+                None => format!("Tenant {user}: {holds}."),
+            };
             jobs.push(Job::new(
                 tenant_file(stack, user),
-                tenant_template(stack),
+                "tenant.tf.j2",
                 move || {
                     let tenant = context! { user, role };
-                    context! { tenant, objects, variables => &NO_VARIABLES }
+                    context! { tenant, heading, objects, variables => &NO_VARIABLES }
                 },
             ));
         }
-        if stack == "vault" && !plan.lifecycle.is_empty() {
+        if stack == plan.layout.namespaces && !plan.lifecycle.is_empty() {
             let (lifecycle, namespace_type) = (&plan.lifecycle, plan.namespace_type);
             jobs.push(Job::new(
-                format!("vault/{LIFECYCLE_FILE}"),
-                "vault/lifecycle.tf.j2",
+                format!("{stack}/{LIFECYCLE_FILE}"),
+                "lifecycle.tf.j2",
                 move || {
                     context! { lifecycle, namespace_type }
                 },
@@ -353,7 +341,7 @@ pub fn jobs(plan: &Plan) -> Vec<Job<'_>> {
     }
 
     if let Some(adoption) = &plan.adoption {
-        for (stack, moves) in [("vault", &adoption.vault), ("platform", &adoption.platform)] {
+        for (stack, moves) in &adoption.moves {
             if !moves.is_empty() {
                 jobs.push(Job::new(
                     format!("{stack}/{ADOPT_FILE}"),
@@ -387,22 +375,6 @@ pub fn jobs(plan: &Plan) -> Vec<Job<'_>> {
 /// The template every other built-in template includes for its blocks.
 const OBJECTS_TEMPLATE: &str = "objects.tf.j2";
 
-fn shared_template(stack: &str) -> &'static str {
-    match stack {
-        "vault" => "vault/tenantgen.tf.j2",
-        "platform" => "platform/tenantgen.tf.j2",
-        _ => "woodpecker/tenantgen.tf.j2",
-    }
-}
-
-fn tenant_template(stack: &str) -> &'static str {
-    match stack {
-        "vault" => "vault/tenant.tf.j2",
-        "platform" => "platform/tenant.tf.j2",
-        _ => "woodpecker/tenant.tf.j2",
-    }
-}
-
 /// A run of objects that go to one file: a stack's shared file (no user)
 /// or a tenant's file.
 struct Group<'a> {
@@ -431,10 +403,10 @@ fn file_groups(objects: &[Object]) -> Vec<Group<'_>> {
     groups
 }
 
-/// The `moved` blocks of an adoption, in the vault and platform stacks.
+/// The `moved` blocks of an adoption, in each stack they move objects into.
 pub const ADOPT_FILE: &str = "tenantgen-adopt.tf";
 
-/// The vault stack's `removed` and `import` blocks for namespaces.
+/// The namespaces stack's `removed` and `import` blocks for namespaces.
 pub const LIFECYCLE_FILE: &str = "tenantgen-lifecycle.tf";
 
 /// The per-tenant file of a stack.

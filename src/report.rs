@@ -516,10 +516,12 @@ pub fn summary(summary: &Summary, style: Style) -> String {
     // Per stack, in the order they are applied; the render record last.
     let mut stacks: Vec<(&String, &FileCounts)> = summary.stacks.iter().collect();
     stacks.sort_by_key(|(stack, _)| {
-        let rank = crate::render::STACKS
+        let known = summary.stack_order.len();
+        let rank = summary
+            .stack_order
             .iter()
-            .position(|known| known == stack)
-            .unwrap_or(if stack.as_str() == "." { 4 } else { 3 });
+            .position(|known| known == *stack)
+            .unwrap_or(if stack.as_str() == "." { known + 1 } else { known });
         (rank, stack.as_str())
     });
     let width = stacks

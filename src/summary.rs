@@ -56,6 +56,9 @@ pub struct Summary {
     /// `.` for the render record).
     pub files: FileCounts,
     pub stacks: BTreeMap<String, FileCounts>,
+    /// Stack directories in apply order, for listing `stacks`.
+    #[serde(skip)]
+    pub stack_order: Vec<String>,
     pub manual_steps: Vec<String>,
 }
 
@@ -148,6 +151,12 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
         ..Summary::default()
     };
     (summary.files, summary.stacks) = count_files(changes);
+    summary.stack_order = config
+        .layout
+        .stacks()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     // Only while the moved blocks are being added or changed.
     let adopting = changes.changed().any(|change| {
         change
@@ -502,10 +511,12 @@ fn manual_steps(summary: &Summary, changes: &Changes, config: &Config) -> Vec<St
             .changed()
             .any(|change| change.path.starts_with(&format!("{stack}/")))
     };
-    let mut order: Vec<String> = crate::render::STACKS
-        .iter()
+    let mut order: Vec<String> = config
+        .layout
+        .stacks()
+        .into_iter()
         .filter(|stack| touched(stack))
-        .map(|stack| stack.to_string())
+        .map(str::to_string)
         .collect();
     order.extend(
         config

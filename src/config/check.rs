@@ -115,6 +115,29 @@ pub(super) fn expression<'de, D: Deserializer<'de>>(deserializer: D) -> Result<S
     })
 }
 
+/// A stack directory under the output root: plain relative segments.
+pub(super) fn stack<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    checked(deserializer, |path| {
+        let valid = !path.is_empty()
+            && path.split('/').all(|segment| {
+                !segment.is_empty()
+                    && segment != "."
+                    && segment != ".."
+                    && !segment.starts_with('.')
+                    && segment
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            });
+        if valid {
+            Ok(path)
+        } else {
+            Err(format!(
+                "{path:?} is not a stack directory; write a path relative to the output root, e.g. \"rbac\" or \"stacks/rbac\""
+            ))
+        }
+    })
+}
+
 pub(super) fn optional_expression<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<String>, D::Error> {
@@ -364,6 +387,18 @@ pub(super) fn across_keys(config: &Config) -> Vec<Problem> {
                 deployer.ttl_seconds, deployer.max_ttl_seconds
             ),
         ));
+    }
+    for stack in config.layout.stacks() {
+        if let Some(app) = config
+            .apps
+            .keys()
+            .find(|app| stack == format!("{app}/factory") || stack == app.as_str())
+        {
+            problems.push(Problem::new(
+                "layout",
+                format!("stack {stack:?} is app {app:?}'s directory; choose another"),
+            ));
+        }
     }
     dns(config, &mut problems);
     apps(config, &mut problems);

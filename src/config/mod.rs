@@ -57,6 +57,7 @@ block! {
         pub zone: String = "example.com".into(),
         pub vault: VaultConfig = VaultConfig::default(),
         pub identity: IdentityConfig = IdentityConfig::default(),
+        pub layout: LayoutConfig = LayoutConfig::default(),
         pub deployer: DeployerConfig = DeployerConfig::default(),
         pub power_user: PowerUserConfig = PowerUserConfig::default(),
         /// A `quota_defaults` block changes only the entries it sets.
@@ -185,6 +186,104 @@ impl TryFrom<String> for VaultAuth {
 block! {
     pub struct IdentityConfig {
         pub require_email: bool = false,
+    }
+}
+
+block! {
+    /// The stack directory each group of objects goes to.
+    pub struct LayoutConfig {
+        /// Tenant namespaces, and the blocks that release or re-import them.
+        #[serde(deserialize_with = "check::stack")]
+        pub namespaces: String = "vault".into(),
+        /// Vault policies, entities and aliases.
+        #[serde(deserialize_with = "check::stack")]
+        pub vault: String = "vault".into(),
+        /// The deployer: its Roles and Vault roles.
+        #[serde(deserialize_with = "check::stack")]
+        pub deployer: String = "vault".into(),
+        /// Role bindings, cluster roles and their bindings, quotas, network
+        /// policies and limit ranges.
+        #[serde(deserialize_with = "check::stack")]
+        pub rbac: String = "platform".into(),
+        #[serde(deserialize_with = "check::stack")]
+        pub tls: String = "platform".into(),
+        #[serde(deserialize_with = "check::stack")]
+        pub dns: String = "platform".into(),
+        /// The CI admin list, and in auth-role mode the deployer's bindings.
+        #[serde(deserialize_with = "check::stack")]
+        pub ci: String = "woodpecker".into(),
+    }
+}
+
+/// A group of objects that [`LayoutConfig`] places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Group {
+    Namespaces,
+    Vault,
+    Deployer,
+    Rbac,
+    Tls,
+    Dns,
+    Ci,
+}
+
+impl Group {
+    /// In apply order: what later groups refer to comes first.
+    pub const ALL: [Group; 7] = [
+        Group::Namespaces,
+        Group::Vault,
+        Group::Deployer,
+        Group::Rbac,
+        Group::Tls,
+        Group::Dns,
+        Group::Ci,
+    ];
+
+    /// What a tenant file's heading says the group holds.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Group::Namespaces => "namespaces",
+            Group::Vault => "secrets policy, identity",
+            Group::Deployer => "CI deployer roles",
+            Group::Rbac => "RBAC, quotas",
+            Group::Tls => "TLS",
+            Group::Dns => "DNS",
+            Group::Ci => "CI deployer bindings",
+        }
+    }
+}
+
+impl LayoutConfig {
+    pub fn stack(&self, group: Group) -> &str {
+        match group {
+            Group::Namespaces => &self.namespaces,
+            Group::Vault => &self.vault,
+            Group::Deployer => &self.deployer,
+            Group::Rbac => &self.rbac,
+            Group::Tls => &self.tls,
+            Group::Dns => &self.dns,
+            Group::Ci => &self.ci,
+        }
+    }
+
+    /// Every stack directory once, in apply order.
+    pub fn stacks(&self) -> Vec<&str> {
+        let mut stacks: Vec<&str> = Vec::new();
+        for group in Group::ALL {
+            let stack = self.stack(group);
+            if !stacks.contains(&stack) {
+                stacks.push(stack);
+            }
+        }
+        stacks
+    }
+
+    /// The groups a stack holds, in apply order.
+    pub fn groups(&self, stack: &str) -> Vec<Group> {
+        Group::ALL
+            .into_iter()
+            .filter(|group| self.stack(*group) == stack)
+            .collect()
     }
 }
 

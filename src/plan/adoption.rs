@@ -5,6 +5,8 @@
 //! Kubernetes name changes are moved too, then replaced; the summary lists
 //! them. Everything here is read from the plan's object list.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::config::AdoptConfig;
@@ -23,8 +25,8 @@ pub struct Move {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Adoption {
-    pub vault: Vec<Move>,
-    pub platform: Vec<Move>,
+    /// The moves into each stack directory.
+    pub moves: BTreeMap<String, Vec<Move>>,
     /// `address: old name -> new name`, for objects the move cannot keep.
     #[serde(skip)]
     pub replacements: Vec<String>,
@@ -35,9 +37,10 @@ pub struct Adoption {
 
 impl Adoption {
     /// Every move with the stack it belongs to.
-    pub fn moves(&self) -> impl Iterator<Item = (&'static str, &Move)> {
-        let vault = self.vault.iter().map(|moved| ("vault", moved));
-        vault.chain(self.platform.iter().map(|moved| ("platform", moved)))
+    pub fn moves(&self) -> impl Iterator<Item = (&str, &Move)> {
+        self.moves
+            .iter()
+            .flat_map(|(stack, moves)| moves.iter().map(move |moved| (stack.as_str(), moved)))
     }
 }
 
@@ -112,30 +115,26 @@ pub fn plan(adopt: &AdoptConfig, objects: &[Object], users: &[User]) -> Adoption
                 adoption.type_problems.push(problem);
             }
         }
-        let (stack_moves, from, key) = match &*object.stack {
-            "vault" => {
-                let key = match &object.spec {
-                    Spec::Namespace { .. } => object.name.clone(),
-                    Spec::Role { .. } => object.namespace.clone().unwrap_or_default(),
-                    Spec::SecretBackendRole {
-                        allowed_namespace, ..
-                    } => allowed_namespace.clone(),
-                    _ => user.to_string(),
-                };
-                (&mut adoption.vault, from.to_string(), key)
-            }
-            _ => {
-                let key = match &object.namespace {
-                    Some(namespace) => format!("{user}-{namespace}"),
-                    None => user.to_string(),
-                };
-                let from = if adopt.module_prefix.is_empty() {
-                    from.to_string()
-                } else {
-                    format!("{}.{from}", adopt.module_prefix)
-                };
-                (&mut adoption.platform, from, key)
-            }
+        // Keyed as the for_each code kept them: by namespace, by user, or
+        // `<user>-<namespace>` for what a user has in each namespace.
+        let key = match &object.spec {
+            Spec::Namespace { .. } => object.name.clone(),
+            Spec::Role { .. } => object.namespace.clone().unwrap_or_default(),
+            Spec::SecretBackendRole {
+                allowed_namespace, ..
+            } => allowed_namespace.clone(),
+            Spec::Binding { .. } | Spec::ResourceQuota { .. } => match &object.namespace {
+                Some(namespace) => format!("{user}-{namespace}"),
+                None => user.to_string(),
+            },
+            _ => user.to_string(),
+        };
+        // The RBAC objects lived in a module of their stack.
+        let in_module = matches!(object.spec, Spec::Binding { .. } | Spec::ResourceQuota { .. });
+        let from = if in_module && !adopt.module_prefix.is_empty() {
+            format!("{}.{from}", adopt.module_prefix)
+        } else {
+            from.to_string()
         };
         match old_name.map(|pattern| pattern.replace("{user}", user)) {
             Some(old) if old != object.name => adoption
@@ -148,7 +147,11 @@ pub fn plan(adopt: &AdoptConfig, objects: &[Object], users: &[User]) -> Adoption
             )),
             None => {}
         }
-        stack_moves.push(Move { from, key, to });
+        adoption
+            .moves
+            .entry(object.stack.to_string())
+            .or_default()
+            .push(Move { from, key, to });
     }
     adoption
 }
