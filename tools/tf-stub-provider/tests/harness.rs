@@ -410,14 +410,21 @@ fn a_force_new_change_plans_a_replacement() {
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&repo().join("stacks-out"), dir.path());
     assert_clean(&run(&setup, Mode::Apply, dir.path()));
-    // Same address, new object name: the entity is replaced.
+    // Same address, new object name: the entity and the secrets-engine
+    // role are replaced.
     let tenant = dir.path().join("vault/tenant-carol.tf");
     let original = std::fs::read_to_string(&tenant).unwrap();
     let entity = "  name     = \"carol\"\n";
-    assert!(original.contains(entity));
+    let backend_role = "  name                          = \"carol-deployer\"\n";
+    assert!(original.contains(entity) && original.contains(backend_role));
     std::fs::write(
         &tenant,
-        original.replace(entity, "  name     = \"carol-x\"\n"),
+        original
+            .replace(entity, "  name     = \"carol-x\"\n")
+            .replace(
+                backend_role,
+                "  name                          = \"carol-x-deployer\"\n",
+            ),
     )
     .unwrap();
     let outcomes = run(&setup, Mode::Plan, dir.path());
@@ -434,7 +441,10 @@ fn a_force_new_change_plans_a_replacement() {
         .collect();
     assert_eq!(
         replaced,
-        ["vault_identity_entity.carol"],
+        [
+            "vault_identity_entity.carol",
+            "vault_kubernetes_secret_backend_role.carol_deployer"
+        ],
         "{:?}",
         vault.actions
     );
