@@ -215,6 +215,11 @@ pub fn force_new_paths(resource_type: &str, body: &Body) -> Vec<Vec<PathStep>> {
     match resource_type {
         "vault_policy" | "vault_identity_entity" => paths.push(attribute("name")),
         "vault_kubernetes_auth_backend_role" => paths.push(attribute("role_name")),
+        // The role lives at <backend>/roles/<name>.
+        "vault_kubernetes_secret_backend_role" => {
+            paths.push(attribute("name"));
+            paths.push(attribute("backend"));
+        }
         "cloudflare_record" | "cloudflare_dns_record" => {
             paths.push(attribute("name"));
             paths.push(attribute("zone_id"));

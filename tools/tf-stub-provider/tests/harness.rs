@@ -143,10 +143,160 @@ fn the_committed_example_validates_and_plans() {
         assert_eq!((counts.change, counts.destroy), (0, 0), "{stack}");
         counts.add
     };
-    assert_eq!(additions("vault"), 17);
+    // Per tenant namespace a Role and a secrets-engine role (8), besides
+    // namespaces, policies, entities and aliases; the woodpecker stack holds
+    // only the hand-written release, the deployer being no shared account.
+    assert_eq!(additions("vault"), 21);
     assert_eq!(additions("platform"), 24);
-    assert_eq!(additions("woodpecker"), 5);
-    assert!(dir.path().join("vault/tfplan.json").is_file());
+    assert_eq!(additions("woodpecker"), 1);
+
+    let plans: BTreeMap<&str, Value> = stacks
+        .iter()
+        .map(|stack| (*stack, planned(dir.path(), stack)))
+        .collect();
+    assert_deployers(&plans["vault"], &EXAMPLE_NAMESPACES);
+    assert_no_service_account_is_bound(&plans);
+}
+
+/// The tenant namespaces of examples/k8s_users.json.
+const EXAMPLE_NAMESPACES: [&str; 4] = ["alice-dev", "alice-prod", "bob-staging", "carol"];
+
+/// The saved plan of `stack` under `root`, as `terraform show -json` printed it.
+fn planned(root: &Path, stack: &str) -> Value {
+    let path = root.join(stack).join("tfplan.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Every resource in a plan's planned values, child modules included.
+fn planned_resources(plan: &Value) -> Vec<&Value> {
+    fn walk<'a>(module: &'a Value, into: &mut Vec<&'a Value>) {
+        into.extend(module["resources"].as_array().into_iter().flatten());
+        for child in module["child_modules"].as_array().into_iter().flatten() {
+            walk(child, into);
+        }
+    }
+    let mut resources = Vec::new();
+    walk(&plan["planned_values"]["root_module"], &mut resources);
+    resources
+}
+
+/// The planned vault stack gives each of `namespaces` exactly the default
+/// deployer: a Role `<ns>-deployer` there with the default rules, and a
+/// secrets-engine role issuing tokens for that Role in that namespace only,
+/// which the tenant's policy may read; nothing else is a deployer.
+fn assert_deployers(vault: &Value, namespaces: &[&str]) {
+    let resources = planned_resources(vault);
+    let of_type = |kind: &str| -> BTreeMap<String, &Value> {
+        resources
+            .iter()
+            .filter(|resource| resource["type"] == kind)
+            .map(|resource| {
+                let values = &resource["values"];
+                let name = match kind {
+                    "kubernetes_role_v1" => &values["metadata"][0]["name"],
+                    _ => &values["name"],
+                };
+                (name.as_str().unwrap().to_string(), values)
+            })
+            .collect()
+    };
+    let roles = of_type("kubernetes_role_v1");
+    let backend_roles = of_type("vault_kubernetes_secret_backend_role");
+    let expected: Vec<String> = namespaces
+        .iter()
+        .map(|namespace| format!("{namespace}-deployer"))
+        .collect();
+    assert_eq!(
+        roles.keys().collect::<Vec<_>>(),
+        expected.iter().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        backend_roles.keys().collect::<Vec<_>>(),
+        expected.iter().collect::<Vec<_>>()
+    );
+    assert!(
+        !resources
+            .iter()
+            .any(|resource| resource["type"] == "vault_kubernetes_auth_backend_role"),
+        "no shared deployer service account in secrets-engine mode"
+    );
+    let policies: Vec<&str> = resources
+        .iter()
+        .filter(|resource| resource["type"] == "vault_policy")
+        .map(|resource| resource["values"]["policy"].as_str().unwrap())
+        .collect();
+    for namespace in namespaces {
+        let name = format!("{namespace}-deployer");
+        let role = roles[&name];
+        assert_eq!(role["metadata"][0]["namespace"], *namespace, "{name}");
+        assert_eq!(
+            role["rule"],
+            json!([
+                {"api_groups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "patch", "update"], "resource_names": null},
+                {"api_groups": [""], "resources": ["pods"], "verbs": ["get", "list"], "resource_names": null},
+            ]),
+            "{name}"
+        );
+        let backend_role = backend_roles[&name];
+        for (key, value) in [
+            ("backend", json!("kubernetes")),
+            ("allowed_kubernetes_namespaces", json!([namespace])),
+            ("kubernetes_role_type", json!("Role")),
+            // Known at plan time: it is the Role's configured name.
+            ("kubernetes_role_name", json!(name)),
+            ("token_default_ttl", json!(1800)),
+            ("token_max_ttl", json!(3600)),
+            ("allowed_kubernetes_namespace_selector", Value::Null),
+            ("service_account_name", Value::Null),
+            ("generated_role_rules", Value::Null),
+        ] {
+            assert_eq!(backend_role[key], value, "{name}: {key}");
+        }
+        let creds = format!("path \"kubernetes/creds/{name}\" {{\n  capabilities = [\"read\"]\n}}");
+        assert_eq!(
+            policies
+                .iter()
+                .filter(|policy| policy.contains(&creds))
+                .count(),
+            1,
+            "one tenant policy reads {name}'s credentials: {policies:?}"
+        );
+    }
+}
+
+/// No planned role binding, in any stack, binds a ServiceAccount; the
+/// bindings are there to be checked (users' admin and cluster-wide roles).
+fn assert_no_service_account_is_bound(plans: &BTreeMap<&str, Value>) {
+    let mut bindings = 0;
+    for (stack, plan) in plans {
+        for resource in planned_resources(plan) {
+            let values = &resource["values"];
+            let subjects = if resource["type"].as_str().unwrap().contains("role_binding") {
+                &values["subject"]
+            } else if resource["type"] == "kubernetes_manifest"
+                && values["manifest"]["kind"]
+                    .as_str()
+                    .is_some_and(|kind| kind.ends_with("RoleBinding"))
+            {
+                &values["manifest"]["subjects"]
+            } else {
+                continue;
+            };
+            bindings += 1;
+            let subjects = subjects.as_array().unwrap();
+            assert!(!subjects.is_empty(), "{stack} {}", resource["address"]);
+            for subject in subjects {
+                assert_ne!(
+                    subject["kind"], "ServiceAccount",
+                    "{stack} {} binds {subject}",
+                    resource["address"]
+                );
+            }
+        }
+    }
+    assert_eq!(bindings, 9, "role bindings planned");
 }
 
 /// Generated files alone are not a stack: the harness names what is
@@ -185,7 +335,13 @@ fn missing_hand_written_files_are_named_before_terraform_runs() {
     ] {
         assert!(factory.contains(expected), "{expected:?} in:\n{factory}");
     }
-    assert!(failure(&outcomes, "woodpecker").contains("kubernetes"));
+    // The generated woodpecker stack is only a local and an output: it
+    // needs no provider, so no hand-written file, and validates alone.
+    let woodpecker = outcomes
+        .iter()
+        .find(|outcome| outcome.stack == "woodpecker")
+        .unwrap();
+    assert_eq!(woodpecker.failure, None);
     assert!(
         !out.join("vault/.terraform").exists(),
         "terraform init ran in a stack that lacks its versions.tf"
@@ -254,14 +410,21 @@ fn a_force_new_change_plans_a_replacement() {
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&repo().join("stacks-out"), dir.path());
     assert_clean(&run(&setup, Mode::Apply, dir.path()));
-    // Same address, new object name: the entity is replaced.
+    // Same address, new object name: the entity and the secrets-engine
+    // role are replaced.
     let tenant = dir.path().join("vault/tenant-carol.tf");
     let original = std::fs::read_to_string(&tenant).unwrap();
     let entity = "  name     = \"carol\"\n";
-    assert!(original.contains(entity));
+    let backend_role = "  name                          = \"carol-deployer\"\n";
+    assert!(original.contains(entity) && original.contains(backend_role));
     std::fs::write(
         &tenant,
-        original.replace(entity, "  name     = \"carol-x\"\n"),
+        original
+            .replace(entity, "  name     = \"carol-x\"\n")
+            .replace(
+                backend_role,
+                "  name                          = \"carol-x-deployer\"\n",
+            ),
     )
     .unwrap();
     let outcomes = run(&setup, Mode::Plan, dir.path());
@@ -278,7 +441,10 @@ fn a_force_new_change_plans_a_replacement() {
         .collect();
     assert_eq!(
         replaced,
-        ["vault_identity_entity.carol"],
+        [
+            "vault_identity_entity.carol",
+            "vault_kubernetes_secret_backend_role.carol_deployer"
+        ],
         "{:?}",
         vault.actions
     );
@@ -358,10 +524,18 @@ fn a_missing_required_block_and_a_cross_type_move_fail() {
     copy_tree(&repo().join("stacks-out"), dir.path());
     assert_clean(&run(&setup, Mode::Apply, dir.path()));
     let tenant = dir.path().join("vault/tenant-carol.tf");
-    let text = std::fs::read_to_string(&tenant).unwrap().replace(
-        "resource \"kubernetes_namespace_v1\" \"carol\"",
-        "resource \"kubernetes_namespace\" \"carol\"",
-    );
+    // The resource and the deployer Role's depends_on on it.
+    let text = std::fs::read_to_string(&tenant)
+        .unwrap()
+        .replace(
+            "resource \"kubernetes_namespace_v1\" \"carol\"",
+            "resource \"kubernetes_namespace\" \"carol\"",
+        )
+        .replace(
+            "depends_on = [kubernetes_namespace_v1.carol]",
+            "depends_on = [kubernetes_namespace.carol]",
+        );
+    assert!(!text.contains("kubernetes_namespace_v1.carol"), "{text}");
     std::fs::write(
         &tenant,
         format!("{text}\nmoved {{\n  from = kubernetes_namespace_v1.carol\n  to   = kubernetes_namespace.carol\n}}\n"),
@@ -402,6 +576,8 @@ fn offboarding_releases_namespaces_and_returning_imports_them() {
     let outcomes = run(&setup, Mode::Plan, &out);
     assert_clean(&outcomes);
     let vault = actions(&outcomes, "vault");
+    let released = counts(&outcomes, "vault");
+    assert_eq!((released.destroy, released.forget), (5, 1), "{vault:?}");
     assert_eq!(
         vault["kubernetes_namespace_v1.carol"],
         ["forget"],
@@ -411,7 +587,8 @@ fn offboarding_releases_namespaces_and_returning_imports_them() {
         "vault_policy.carol",
         "vault_identity_entity.carol",
         "vault_identity_entity_alias.carol",
-        "vault_kubernetes_auth_backend_role.carol_deployer",
+        "kubernetes_role_v1.carol_deployer",
+        "vault_kubernetes_secret_backend_role.carol_deployer",
     ] {
         assert_eq!(vault[revoked], ["delete"], "{revoked}: {vault:?}");
     }
@@ -431,9 +608,11 @@ fn offboarding_releases_namespaces_and_returning_imports_them() {
         platform.values().all(|actions| actions == &["delete"]),
         "{platform:?}"
     );
+    // No binding of carol's there to delete: the release's CI admin list
+    // only loses her.
     assert_eq!(
-        actions(&outcomes, "woodpecker")["kubernetes_role_binding_v1.carol_deployer"],
-        ["delete"]
+        actions(&outcomes, "woodpecker"),
+        BTreeMap::from([("helm_release.woodpecker", vec!["update"])])
     );
     assert_clean(&run(&setup, Mode::Apply, &out));
 
@@ -448,6 +627,12 @@ fn offboarding_releases_namespaces_and_returning_imports_them() {
         "{vault:?}"
     );
     assert_eq!(counts(&outcomes, "vault").import, 1);
+    for granted in [
+        "kubernetes_role_v1.carol_deployer",
+        "vault_kubernetes_secret_backend_role.carol_deployer",
+    ] {
+        assert_eq!(vault[granted], ["create"], "{granted}: {vault:?}");
+    }
 }
 
 #[test]
@@ -531,6 +716,35 @@ resource "vault_identity_entity_alias" "namespace_owner" {
   name           = each.value.email
   mount_accessor = "auth_oidc_legacy"
   canonical_id   = vault_identity_entity.namespace_owner[each.key].id
+}
+
+resource "kubernetes_role" "user_deployer" {
+  for_each = local.namespaces
+  metadata {
+    name      = "${each.key}-deployer"
+    namespace = kubernetes_namespace.user_namespace[each.key].metadata[0].name
+  }
+  rule {
+    api_groups = ["apps"]
+    resources  = ["deployments"]
+    verbs      = ["get", "list", "patch", "update"]
+  }
+  rule {
+    api_groups = [""]
+    resources  = ["pods"]
+    verbs      = ["get", "list"]
+  }
+}
+
+resource "vault_kubernetes_secret_backend_role" "user_deployer" {
+  for_each                      = local.namespaces
+  backend                       = "kubernetes"
+  name                          = "${each.key}-deployer"
+  allowed_kubernetes_namespaces = [each.key]
+  kubernetes_role_type          = "Role"
+  kubernetes_role_name          = kubernetes_role.user_deployer[each.key].metadata[0].name
+  token_default_ttl             = 1800
+  token_max_ttl                 = 3600
 }
 "#;
 
@@ -681,7 +895,9 @@ fn adopting_a_for_each_deployment_keeps_namespaces_and_identities() {
     }
     let outcomes = run(&setup, Mode::Apply, &legacy);
     assert_clean(&outcomes);
-    assert!(counts(&outcomes, "vault").add >= 13);
+    // Per namespace (4) a namespace, a deployer Role and a secrets-engine
+    // role; per namespace-owner (3) a policy, an entity and an alias.
+    assert_eq!(counts(&outcomes, "vault").add, 21);
 
     // Switch: tenantgen's output in adoption mode takes over the state.
     let config = dir.path().join("tenantgen.hcl");
@@ -706,6 +922,8 @@ fn adopting_a_for_each_deployment_keeps_namespaces_and_identities() {
             "vault_policy.",
             "vault_identity_entity.",
             "vault_identity_entity_alias.",
+            "kubernetes_role.",
+            "vault_kubernetes_secret_backend_role.",
         ];
         if kept.iter().any(|prefix| address.starts_with(prefix)) {
             assert!(
@@ -720,6 +938,41 @@ fn adopting_a_for_each_deployment_keeps_namespaces_and_identities() {
         vault
             .keys()
             .any(|address| address.starts_with("kubernetes_namespace.")),
+        "{vault:?}"
+    );
+    // The deployer roles, keyed by namespace, are moved to tenantgen's
+    // addresses and kept.
+    let plan = planned(&out, "vault");
+    let changes = plan["resource_changes"].as_array().unwrap();
+    for namespace in EXAMPLE_NAMESPACES {
+        let deployer = format!("{}_deployer", namespace.replace('-', "_"));
+        // The Roles gain tenantgen's labels; the secrets-engine roles are
+        // the same and only move.
+        for (kind, expected) in [
+            ("kubernetes_role", "update"),
+            ("vault_kubernetes_secret_backend_role", "no-op"),
+        ] {
+            let address = format!("{kind}.{deployer}");
+            let change = changes
+                .iter()
+                .find(|change| change["address"] == address.as_str())
+                .unwrap_or_else(|| panic!("{address} is not planned: {vault:?}"));
+            assert_eq!(
+                change["previous_address"],
+                format!("{kind}.user_deployer[\"{namespace}\"]"),
+                "{address}"
+            );
+            assert_eq!(change["change"]["actions"], json!([expected]), "{address}");
+        }
+    }
+    // The counts the README quotes ("Adopting a `for_each` deployment"):
+    // in the vault stack nothing is created or destroyed.
+    assert_eq!(
+        counts(&outcomes, "vault"),
+        Counts {
+            change: 17,
+            ..Counts::default()
+        },
         "{vault:?}"
     );
     // Bindings and quotas whose names change are moved, then replaced; nothing is left behind.
@@ -745,4 +998,15 @@ fn adopting_a_for_each_deployment_keeps_namespaces_and_identities() {
             "{address}: same name, moved in place"
         );
     }
+    assert_eq!(
+        counts(&outcomes, "platform"),
+        Counts {
+            add: 22,
+            change: 2,
+            destroy: 11,
+            replace: 11,
+            ..Counts::default()
+        },
+        "{platform:?}"
+    );
 }
