@@ -361,9 +361,9 @@ pub fn rebuild_record(
             managed.insert(namespace, user.to_string());
         }
     }
-    let lifecycle = generated.iter().find(|(path, _)| {
-        path.rsplit('/').next() == Some(crate::render::LIFECYCLE_FILE)
-    });
+    let lifecycle = generated
+        .iter()
+        .find(|(path, _)| path.rsplit('/').next() == Some(crate::render::LIFECYCLE_FILE));
     let history = match lifecycle {
         Some((path, contents)) => namespace_history(path, contents)?,
         None => crate::plan::lifecycle::NamespaceHistory::default(),
@@ -543,9 +543,10 @@ fn holds_generated_namespaces(out_root: &Path) -> bool {
         .filter_map(Result::ok)
         .filter(|entry| {
             entry.file_type().is_file()
-                && entry.file_name().to_str().is_some_and(|name| {
-                    name.starts_with("tenant-") && name.ends_with(".tf")
-                })
+                && entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|name| name.starts_with("tenant-") && name.ends_with(".tf"))
         })
         .any(|entry| starts_with_marker(entry.path()))
 }

@@ -312,6 +312,7 @@ fn record(loaded: &Loaded, plan: &mut plan::Plan, hashes: BTreeMap<String, Strin
         .unwrap_or_default();
     let mut manifest = Manifest::new(&loaded.origin, &loaded.validated.tenants, hashes, history);
     manifest.grants = Some(loaded.config.grant_settings());
+    manifest.layout = Some(loaded.config.layout.to_map());
     manifest.adoption_replacements = replacements;
     manifest
 }

@@ -39,6 +39,10 @@ pub struct Manifest {
     /// What the config granted; absent in records of older versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grants: Option<GrantSettings>,
+    /// Which stack each group of objects went to (`layout`); absent in
+    /// records of older versions, which used the default layout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<BTreeMap<String, String>>,
     /// Objects an adoption moves and then replaces (`address: old -> new
     /// name`); for the summary of this render, not recorded.
     #[serde(skip)]
@@ -62,6 +66,8 @@ struct Stored {
     readopted: std::collections::BTreeSet<String>,
     #[serde(default)]
     grants: Option<GrantSettings>,
+    #[serde(default)]
+    layout: Option<BTreeMap<String, String>>,
 }
 
 impl From<Stored> for Manifest {
@@ -77,6 +83,7 @@ impl From<Stored> for Manifest {
                 readopted: stored.readopted,
             },
             grants: stored.grants,
+            layout: stored.layout,
             adoption_replacements: Vec::new(),
         }
     }
@@ -133,6 +140,7 @@ impl Manifest {
             files,
             namespaces,
             grants: None,
+            layout: None,
             adoption_replacements: Vec::new(),
         }
     }

@@ -490,7 +490,12 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
         .into_iter()
         .map(str::to_string)
         .collect();
-    let rank = |stack: &str| order.iter().position(|known| known == stack).unwrap_or(order.len());
+    let rank = |stack: &str| {
+        order
+            .iter()
+            .position(|known| known == stack)
+            .unwrap_or(order.len())
+    };
     objects.sort_by(|a, b| {
         (rank(&a.stack), &a.stack, &a.user).cmp(&(rank(&b.stack), &b.stack, &b.user))
     });
@@ -615,7 +620,9 @@ fn vault_tenant(
                     Spec::Role {
                         comment: "What a pipeline holding this namespace's deployer credentials may do, here only.",
                         rules: rules.clone(),
-                        depends_on: Some(format!("{}.{}", types.namespace, identifier(namespace))),
+                        // Another stack's namespace is there by apply order.
+                        depends_on: (config.layout.deployer == config.layout.namespaces)
+                            .then(|| format!("{}.{}", types.namespace, identifier(namespace))),
                     },
                 );
                 vault.labels = no_labels();
@@ -975,6 +982,33 @@ pub fn compare_objects(
         .kinds
         .retain(|_, counts| *counts != KindChanges::default());
     changes
+}
+
+/// Objects at the same address in another stack, counted by old and new
+/// stack: a layout change moves them, and their state must follow.
+pub fn stack_moves(before: &[Object], after: &[Object]) -> Vec<(String, String, usize)> {
+    let key = |object: &Object| (object.resource_type, object.tf.clone(), object.name.clone());
+    // App instances share addresses across the factories and never move.
+    let placed = |object: &&Object| object.resource_type != "module";
+    let old: BTreeMap<_, &str> = before
+        .iter()
+        .filter(placed)
+        .map(|object| (key(object), &*object.stack))
+        .collect();
+    let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for object in after.iter().filter(placed) {
+        if let Some(from) = old.get(&key(object))
+            && *from != &*object.stack
+        {
+            *counts
+                .entry((from.to_string(), object.stack.to_string()))
+                .or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .map(|((from, to), count)| (from, to, count))
+        .collect()
 }
 
 /// The items that occur more than once, each reported once, in input order.

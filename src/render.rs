@@ -13,16 +13,22 @@ use minijinja::{
     AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior, context,
 };
 
-use crate::escape;
 use crate::config::Group as ObjectGroup;
+use crate::escape;
 use crate::plan::{Object, Plan, Variable};
 
 /// The built-in templates, by the relative path an override uses.
 pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
     ("objects.tf.j2", include_str!("../templates/objects.tf.j2")),
     ("tenant.tf.j2", include_str!("../templates/tenant.tf.j2")),
-    ("tenantgen.tf.j2", include_str!("../templates/tenantgen.tf.j2")),
-    ("lifecycle.tf.j2", include_str!("../templates/lifecycle.tf.j2")),
+    (
+        "tenantgen.tf.j2",
+        include_str!("../templates/tenantgen.tf.j2"),
+    ),
+    (
+        "lifecycle.tf.j2",
+        include_str!("../templates/lifecycle.tf.j2"),
+    ),
     ("adopt.tf.j2", include_str!("../templates/adopt.tf.j2")),
     (
         "factory/main.tf.j2",

@@ -482,6 +482,20 @@ pub fn summary(summary: &Summary, style: Style) -> String {
             ),
         );
     }
+    let moved: Vec<String> = summary
+        .stack_moves
+        .iter()
+        .map(|(from, to, count)| {
+            style.paint(
+                YELLOW,
+                &format!(
+                    "{} from {from} to {to} (layout changed; their state must move too)",
+                    crate::problem::count(*count, "object")
+                ),
+            )
+        })
+        .collect();
+    line("stacks changed:", aligned(&moved));
     let objects = &summary.objects;
     if !objects.is_empty() {
         let kinds: Vec<String> = objects
@@ -521,7 +535,11 @@ pub fn summary(summary: &Summary, style: Style) -> String {
             .stack_order
             .iter()
             .position(|known| known == *stack)
-            .unwrap_or(if stack.as_str() == "." { known + 1 } else { known });
+            .unwrap_or(if stack.as_str() == "." {
+                known + 1
+            } else {
+                known
+            });
         (rank, stack.as_str())
     });
     let width = stacks

@@ -48,6 +48,9 @@ pub struct Summary {
     /// Set when every tenant's pipelines log in as one service account
     /// (`deployer { mode = "auth-role" }`).
     pub shared_deployer_identity: Option<String>,
+    /// Objects whose stack changes with the layout: `(from, to, count)`.
+    /// Terraform destroys and recreates them unless their state is moved.
+    pub stack_moves: Vec<(String, String, usize)>,
     /// The planned objects (Terraform blocks) this change adds, changes and
     /// destroys, compared between the plans of the last render's users and
     /// this render's.
@@ -265,17 +268,22 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
         .map(String::as_str)
         .collect();
     // The last render's plan, with the grant settings it had.
-    let previous_config = changes
-        .previous
-        .as_ref()
-        .and_then(|previous| previous.grants.as_ref())
-        .map(|grants| config.with_grant_settings(grants));
-    let before = plan::build(
-        &users_of(previous, config),
-        previous_config.as_ref().unwrap_or(config),
-    );
+    // The last render's plan, with the grant settings and layout it had.
+    let mut previous_config = config.clone();
+    if let Some(previous) = &changes.previous {
+        if let Some(grants) = &previous.grants {
+            previous_config = previous_config.with_grant_settings(grants);
+        }
+        // Records without a layout come from versions with the default one.
+        previous_config.layout = match &previous.layout {
+            Some(layout) => config.layout.with_map(layout),
+            None => crate::config::LayoutConfig::default(),
+        };
+    }
+    let before = plan::build(&users_of(previous, config), &previous_config);
     let after = plan::build(&users_of(&current.tenants, config), config);
     summary.objects = plan::compare_objects(&before.objects, &after.objects, &released);
+    summary.stack_moves = plan::stack_moves(&before.objects, &after.objects);
     if summary.has_previous_render {
         summary.access_changes = access::changes(&access::report(&before), &access::report(&after));
         summary.role_grant_changes = access::role_changes(&before, &after);
@@ -460,6 +468,12 @@ impl FileCounts {
 /// The seed's onboarding steps that happen outside Terraform, for what changed.
 fn manual_steps(summary: &Summary, changes: &Changes, config: &Config) -> Vec<String> {
     let mut steps = Vec::new();
+    for (from, to, count) in &summary.stack_moves {
+        steps.push(format!(
+            "before applying, move the state of {} from {from} to {to} (`terraform state rm` there and `import` here, or `removed` and `import` blocks); otherwise Terraform destroys them in {from} and creates them anew in {to}",
+            crate::problem::count(*count, "object")
+        ));
+    }
     for UserRole { user, role } in &summary.users_added {
         let group = match role {
             Role::NamespaceOwner => "kubernetes-namespace-owners",

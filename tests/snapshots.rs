@@ -32,7 +32,14 @@ fn config_variants_output() {
         let platform: Vec<_> = files
             .into_iter()
             .filter(|file| {
-                file.path.starts_with("platform/") || file.path.starts_with("vault/tenant-alice")
+                [
+                    "platform/",
+                    "rbac/",
+                    "vault/tenant-alice",
+                    "cloudflared/tenant-alice",
+                ]
+                .iter()
+                .any(|prefix| file.path.starts_with(prefix))
             })
             .collect();
         snapshot_files(name, &platform);

@@ -239,6 +239,19 @@ impl Group {
         Group::Ci,
     ];
 
+    /// Its key in the `layout` block.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Group::Namespaces => "namespaces",
+            Group::Vault => "vault",
+            Group::Deployer => "deployer",
+            Group::Rbac => "rbac",
+            Group::Tls => "tls",
+            Group::Dns => "dns",
+            Group::Ci => "ci",
+        }
+    }
+
     /// What a tenant file's heading says the group holds.
     pub const fn describe(self) -> &'static str {
         match self {
@@ -254,6 +267,37 @@ impl Group {
 }
 
 impl LayoutConfig {
+    /// Group name → stack, as the render record keeps it.
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        Group::ALL
+            .into_iter()
+            .map(|group| (group.name().to_string(), self.stack(group).to_string()))
+            .collect()
+    }
+
+    /// The layout a render record kept; groups it does not name keep ours.
+    pub fn with_map(&self, map: &BTreeMap<String, String>) -> LayoutConfig {
+        let mut layout = self.clone();
+        for group in Group::ALL {
+            if let Some(stack) = map.get(group.name()) {
+                *layout.stack_mut(group) = stack.clone();
+            }
+        }
+        layout
+    }
+
+    fn stack_mut(&mut self, group: Group) -> &mut String {
+        match group {
+            Group::Namespaces => &mut self.namespaces,
+            Group::Vault => &mut self.vault,
+            Group::Deployer => &mut self.deployer,
+            Group::Rbac => &mut self.rbac,
+            Group::Tls => &mut self.tls,
+            Group::Dns => &mut self.dns,
+            Group::Ci => &mut self.ci,
+        }
+    }
+
     pub fn stack(&self, group: Group) -> &str {
         match group {
             Group::Namespaces => &self.namespaces,

@@ -130,7 +130,10 @@ pub fn plan(adopt: &AdoptConfig, objects: &[Object], users: &[User]) -> Adoption
             _ => user.to_string(),
         };
         // The RBAC objects lived in a module of their stack.
-        let in_module = matches!(object.spec, Spec::Binding { .. } | Spec::ResourceQuota { .. });
+        let in_module = matches!(
+            object.spec,
+            Spec::Binding { .. } | Spec::ResourceQuota { .. }
+        );
         let from = if in_module && !adopt.module_prefix.is_empty() {
             format!("{}.{from}", adopt.module_prefix)
         } else {

@@ -142,6 +142,13 @@ pub fn config_variants() -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "layout",
+            format!(
+                "{}\nlayout {{\n  namespaces = \"vault\"\n  rbac       = \"rbac\"\n  tls        = \"rbac\"\n  dns        = \"cloudflared\"\n  ci         = \"woodpecker\"\n}}\n",
+                base.replace("mode    = \"secrets-engine\"", "mode    = \"auth-role\"")
+            ),
+        ),
+        (
             "references",
             format!(
                 "{}\nvault {{\n  oidc_accessor = \"vault_jwt_auth_backend.oidc.accessor\"\n  mount         = \"kv\"\n}}\n",
