@@ -17,10 +17,10 @@ pub mod adoption;
 pub mod lifecycle;
 
 pub use crate::config::RbacRule;
-use crate::config::{CloudflareVersion, Config, DeployerMode, Group, LayoutConfig};
+use crate::config::{CloudflareVersion, Config, DeployerMode, Group, LayoutConfig, name_from};
 use crate::escape::identifier;
 use crate::model::{Role, Tenants, User};
-use crate::names::{MANAGED_BY_LABEL, TENANT_LABEL, kubernetes_form};
+use crate::names::{MANAGED_BY_LABEL, TENANT_LABEL};
 
 /// Kubernetes labels, shared by every object of a tenant.
 pub type Labels = Arc<BTreeMap<String, String>>;
@@ -41,10 +41,11 @@ impl Stacks {
     }
 }
 
-/// Name of the read-only ClusterRole every namespace-owner is bound to.
-pub const READ_ONLY_ROLE: &str = "tenantgen-read-only";
-/// Name of the shared power-user ClusterRole.
-pub const POWER_USER_ROLE: &str = "tenantgen-power-user";
+/// Terraform name of the read-only ClusterRole every namespace-owner is
+/// bound to (its Kubernetes name is `names.read_only_role`).
+const READ_ONLY_ROLE_TF: &str = "tenantgen_read_only";
+/// Terraform name of the shared power-user ClusterRole.
+const POWER_USER_ROLE_TF: &str = "tenantgen_power_user";
 
 /// Everything a render produces, decided before anything is rendered.
 #[derive(Debug, Clone)]
@@ -398,25 +399,29 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
             "tenantgen".to_string(),
         )])),
     };
+    let names = &config.names;
     let power_user_role = config.power_user.cluster_role.is_none().then(|| {
         (
             Role::PowerUser,
-            POWER_USER_ROLE,
+            POWER_USER_ROLE_TF,
+            names.power_user_role.as_str(),
             "Cluster-wide read access for power-users: what namespace-owners read, and\npod logs. No Secrets, and no exec, attach or port-forward.",
             power_user_rules(config),
         )
     });
     let read_only_role = (
         Role::NamespaceOwner,
-        READ_ONLY_ROLE,
+        READ_ONLY_ROLE_TF,
+        names.read_only_role.as_str(),
         "Cluster-wide read access for namespace-owners. Secrets are deliberately absent,\nand so are exec, attach and port-forward.",
         read_only_rules(),
     );
-    for (role, name, comment, rules) in std::iter::once(read_only_role).chain(power_user_role) {
+    for (role, tf, name, comment, rules) in std::iter::once(read_only_role).chain(power_user_role)
+    {
         if has_role(role) {
             shared.push(
                 "kubernetes_cluster_role_v1",
-                identifier(name),
+                tf.to_string(),
                 "ClusterRole",
                 name.to_string(),
                 None,
@@ -565,14 +570,18 @@ fn vault_tenant(
         .iter()
         .filter(|_| secrets_engine)
         .map(|namespace| PolicyRule {
-            path: format!("{}/creds/{namespace}-deployer", config.deployer.mount),
+            path: format!(
+                "{}/creds/{}",
+                config.deployer.mount,
+                name_from(&config.names.deployer, &user.name, Some(namespace), true)
+            ),
             capabilities: vec!["read"],
         });
     vault.push(
         "vault_policy",
         user_tf.clone(),
         "policy",
-        format!("namespace-owner-{}", user.name),
+        name_from(&config.names.policy, &user.name, None, false),
         None,
         Spec::VaultPolicy {
             rules: data_rules
@@ -585,7 +594,7 @@ fn vault_tenant(
         "vault_identity_entity",
         user_tf.clone(),
         "entity",
-        user.name.clone(),
+        name_from(&config.names.entity, &user.name, None, false),
         None,
         Spec::Entity {
             policies: vec![user_tf.clone()],
@@ -609,7 +618,8 @@ fn vault_tenant(
             let backend = config.deployer.backend_expression();
             for namespace in &user.namespaces {
                 let role_tf = format!("{}_deployer", identifier(namespace));
-                let role_name = format!("{namespace}-deployer");
+                let role_name =
+                    name_from(&config.names.deployer, &user.name, Some(namespace), true);
                 vault.labels = tenant_labels(&user.name);
                 vault.push(
                     types.role,
@@ -649,7 +659,7 @@ fn vault_tenant(
                     "vault_kubernetes_auth_backend_role",
                     format!("{}_deployer", identifier(namespace)),
                     "auth role",
-                    format!("{namespace}-deployer"),
+                    name_from(&config.names.deployer, &user.name, Some(namespace), true),
                     None,
                     Spec::AuthRole {
                         backend: config.vault.kubernetes_backend.clone(),
@@ -681,6 +691,7 @@ fn platform_tenant(
     stacks: &Stacks,
 ) {
     let user_tf = identifier(&user.name);
+    let names = &config.names;
     let mut platform = Placement {
         objects,
         stack: stacks.of(Group::Rbac),
@@ -694,7 +705,7 @@ fn platform_tenant(
             types.role_binding,
             format!("{namespace_tf}_admin"),
             "RoleBinding",
-            format!("{}-admin", kubernetes_form(&user.name)),
+            name_from(&names.namespace_admin, &user.name, ns, true),
             ns,
             Spec::Binding {
                 cluster_role: "admin".to_string(),
@@ -705,7 +716,7 @@ fn platform_tenant(
             types.resource_quota,
             namespace_tf.clone(),
             "ResourceQuota",
-            format!("{namespace}-quota"),
+            name_from(&names.quota, &user.name, ns, true),
             ns,
             Spec::ResourceQuota {
                 hard: user
@@ -720,10 +731,10 @@ fn platform_tenant(
             "kubernetes_manifest",
             format!("{namespace_tf}_tls"),
             "Certificate",
-            format!("tls-{namespace}"),
+            name_from(&names.certificate, &user.name, ns, true),
             ns,
             Spec::Certificate {
-                secret_name: format!("tls-{namespace}"),
+                secret_name: name_from(&names.certificate, &user.name, ns, true),
                 dns_names: vec![format!("*.{namespace}.{}", config.zone)],
                 issuer: config.tls.issuer.clone(),
                 issuer_kind: config.tls.issuer_kind.clone(),
@@ -735,7 +746,7 @@ fn platform_tenant(
                 "kubernetes_network_policy_v1",
                 namespace_tf.clone(),
                 "NetworkPolicy",
-                "tenantgen-isolation".to_string(),
+                name_from(&names.network_policy, &user.name, ns, true),
                 ns,
                 Spec::NetworkPolicy {
                     allow_from_namespaces: policy.allow_from_namespaces.clone(),
@@ -747,7 +758,7 @@ fn platform_tenant(
                 "kubernetes_limit_range_v1",
                 namespace_tf.clone(),
                 "LimitRange",
-                "tenantgen-defaults".to_string(),
+                name_from(&names.limit_range, &user.name, ns, true),
                 ns,
                 Spec::LimitRange {
                     default_cpu: limits.default_cpu.clone(),
@@ -758,23 +769,29 @@ fn platform_tenant(
             );
         }
     }
-    let (suffix, cluster_role) = match user.role {
-        Role::NamespaceOwner => ("read-only", READ_ONLY_ROLE),
+    let names = &config.names;
+    let (suffix, pattern, cluster_role) = match user.role {
+        Role::NamespaceOwner => (
+            "read_only",
+            &names.read_only_binding,
+            names.read_only_role.as_str(),
+        ),
         Role::PowerUser => (
-            "power-user",
+            "power_user",
+            &names.power_user_binding,
             config
                 .power_user
                 .cluster_role
                 .as_deref()
-                .unwrap_or(POWER_USER_ROLE),
+                .unwrap_or(&names.power_user_role),
         ),
-        Role::Admin => ("cluster-admin", "cluster-admin"),
+        Role::Admin => ("cluster_admin", &names.admin_binding, "cluster-admin"),
     };
     platform.push(
         types.cluster_role_binding,
-        format!("{user_tf}_{}", identifier(suffix)),
+        format!("{user_tf}_{suffix}"),
         "ClusterRoleBinding",
-        format!("{}-{suffix}", kubernetes_form(&user.name)),
+        name_from(pattern, &user.name, None, true),
         None,
         Spec::Binding {
             cluster_role: cluster_role.to_string(),
@@ -820,7 +837,7 @@ fn woodpecker_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, st
             "kubernetes_role_binding_v1",
             format!("{}_deployer", identifier(namespace)),
             "RoleBinding",
-            format!("{namespace}-deployer"),
+            name_from(&config.names.deployer, &user.name, Some(namespace), true),
             Some(namespace),
             Spec::Binding {
                 cluster_role: "edit".to_string(),

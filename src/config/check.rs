@@ -115,6 +115,20 @@ pub(super) fn expression<'de, D: Deserializer<'de>>(deserializer: D) -> Result<S
     })
 }
 
+/// A Vault policy or entity name: printable, no `/`, quotes or spaces.
+fn vault_name(name: &str) -> Result<(), String> {
+    if !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@' | b'+'))
+    {
+        Ok(())
+    } else {
+        Err("is not a Vault name: use letters, digits, `-`, `_`, `.`, `@` and `+`".into())
+    }
+}
+
 /// A stack directory under the output root: plain relative segments.
 pub(super) fn stack<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     checked(deserializer, |path| {
@@ -387,6 +401,47 @@ pub(super) fn across_keys(config: &Config) -> Vec<Problem> {
                 deployer.ttl_seconds, deployer.max_ttl_seconds
             ),
         ));
+    }
+    for (pattern, text) in config.names.patterns() {
+        let subject = format!("names.{}", pattern.key);
+        let mut rest = text.to_string();
+        for placeholder in pattern.placeholders {
+            rest = rest.replace(placeholder, "");
+        }
+        if rest.contains(['{', '}']) {
+            problems.push(Problem::new(
+                &subject,
+                format!(
+                    "{text:?} has an unknown placeholder; it may use {}",
+                    if pattern.placeholders.is_empty() {
+                        "none".to_string()
+                    } else {
+                        pattern.placeholders.join(" and ")
+                    }
+                ),
+            ));
+            continue;
+        }
+        if let Some(missing) = pattern.required.iter().find(|p| !text.contains(*p)) {
+            problems.push(Problem::new(
+                &subject,
+                format!("{text:?} lacks {missing}, so two tenants' objects would share its name"),
+            ));
+            continue;
+        }
+        // The pattern with placeholders filled in must be a valid name.
+        let sample = super::name_from(text, "user", Some("namespace"), pattern.kubernetes);
+        let valid = if pattern.kubernetes {
+            names::check_dns_name(&sample).map(|()| ())
+        } else {
+            vault_name(&sample)
+        };
+        if let Err(problem) = valid {
+            problems.push(Problem::new(
+                &subject,
+                format!("{text:?} does not give a valid name: {sample:?} {problem}"),
+            ));
+        }
     }
     for stack in config.layout.stacks() {
         if let Some(app) = config

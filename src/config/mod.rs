@@ -58,6 +58,7 @@ block! {
         pub vault: VaultConfig = VaultConfig::default(),
         pub identity: IdentityConfig = IdentityConfig::default(),
         pub layout: LayoutConfig = LayoutConfig::default(),
+        pub names: NamesConfig = NamesConfig::default(),
         pub deployer: DeployerConfig = DeployerConfig::default(),
         pub power_user: PowerUserConfig = PowerUserConfig::default(),
         /// A `quota_defaults` block changes only the entries it sets.
@@ -186,6 +187,91 @@ impl TryFrom<String> for VaultAuth {
 block! {
     pub struct IdentityConfig {
         pub require_email: bool = false,
+    }
+}
+
+block! {
+    /// The name of every Kubernetes and Vault object tenantgen creates, as a
+    /// pattern: `{user}` is the username (with `_` written `-` in
+    /// Kubernetes names), `{namespace}` the tenant namespace.
+    pub struct NamesConfig {
+        pub policy: String = "namespace-owner-{user}".into(),
+        pub entity: String = "{user}".into(),
+        /// The deployer's Role and Vault role in each namespace.
+        pub deployer: String = "{namespace}-deployer".into(),
+        /// The RoleBinding that makes a namespace-owner admin of a namespace.
+        pub namespace_admin: String = "{user}-admin".into(),
+        pub quota: String = "{namespace}-quota".into(),
+        /// The Certificate and its Secret.
+        pub certificate: String = "tls-{namespace}".into(),
+        pub read_only_binding: String = "{user}-read-only".into(),
+        pub power_user_binding: String = "{user}-power-user".into(),
+        pub admin_binding: String = "{user}-cluster-admin".into(),
+        pub read_only_role: String = "tenantgen-read-only".into(),
+        pub power_user_role: String = "tenantgen-power-user".into(),
+        pub network_policy: String = "tenantgen-isolation".into(),
+        pub limit_range: String = "tenantgen-defaults".into(),
+    }
+}
+
+/// Which placeholders a name pattern may use, and which it must use so
+/// that the names it gives are unique where they must be.
+pub struct NamePattern {
+    pub key: &'static str,
+    pub placeholders: &'static [&'static str],
+    pub required: &'static [&'static str],
+    /// Kubernetes or Vault, for the check of what it gives.
+    pub kubernetes: bool,
+}
+
+impl NamesConfig {
+    pub fn patterns(&self) -> [(&NamePattern, &str); 13] {
+        const USER: &[&str] = &["{user}"];
+        const BOTH: &[&str] = &["{user}", "{namespace}"];
+        const NONE: &[&str] = &[];
+        const NAMESPACE: &[&str] = &["{namespace}"];
+        macro_rules! pattern {
+            ($key:ident, $placeholders:expr, $required:expr, $kubernetes:expr) => {
+                (
+                    &NamePattern {
+                        key: stringify!($key),
+                        placeholders: $placeholders,
+                        required: $required,
+                        kubernetes: $kubernetes,
+                    },
+                    self.$key.as_str(),
+                )
+            };
+        }
+        [
+            pattern!(policy, USER, USER, false),
+            pattern!(entity, USER, USER, false),
+            pattern!(deployer, BOTH, NAMESPACE, true),
+            pattern!(namespace_admin, BOTH, NONE, true),
+            pattern!(quota, BOTH, NONE, true),
+            pattern!(certificate, BOTH, NONE, true),
+            pattern!(read_only_binding, USER, USER, true),
+            pattern!(power_user_binding, USER, USER, true),
+            pattern!(admin_binding, USER, USER, true),
+            pattern!(read_only_role, NONE, NONE, true),
+            pattern!(power_user_role, NONE, NONE, true),
+            pattern!(network_policy, BOTH, NONE, true),
+            pattern!(limit_range, BOTH, NONE, true),
+        ]
+    }
+}
+
+/// A name from a pattern: `{user}` in Kubernetes names has `_` written `-`.
+pub fn name_from(pattern: &str, user: &str, namespace: Option<&str>, kubernetes: bool) -> String {
+    let user = if kubernetes {
+        crate::names::kubernetes_form(user)
+    } else {
+        std::borrow::Cow::Borrowed(user)
+    };
+    let named = pattern.replace("{user}", &user);
+    match namespace {
+        Some(namespace) => named.replace("{namespace}", namespace),
+        None => named,
     }
 }
 
