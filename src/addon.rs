@@ -36,7 +36,7 @@ pub fn load_templates(addons: &mut BTreeMap<String, AddonConfig>) -> Vec<Problem
         match read_template(&addon.template) {
             Ok(source) => {
                 let mut env = render::environment();
-                match env.add_template_owned(template_name(name), source.clone()) {
+                match env.add_template_owned(template_name(addon), source.clone()) {
                     Ok(()) => addon.source = source,
                     Err(err) => problems.push(Problem::new(
                         subject,
@@ -90,20 +90,20 @@ fn minijinja_message(err: &minijinja::Error) -> String {
     message
 }
 
-/// The add-on's template in the environment; no built-in name starts so.
-fn template_name(name: &str) -> String {
-    format!("addon.{name}")
+/// The add-on's template in the environment: its file, which errors name.
+fn template_name(addon: &AddonConfig) -> String {
+    addon.template.display().to_string()
 }
 
 /// The template that renders a per-namespace add-on once for each of the
 /// user's namespaces, one after the other.
-fn namespaces_template_name(name: &str) -> String {
-    format!("addon.{name}.namespaces")
+fn namespaces_template_name(addon: &AddonConfig) -> String {
+    format!("{} (once per namespace)", template_name(addon))
 }
 
 /// Adds every add-on's template to the environment of the built-in ones.
 pub fn register(templates: &mut Templates, config: &Config) -> Result<()> {
-    for (name, addon) in &config.addons {
+    for addon in config.addons.values() {
         let compiled = |err: minijinja::Error| {
             anyhow!(
                 "add-on template {} does not compile: {}",
@@ -112,7 +112,7 @@ pub fn register(templates: &mut Templates, config: &Config) -> Result<()> {
             )
         };
         templates
-            .add_addon(template_name(name), addon.source.clone())
+            .add_addon(template_name(addon), addon.source.clone())
             .map_err(compiled)?;
         if addon.scope == AddonScope::Namespace {
             // `include` renders the add-on with this template's context, the
@@ -122,10 +122,10 @@ pub fn register(templates: &mut Templates, config: &Config) -> Result<()> {
             // the one after the last).
             let each = format!(
                 "{{% for namespace in user.namespaces %}}{{% include {:?} %}}\n\n\n{{% endfor %}}",
-                template_name(name)
+                template_name(addon)
             );
             templates
-                .add_addon(namespaces_template_name(name), each)
+                .add_addon(namespaces_template_name(addon), each)
                 .map_err(compiled)?;
         }
     }
@@ -181,7 +181,7 @@ pub fn jobs<'a>(config: &'a Config, tenants: &'a Tenants) -> Vec<Job<'a>> {
             AddonScope::Stack => {
                 jobs.push(Job::new(
                     stack_file(&addon.stack, name),
-                    template_name(name),
+                    template_name(addon),
                     move || {
                         let users: Vec<Value> = covered().map(user_value).collect();
                         context! { users, zone }
@@ -190,8 +190,8 @@ pub fn jobs<'a>(config: &'a Config, tenants: &'a Tenants) -> Vec<Job<'a>> {
             }
             AddonScope::User | AddonScope::Namespace => {
                 let template = match addon.scope {
-                    AddonScope::Namespace => namespaces_template_name(name),
-                    _ => template_name(name),
+                    AddonScope::Namespace => namespaces_template_name(addon),
+                    _ => template_name(addon),
                 };
                 for user in covered() {
                     jobs.push(Job::new(

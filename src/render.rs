@@ -102,8 +102,17 @@ impl Templates {
         Ok(Templates { env, overridden })
     }
 
-    /// Adds an operator's add-on template (src/addon.rs) under `name`.
+    /// Adds an operator's add-on template (src/addon.rs) under `name`,
+    /// which must not be a built-in template's.
     pub fn add_addon(&mut self, name: String, source: String) -> Result<(), Error> {
+        if self.env.get_template(&name).is_ok() {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "{name} is the name of a built-in template; give the add-on's file another path"
+                ),
+            ));
+        }
         self.env.add_template_owned(name, source)
     }
 
@@ -117,7 +126,7 @@ impl Templates {
                 source = cause.source();
             }
             anyhow::anyhow!(
-                "{message}\nif you override templates with --templates, fix that template"
+                "{message}\nif it is an add-on template, or you override templates with --templates, fix that template"
             )
         })
     }

@@ -43,33 +43,29 @@ moved {
 }
 "#;
 
-/// Per namespace: its transit key.
+/// Per namespace: its transit key (as in the README).
 const SOPS_KEY: &str = r#"resource "vault_transit_secret_backend_key" "sops_state_{{ namespace|raw_name }}" {
-  backend = "transit"
-  name = {{ "sops-state-" ~ namespace }}
+  backend = vault_mount.transit.path
+  name    = {{ "sops-state-" ~ namespace }}
 }
 
 moved {
   from = vault_transit_secret_backend_key.sops_user_stack[{{ namespace }}]
-  to = vault_transit_secret_backend_key.sops_state_{{ namespace|raw_name }}
+  to   = vault_transit_secret_backend_key.sops_state_{{ namespace|raw_name }}
 }
 "#;
 
-/// Once per stack: every user's role and namespaces, by email, for the portal.
+/// Once per stack: every user's role and namespaces, by email, for the
+/// portal (as in the README).
 const USER_ROLES: &str = r#"resource "kubernetes_config_map_v1" "k8s_user_roles" {
   metadata {
-    name = "k8s-user-roles"
+    name      = "k8s-user-roles"
     namespace = "k8s-portal"
   }
-
   data = {
     "users.json" = jsonencode({
 {% for user in users %}
-      {{ user.email }} = {
-        role = {{ user.role }}
-        namespaces = {{ user.namespaces }}
-        cpu = {{ user.quota.cpu }}
-      }
+      {{ user.email }} = { role = {{ user.role }}, namespaces = {{ user.namespaces }} }
 {% endfor %}
     })
   }
@@ -183,24 +179,25 @@ fn addons_render_per_user_per_namespace_and_per_stack() {
         ),
         "{keys}"
     );
-    assert!(keys.contains("\"sops_state_alice-dev\" {\n  backend = \"transit\"\n  name    = \"sops-state-alice-dev\"\n}\n"), "{keys}");
+    assert!(keys.contains("\"sops_state_alice-dev\" {\n  backend = vault_mount.transit.path\n  name    = \"sops-state-alice-dev\"\n}\n"), "{keys}");
     assert!(
         keys.contains("from = vault_transit_secret_backend_key.sops_user_stack[\"alice-prod\"]"),
         "{keys}"
     );
     // Once per stack: every user, any role.
     let roles = read(root, "rbac/addon-user_roles.tf");
-    for email in ["carol@example.com", "dave@example.com", "erin@example.com"] {
-        assert!(
-            roles.contains(&format!("      \"{email}\" = {{\n")),
-            "{email} not in\n{roles}"
-        );
+    for (email, role, namespaces) in [
+        ("carol@example.com", "namespace-owner", "[\"carol\"]"),
+        ("dave@example.com", "power-user", "[]"),
+        ("erin@example.com", "admin", "[]"),
+    ] {
+        // The formatter aligns the `=` of the entries.
+        let entry = format!("\"{email}\" = {{ role = \"{role}\", namespaces = {namespaces} }}");
+        let found = roles
+            .lines()
+            .any(|line| line.split_whitespace().collect::<Vec<_>>().join(" ") == entry);
+        assert!(found, "{entry:?} not in\n{roles}");
     }
-    assert!(
-        roles.contains("        role       = \"power-user\"\n"),
-        "{roles}"
-    );
-    assert!(roles.contains("        cpu        = \"3\"\n"), "{roles}");
 
     // The render record lists them; check agrees; terraform fmt changes nothing.
     let record = read(root, ".tenantgen.json");
@@ -355,7 +352,7 @@ fn a_moved_block_to_an_address_the_file_does_not_declare_is_refused() {
 fn addon_values_print_as_escaped_literals() {
     // Values are data, never code: a string holding `${` and `"` prints
     // quoted and escaped, and raw_name refuses what is not a name.
-    let literal = "resource \"vault_policy\" \"x_{{ user.name|raw_name }}\" {\n  name   = {{ user.email ~ \"${var.secret}\\\"\" }}\n  policy = {{ user.domains }}\n}\n";
+    let literal = "resource \"vault_policy\" \"x_{{ user.name|raw_name }}\" {\n  name   = {{ user.email ~ \"${var.secret}\\\"\" }}\n  policy = {{ user.domains }}\n  cpu    = {{ user.quota.cpu }}\n}\n";
     let dir = workspace_with(
         "\naddon \"lit\" {\n  template = \"addons/lit.tf.j2\"\n  for      = \"user\"\n  roles    = [\"admin\"]\n  stack    = \"vault\"\n}\n",
         &[("lit.tf.j2", literal)],
@@ -363,7 +360,9 @@ fn addon_values_print_as_escaped_literals() {
     tenantgen(dir.path(), "render --yes").succeeds();
     let text = read(dir.path(), "vault/addon-lit-erin.tf");
     assert!(
-        text.contains("  name   = \"erin@example.com$${var.secret}\\\"\"\n  policy = []\n"),
+        text.contains(
+            "  name   = \"erin@example.com$${var.secret}\\\"\"\n  policy = []\n  cpu    = \"2\"\n"
+        ),
         "{text}"
     );
 
@@ -455,4 +454,20 @@ addon "typo" {
     tenantgen(dir.path(), "validate")
         .exits(1)
         .stderr_has("addon.missing.template");
+}
+
+#[test]
+fn two_moves_of_one_address_are_refused() {
+    // Every user's file moves the same old address.
+    let twice = "resource \"vault_policy\" \"p_{{ user.name|raw_name }}\" {\n  name   = {{ user.name }}\n  policy = \"\"\n}\n\nmoved {\n  from = vault_policy.legacy\n  to   = vault_policy.p_{{ user.name|raw_name }}\n}\n";
+    let dir = workspace_with(
+        "\naddon \"twice\" {\n  template = \"addons/twice.tf.j2\"\n  for      = \"user\"\n  roles    = [\"power-user\", \"admin\"]\n  stack    = \"vault\"\n}\n",
+        &[("twice.tf.j2", twice)],
+    );
+    refused(
+        dir.path(),
+        &[
+            "vault/addon-twice-erin.tf: moved block from vault_policy.legacy, which vault/addon-twice-dave.tf moves too",
+        ],
+    );
 }
