@@ -7,12 +7,14 @@
 //! render record). What they declare is checked against the plan before
 //! anything is written ([`check`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 use std::path::Path;
 
 use anyhow::{Result, anyhow};
 use minijinja::Value;
 use minijinja::context;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::config::{AddonConfig, AddonScope, Config};
@@ -349,29 +351,34 @@ fn builtin_file(plan: &Plan, object: &Object) -> String {
 /// address no other `moved` block in the stack names.
 pub fn check(plan: &Plan, mut files: Vec<Declared>) -> Result<(), Problems> {
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    // (stack, address) → the file that declares it.
-    let mut owners: HashMap<(String, String), String> = HashMap::new();
     let mut problems = Vec::new();
+    // (stack, address) → the file that declares it.
+    let mut owners: FxHashMap<(&str, &str), &str> = FxHashMap::default();
     for file in &files {
         for address in &file.addresses {
-            let key = (file.stack.clone(), address.clone());
-            if let Some(other) = owners.get(&key) {
-                problems.push(clash(&file.path, address, other, "add-on file"));
-            } else {
-                owners.insert(key, file.path.clone());
+            match owners.entry((&file.stack, address)) {
+                Entry::Occupied(other) => {
+                    problems.push(clash(&file.path, address, other.get(), "add-on file"));
+                }
+                Entry::Vacant(entry) => {
+                    entry.insert(&file.path);
+                }
             }
         }
     }
-    for object in &plan.objects {
-        let key = (object.stack.to_string(), object.address());
-        if let Some(file) = owners.get(&key) {
-            let generated = builtin_file(plan, object);
-            problems.push(clash(file, &key.1, &generated, "tenantgen file"));
+    if !owners.is_empty() {
+        for object in &plan.objects {
+            let address = object.address();
+            if let Some(file) = owners.get(&(&*object.stack, address.as_str())) {
+                let generated = builtin_file(plan, object);
+                problems.push(clash(file, &address, &generated, "tenantgen file"));
+            }
         }
     }
     // (stack, from) → the file of the `moved` block; tenantgen's adoption first.
-    let mut moved_from: HashMap<(String, String), String> = HashMap::new();
-    if let Some(adoption) = &plan.adoption {
+    let mut moved_from: FxHashMap<(String, String), String> = FxHashMap::default();
+    let moves = files.iter().any(|file| !file.moves.is_empty());
+    if let (true, Some(adoption)) = (moves, &plan.adoption) {
         for (stack, moved) in adoption.moves() {
             let from = format!("{}[{}]", moved.from, escape::quoted(&moved.key));
             moved_from.insert(
@@ -422,4 +429,40 @@ fn clash(path: &str, address: &str, other: &str, what: &str) -> Problem {
         path,
         format!("declares {address}, which {what} {other} declares too in the same stack"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(text: &str) -> hcl::Expression {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn addresses_read_as_the_built_in_moved_blocks_write_them() {
+        assert_eq!(
+            address_text(&parsed(r#"module.rbac.kubernetes_role_binding.x["a-b"]"#)),
+            r#"module.rbac.kubernetes_role_binding.x["a-b"]"#
+        );
+        assert_eq!(
+            address_text(&parsed("vault_policy.p[0]")),
+            "vault_policy.p[0]"
+        );
+    }
+
+    #[test]
+    fn a_move_lands_in_its_resource_or_module() {
+        let block = |text: &str| block_of(&parsed(text));
+        assert_eq!(block("vault_policy.p"), Some("vault_policy.p".into()));
+        assert_eq!(
+            block(r#"vault_policy.p["k"]"#),
+            Some("vault_policy.p".into())
+        );
+        assert_eq!(
+            block(r#"module.m["k"].vault_policy.p"#),
+            Some("module.m".into())
+        );
+        assert_eq!(block("\"vault_policy.p\""), None);
+    }
 }

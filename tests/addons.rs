@@ -471,3 +471,50 @@ fn two_moves_of_one_address_are_refused() {
         ],
     );
 }
+
+#[test]
+fn a_move_that_tenantgen_adoption_makes_too_is_refused() {
+    // With an adopt block, tenantgen moves each namespace from the
+    // for_each address itself.
+    let again = "resource \"vault_policy\" \"ns_{{ namespace|raw_name }}\" {\n  name   = {{ namespace }}\n  policy = \"\"\n}\n\nmoved {\n  from = kubernetes_namespace.user_namespace[{{ namespace }}]\n  to   = vault_policy.ns_{{ namespace|raw_name }}\n}\n";
+    let dir = workspace_with(
+        "\nadopt {}\n\naddon \"again\" {\n  template = \"addons/again.tf.j2\"\n  for      = \"namespace\"\n  stack    = \"vault\"\n}\n",
+        &[("again.tf.j2", again)],
+    );
+    refused(
+        dir.path(),
+        &[
+            "vault/addon-again-bob.tf: moved block from kubernetes_namespace.user_namespace[\"bob-staging\"], which vault/tenantgen-adopt.tf moves too",
+        ],
+    );
+}
+
+#[test]
+fn the_one_file_at_a_time_pipeline_makes_the_same_addon_files() {
+    // `tenantgen::generate` (one thread, file by file) against the binary's
+    // render (every core).
+    let dir = addon_workspace();
+    let root = dir.path();
+    let options = tenantgen::Options {
+        working_dir: root.to_path_buf(),
+        ..Default::default()
+    };
+    let loaded = tenantgen::load(&options).unwrap();
+    let generated = tenantgen::generate(&loaded, None).unwrap();
+    tenantgen(root, "render --yes").succeeds();
+    let written = tree(&root.join("stacks-out"));
+    let addon_files: Vec<_> = generated
+        .files
+        .iter()
+        .filter(|file| file.path.contains("/addon-"))
+        .collect();
+    assert_eq!(addon_files.len(), 7);
+    for file in addon_files {
+        assert_eq!(
+            String::from_utf8_lossy(&written[&file.path]),
+            file.contents,
+            "{}",
+            file.path
+        );
+    }
+}
