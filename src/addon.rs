@@ -216,7 +216,8 @@ pub fn jobs<'a>(config: &'a Config, tenants: &'a Tenants) -> Vec<Job<'a>> {
 pub struct Declared {
     path: String,
     stack: String,
-    /// `type.name`, `data.type.name` and `module.name`.
+    /// `type.name`, `data.type.name`, `module.name`, `var.name`,
+    /// `output.name` and `local.name`: what a stack may declare once.
     addresses: Vec<String>,
     moves: Vec<Move>,
 }
@@ -259,6 +260,14 @@ pub fn verify(rendered: RenderedFile) -> Result<Option<(GeneratedFile, Declared)
             ("resource", [kind, name]) => declared.addresses.push(format!("{kind}.{name}")),
             ("data", [kind, name]) => declared.addresses.push(format!("data.{kind}.{name}")),
             ("module", [name]) => declared.addresses.push(format!("module.{name}")),
+            ("variable", [name]) => declared.addresses.push(format!("var.{name}")),
+            ("output", [name]) => declared.addresses.push(format!("output.{name}")),
+            ("locals", []) => declared.addresses.extend(
+                block
+                    .body()
+                    .attributes()
+                    .map(|attribute| format!("local.{}", attribute.key())),
+            ),
             ("moved", []) => {
                 let end = |key: &str| {
                     block
@@ -346,7 +355,8 @@ fn builtin_file(plan: &Plan, object: &Object) -> String {
 }
 
 /// The plan-wide check of add-on files: every address they declare is
-/// unique in its stack, among add-on files and tenantgen's own objects, and
+/// unique in its stack, among add-on files and tenantgen's own objects and
+/// variables, and
 /// every `moved` block moves to an address its own file declares, from an
 /// address no other `moved` block in the stack names.
 pub fn check(plan: &Plan, mut files: Vec<Declared>) -> Result<(), Problems> {
@@ -372,6 +382,15 @@ pub fn check(plan: &Plan, mut files: Vec<Declared>) -> Result<(), Problems> {
             if let Some(file) = owners.get(&(&*object.stack, address.as_str())) {
                 let generated = builtin_file(plan, object);
                 problems.push(clash(file, &address, &generated, "tenantgen file"));
+            }
+        }
+        for (stack, variables) in &plan.variables {
+            for variable in variables {
+                let address = format!("var.{}", variable.name);
+                if let Some(file) = owners.get(&(*stack, address.as_str())) {
+                    let generated = format!("{stack}/{}", render::SHARED_FILE);
+                    problems.push(clash(file, &address, &generated, "tenantgen file"));
+                }
             }
         }
     }

@@ -518,3 +518,21 @@ fn the_one_file_at_a_time_pipeline_makes_the_same_addon_files() {
         );
     }
 }
+
+#[test]
+fn a_variable_declared_per_user_or_by_tenantgen_is_refused() {
+    // tenantgen's vault stack declares var.tenantgen_oidc_accessor, and a
+    // per-user template declares its variable once per user.
+    let variables = "variable \"tenantgen_oidc_accessor\" {\n  type = string\n}\n\nvariable \"portal\" {\n  type = string\n}\n";
+    let dir = workspace_with(
+        "\naddon \"vars\" {\n  template = \"addons/vars.tf.j2\"\n  for      = \"user\"\n  roles    = [\"power-user\", \"admin\"]\n  stack    = \"vault\"\n}\n",
+        &[("vars.tf.j2", variables)],
+    );
+    refused(
+        dir.path(),
+        &[
+            "vault/addon-vars-dave.tf: declares var.tenantgen_oidc_accessor, which tenantgen file vault/tenantgen.tf declares too",
+            "vault/addon-vars-erin.tf: declares var.portal, which add-on file vault/addon-vars-dave.tf declares too",
+        ],
+    );
+}
