@@ -8,6 +8,7 @@ mod common;
 
 use std::path::Path;
 
+use common::schema::Schemas;
 use common::{edit_users, example_workspace, tenantgen, terraform_fmt_check, tree};
 
 /// Per namespace-owner: the SOPS policy over the transit keys of their
@@ -213,6 +214,15 @@ fn addons_render_per_user_per_namespace_and_per_stack() {
         String::from_utf8_lossy(&fmt.stdout),
         String::from_utf8_lossy(&fmt.stderr)
     );
+    // The blocks fit the providers' schemas, references included, with the
+    // transit mount the deployment writes by hand.
+    std::fs::write(
+        root.join("stacks-out/vault/transit.tf"),
+        "resource \"vault_mount\" \"transit\" {\n  path = \"transit\"\n  type = \"transit\"\n}\n",
+    )
+    .unwrap();
+    let problems = Schemas::load().check_tree(&root.join("stacks-out"));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]
