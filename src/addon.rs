@@ -164,12 +164,12 @@ fn user_value(user: &User) -> Value {
 }
 
 /// The file of `user`'s rendering of add-on `name` in `stack`.
-pub fn user_file(stack: &str, name: &str, user: &str) -> String {
+fn user_file(stack: &str, name: &str, user: &str) -> String {
     format!("{stack}/addon-{name}-{user}.tf")
 }
 
 /// The file of a per-stack add-on.
-pub fn stack_file(stack: &str, name: &str) -> String {
+fn stack_file(stack: &str, name: &str) -> String {
     format!("{stack}/addon-{name}.tf")
 }
 

@@ -441,6 +441,14 @@ addon "typo" {
   stack    = "vault"
   role     = ["admin"]
 }
+
+addon {
+  template = "addons/ok.tf.j2"
+}
+
+addon "typo" {
+  template = "addons/ok.tf.j2"
+}
 "#;
     let dir = workspace_with(
         config,
@@ -451,6 +459,7 @@ addon "typo" {
         .exits(1)
         .stderr_has("addon.bad-name: the add-on name must start with a lowercase letter")
         .stderr_has("addon.scope.for: must be \"user\", \"namespace\" or \"stack\", not \"tenant\"")
+        .stderr_lacks("addon.scope.for: is missing")
         .stderr_has("addon.escape.stack: \"../elsewhere\" is not a stack directory")
         .stderr_has("addon.roles.roles: \"owner\" is not a role")
         .stderr_has("addon.missing.template: cannot read ")
@@ -458,7 +467,9 @@ addon "typo" {
         .stderr_has("addon.broken.template: ")
         .stderr_has("broken.tf.j2 does not compile")
         .stderr_has("addon.nostack.stack: is missing")
-        .stderr_has("addon.typo.role: unknown key; did you mean `roles`?");
+        .stderr_has("addon.typo.role: unknown key; did you mean `roles`?")
+        .stderr_has("addon: needs exactly one label, its name: addon \"sops\" { ... }")
+        .stderr_has("addon.typo: is configured twice; keep one block");
     assert_eq!(tree(dir.path()), before);
 
     tenantgen(dir.path(), "validate")

@@ -167,11 +167,11 @@ fn deserialize(mut value: Map<String, Value>, problems: &mut Vec<Problem>) -> Co
                 Segment::Seq { .. } | Segment::Enum { .. } | Segment::Unknown => None,
             })
             .collect();
-        problems.push(problem(
-            &path_text(error.path()),
-            &keys,
-            &error.inner().to_string(),
-        ));
+        let found = problem(&path_text(error.path()), &keys, &error.inner().to_string());
+        // A required key reported and removed is then missing: said once.
+        if !problems.iter().any(|known| known.subject == found.subject) {
+            problems.push(found);
+        }
         if !remove(&mut value, &keys) {
             // The mistake is in no key: nothing smaller to read again.
             return Config::default();
