@@ -129,7 +129,9 @@ fn read(root: &Path, path: &str) -> String {
 fn addons_render_per_user_per_namespace_and_per_stack() {
     let dir = addon_workspace();
     let root = dir.path();
-    tenantgen(root, "render --yes").succeeds();
+    tenantgen(root, "render --yes")
+        .succeeds()
+        .stdout_has("then rbac\n");
     let files = tree(&root.join("stacks-out"));
     let addon_files: Vec<&str> = files
         .keys()
