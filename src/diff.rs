@@ -619,13 +619,17 @@ fn not_a_file(path: &str, entry: Entry, previous: Option<&Manifest>) -> Option<&
     }
 }
 
-/// The names tenantgen gives its files (src/render.rs): `tenant-<user>.tf`,
-/// `tenantgen*.tf`, `<app>/factory/main.tf` and the render record.
+/// The names tenantgen gives its files (src/render.rs, src/addon.rs):
+/// `tenant-<user>.tf`, `tenantgen*.tf`, `addon-*.tf`, `<app>/factory/main.tf`
+/// and the render record.
 fn named_like_generated(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     path == manifest::PATH
         || path.ends_with("/factory/main.tf")
-        || (name.ends_with(".tf") && (name.starts_with("tenant-") || name.starts_with("tenantgen")))
+        || (name.ends_with(".tf")
+            && (name.starts_with("tenant-")
+                || name.starts_with("tenantgen")
+                || name.starts_with("addon-")))
 }
 
 /// `.tf` files and the render record: the only files tenantgen may own.

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 
 pub mod access;
+pub mod addon;
 pub mod cli;
 pub mod config;
 pub mod confine;
@@ -176,14 +177,22 @@ pub fn generate_each(
     templates_dir: Option<&Path>,
     mut emit: impl FnMut(GeneratedFile) -> Result<()>,
 ) -> Result<Manifest> {
-    let templates = render::Templates::load(templates_dir)?;
+    let templates = templates(loaded, templates_dir)?;
     let mut plan = plan_checked(loaded)?;
+    let (jobs, first_addon) = jobs(loaded, &plan);
     let mut hashes = BTreeMap::new();
-    render::render(&plan, &templates, |rendered| {
-        let file = verify::verify(rendered)?;
+    let mut declared = Vec::new();
+    for (index, job) in jobs.iter().enumerate() {
+        let Some((file, addon)) = make(&templates, job, index >= first_addon)? else {
+            continue;
+        };
         hashes.insert(file.path.clone(), header::recorded_hash(&file.contents));
-        emit(file)
-    })?;
+        declared.extend(addon);
+        emit(file)?;
+    }
+    drop(jobs);
+    // Add-on files are checked as a whole: the error comes before the record.
+    addon::check(&plan, declared)?;
     let manifest = record(loaded, &mut plan, hashes);
     emit(manifest.to_file()?)?;
     Ok(manifest)
@@ -197,17 +206,24 @@ pub fn generate_compared(
     templates_dir: Option<&Path>,
     comparison: &mut diff::Comparison<'_>,
 ) -> Result<Manifest> {
-    let templates = render::Templates::load(templates_dir)?;
+    let templates = templates(loaded, templates_dir)?;
     let mut plan = plan_decided(loaded)?;
-    let jobs = render::jobs(&plan);
+    let (jobs, first_addon) = jobs(loaded, &plan);
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .clamp(1, 8)
         .min(jobs.len().max(1));
-    let judge = |job: &render::Job<'_>| -> Result<(diff::Judged, String, String)> {
-        let file = verify::verify(templates.render_job(job)?)?;
+    let judge = |index: usize, job: &render::Job<'_>| -> Result<Option<Verdict>> {
+        let Some((file, addon)) = make(&templates, job, index >= first_addon)? else {
+            return Ok(None);
+        };
         let hash = header::recorded_hash(&file.contents);
-        Ok((comparison.judge(file)?, job.path.clone(), hash))
+        Ok(Some((
+            comparison.judge(file)?,
+            job.path.clone(),
+            hash,
+            addon,
+        )))
     };
     // Thread `t` takes every `threads`-th file, so big and small files
     // spread evenly; a failure is tagged with its file's place in the plan.
@@ -223,7 +239,7 @@ pub fn generate_compared(
                         .enumerate()
                         .skip(thread)
                         .step_by(threads)
-                        .map(|(index, job)| judge(job).map_err(|err| (index, err)))
+                        .map(|(index, job)| judge(index, job).map_err(|err| (index, err)))
                         .collect::<Result<Vec<_>, _>>()
                 })
             })
@@ -241,20 +257,56 @@ pub fn generate_compared(
         .map(|(index, _)| *index)
         .min();
     let mut hashes = BTreeMap::new();
+    let mut declared = Vec::new();
     for verdicts in verdicts {
         let verdicts = match verdicts {
             Ok(verdicts) => verdicts,
             Err((index, err)) if Some(index) == first_failure => return Err(err),
             Err(_) => continue,
         };
-        for (judged, path, hash) in verdicts {
+        for (judged, path, hash, addon) in verdicts.into_iter().flatten() {
             comparison.record(judged);
             hashes.insert(path, hash);
+            declared.extend(addon);
         }
     }
+    addon::check(&plan, declared)?;
     let manifest = record(loaded, &mut plan, hashes);
     comparison.add(manifest.to_file()?)?;
     Ok(manifest)
+}
+
+/// A judged file, its path and hash, and what it declares when it is an add-on file.
+type Verdict = (diff::Judged, String, String, Option<addon::Declared>);
+
+/// The built-in templates, their overrides and the add-on templates.
+fn templates(loaded: &Loaded, templates_dir: Option<&Path>) -> Result<render::Templates> {
+    let mut templates = render::Templates::load(templates_dir)?;
+    addon::register(&mut templates, &loaded.config)?;
+    Ok(templates)
+}
+
+/// Every file of the plan, then the add-on files from the index returned.
+fn jobs<'a>(loaded: &'a Loaded, plan: &'a plan::Plan) -> (Vec<render::Job<'a>>, usize) {
+    let mut jobs = render::jobs(plan);
+    let first_addon = jobs.len();
+    jobs.extend(addon::jobs(&loaded.config, &loaded.validated.tenants));
+    (jobs, first_addon)
+}
+
+/// Renders and verifies one file; an add-on file also says what it
+/// declares, and is `None` when its body is empty.
+fn make(
+    templates: &render::Templates,
+    job: &render::Job<'_>,
+    is_addon: bool,
+) -> Result<Option<(GeneratedFile, Option<addon::Declared>)>> {
+    let rendered = templates.render_job(job)?;
+    if is_addon {
+        Ok(addon::verify(rendered)?.map(|(file, declared)| (file, Some(declared))))
+    } else {
+        Ok(Some((verify::verify(rendered)?, None)))
+    }
 }
 
 /// A scoped thread's result; its panic goes on in this thread.

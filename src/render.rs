@@ -4,6 +4,7 @@
 //! them by relative path. Every `{{ value }}` prints as an escaped HCL
 //! literal, so no input can turn into Terraform code.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -46,7 +47,7 @@ pub struct RenderedFile {
     pub path: String,
     pub text: String,
     /// The template it came from.
-    pub template: &'static str,
+    pub template: String,
     /// Whether that template came from `--templates` rather than the binary.
     pub from_override: bool,
 }
@@ -60,15 +61,7 @@ pub struct Templates {
 impl Templates {
     /// The built-in templates, with files in `override_dir` replacing them.
     pub fn load(override_dir: Option<&Path>) -> Result<Templates> {
-        let mut env = Environment::new();
-        env.set_trim_blocks(true);
-        env.set_lstrip_blocks(true);
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_auto_escape_callback(|_| AutoEscape::Custom("hcl"));
-        env.set_formatter(hcl_formatter);
-        env.add_filter("raw_name", raw_name);
-        env.add_filter("expr", expr);
-        env.add_filter("comment", comment);
+        let mut env = environment();
         for (name, source) in BUILTIN_TEMPLATES {
             env.add_template(name, source).with_context(|| {
                 format!("built-in template {name} does not compile; this is a tenantgen bug")
@@ -90,6 +83,20 @@ impl Templates {
         Ok(Templates { env, overridden })
     }
 
+    /// Adds an operator's add-on template (src/addon.rs) under `name`,
+    /// which must not be a built-in template's.
+    pub fn add_addon(&mut self, name: String, source: String) -> Result<(), Error> {
+        if self.env.get_template(&name).is_ok() {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "{name} is the name of a built-in template; give the add-on's file another path"
+                ),
+            ));
+        }
+        self.env.add_template_owned(name, source)
+    }
+
     fn render(&self, name: &str, ctx: Value, path: &str) -> Result<String> {
         let template = self.env.get_template(name)?;
         template.render(ctx).map_err(|err| {
@@ -100,10 +107,25 @@ impl Templates {
                 source = cause.source();
             }
             anyhow::anyhow!(
-                "{message}\nif you override templates with --templates, fix that template"
+                "{message}\nif it is an add-on template, or you override templates with --templates, fix that template"
             )
         })
     }
+}
+
+/// The environment every template renders in: values print as escaped
+/// HCL literals, undefined values are errors, and the filters below.
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::Custom("hcl"));
+    env.set_formatter(hcl_formatter);
+    env.add_filter("raw_name", raw_name);
+    env.add_filter("expr", expr);
+    env.add_filter("comment", comment);
+    env
 }
 
 fn read_overrides(dir: &Path) -> Result<Vec<(String, String)>> {
@@ -235,19 +257,19 @@ fn comment(value: &str) -> Value {
 /// template's context (built by whichever thread renders it).
 pub struct Job<'a> {
     pub path: String,
-    template: &'static str,
+    template: Cow<'a, str>,
     context: Box<dyn Fn() -> Value + Sync + 'a>,
 }
 
 impl<'a> Job<'a> {
-    fn new(
+    pub fn new(
         path: String,
-        template: &'static str,
+        template: impl Into<Cow<'a, str>>,
         context: impl Fn() -> Value + Sync + 'a,
     ) -> Job<'a> {
         Job {
             path,
-            template,
+            template: template.into(),
             context: Box::new(context),
         }
     }
@@ -256,16 +278,16 @@ impl<'a> Job<'a> {
 impl Templates {
     /// Renders one file of the plan.
     pub fn render_job(&self, job: &Job<'_>) -> Result<RenderedFile> {
-        let text = self.render(job.template, (job.context)(), &job.path)?;
+        let text = self.render(&job.template, (job.context)(), &job.path)?;
         // objects.tf.j2 is in every file, so overriding it makes every file suspect.
         let from_override = self
             .overridden
             .iter()
-            .any(|name| name == job.template || name == OBJECTS_TEMPLATE);
+            .any(|name| *name == job.template || name == OBJECTS_TEMPLATE);
         Ok(RenderedFile {
             path: job.path.clone(),
             text,
-            template: job.template,
+            template: job.template.to_string(),
             from_override,
         })
     }

@@ -539,6 +539,12 @@ fn manual_steps(summary: &Summary, changes: &Changes, config: &Config) -> Vec<St
             .filter(|app| touched(&format!("{app}/factory")))
             .map(|app| format!("{app}/factory")),
     );
+    // Stacks only add-on templates write to, after tenantgen's own.
+    for addon in config.addons.values() {
+        if touched(&addon.stack) && !order.contains(&addon.stack) {
+            order.push(addon.stack.clone());
+        }
+    }
     if !order.is_empty() {
         steps.push(format!("apply in this order: {}", order.join(", then ")));
     }

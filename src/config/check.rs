@@ -10,6 +10,7 @@ use std::str::FromStr;
 use serde::de::{Deserialize, Deserializer, Error as _};
 
 use super::{Config, QuotaKey, RbacRule, default_quotas};
+use crate::model::Role;
 use crate::names;
 use crate::problem::Problem;
 use crate::quantity;
@@ -227,6 +228,59 @@ pub(super) fn rbac_rules<'de, D: Deserializer<'de>>(
         }
     }
     Ok(rules)
+}
+
+/// A stack directory: plain relative segments of letters, digits, `-`, `_`
+/// and `.`, none starting with `.` (no `..`, no hidden tool folders).
+pub(super) fn stack<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    checked(deserializer, |stack| {
+        let plain = stack.split('/').all(|segment| {
+            !segment.is_empty()
+                && !segment.starts_with('.')
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        });
+        if plain {
+            Ok(stack)
+        } else {
+            Err(format!(
+                "{stack:?} is not a stack directory; write a path relative to the output root in plain segments, e.g. \"vault\" or \"stacks/rbac\" (no `..`, no leading `/` or `.`)"
+            ))
+        }
+    })
+}
+
+/// A list of role names, checked one by one so that the message names them.
+pub(super) fn roles<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<Role>>, D::Error> {
+    let names = Vec::<String>::deserialize(deserializer)?;
+    let known = || {
+        Role::ALL
+            .iter()
+            .map(|role| format!("{:?}", role.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut roles = Vec::with_capacity(names.len());
+    for name in names {
+        match Role::ALL.into_iter().find(|role| role.as_str() == name) {
+            Some(role) => roles.push(role),
+            None => {
+                return Err(D::Error::custom(format!(
+                    "{name:?} is not a role; use {}",
+                    known()
+                )));
+            }
+        }
+    }
+    if roles.is_empty() {
+        return Err(D::Error::custom(
+            "is empty, so no user would get the add-on; name at least one role, or remove the key for every role",
+        ));
+    }
+    Ok(Some(roles))
 }
 
 pub(super) fn timeout<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
@@ -457,7 +511,25 @@ pub(super) fn across_keys(config: &Config) -> Vec<Problem> {
     }
     dns(config, &mut problems);
     apps(config, &mut problems);
+    addon_names(config, &mut problems);
     problems
+}
+
+/// Add-on names appear in file names, `addon-<name>-<user>.tf`: without
+/// `-` in the name, no two add-ons can name the same file.
+fn addon_names(config: &Config, problems: &mut Vec<Problem>) {
+    for name in config.addons.keys() {
+        let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !valid {
+            problems.push(Problem::new(
+                format!("addon.{name}"),
+                "the add-on name must start with a lowercase letter and hold only lowercase letters, digits and `_`; it names the add-on's files",
+            ));
+        }
+    }
 }
 
 fn namespaces(config: &Config, problems: &mut Vec<Problem>) {

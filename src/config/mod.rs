@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::model::Role;
 use crate::problem::{Problem, Problems};
 
 pub use check::parse_duration;
@@ -76,6 +77,10 @@ block! {
         pub limit_range: Option<LimitRangeConfig> = None,
         /// Adoption of a deployment in the dynamic `for_each` style.
         pub adopt: Option<AdoptConfig> = None,
+        /// The operator's own templates, one `addon "NAME" { ... }` block
+        /// each (README, "Add-on templates").
+        #[serde(rename = "addon")]
+        pub addons: BTreeMap<String, AddonConfig> = BTreeMap::new(),
     }
 }
 
@@ -781,6 +786,59 @@ fn default_apps() -> BTreeMap<String, AppConfig> {
     .collect()
 }
 
+/// One `addon "NAME" { ... }` block: a template of the operator's, rendered
+/// into `stack` per user, per namespace or once (src/addon.rs).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddonConfig {
+    /// Relative to the config file's directory until resolved.
+    pub template: PathBuf,
+    #[serde(rename = "for")]
+    pub scope: AddonScope,
+    /// Only users of these roles; `None`: every role.
+    #[serde(default, deserialize_with = "check::roles")]
+    pub roles: Option<Vec<Role>>,
+    /// Stack directory under the output root, plain relative segments.
+    #[serde(deserialize_with = "check::stack")]
+    pub stack: String,
+    /// The template's text, read when the config is loaded.
+    #[serde(skip)]
+    pub source: String,
+}
+
+/// What one rendering of an add-on template covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum AddonScope {
+    User,
+    Namespace,
+    Stack,
+}
+
+impl TryFrom<String> for AddonScope {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<AddonScope, String> {
+        match name.as_str() {
+            "user" => Ok(AddonScope::User),
+            "namespace" => Ok(AddonScope::Namespace),
+            "stack" => Ok(AddonScope::Stack),
+            _ => Err(format!(
+                "must be \"user\", \"namespace\" or \"stack\", not {name:?}"
+            )),
+        }
+    }
+}
+
+impl AddonConfig {
+    /// Whether users of `role` get this add-on.
+    pub fn covers(&self, role: Role) -> bool {
+        self.roles
+            .as_ref()
+            .is_none_or(|roles| roles.contains(&role))
+    }
+}
+
 block! {
     /// Optional isolation extra: a NetworkPolicy per tenant namespace.
     pub struct NetworkPolicyConfig {
@@ -887,10 +945,11 @@ impl Config {
         let mut config =
             read::read(text, &mut problems).with_context(|| format!("invalid {what}"))?;
         problems.extend(check::across_keys(&config));
+        config.resolve_paths(base);
+        problems.extend(crate::addon::load_templates(&mut config.addons));
         Problems::new(what, problems)
             .hint("every key is described in the README's configuration reference")
             .into_result()?;
-        config.resolve_paths(base);
         Ok(config)
     }
 
@@ -903,6 +962,9 @@ impl Config {
             .secret_id_file
             .as_ref()
             .map(|path| base.join(path));
+        for addon in self.addons.values_mut() {
+            addon.template = base.join(&addon.template);
+        }
     }
 
     /// The folder of the KV mount whose secrets `namespace`'s owner may

@@ -22,8 +22,12 @@ use crate::problem::Problem;
 /// Top-level keys written `key = value`; every other top-level key is a block.
 const TOP_ATTRIBUTES: [&str; 3] = ["users_file", "out", "zone"];
 
-/// The one block that takes a label (the app's name); the others take none.
-const LABELLED_BLOCK: &str = "app";
+/// The blocks that take a label (a name), with an example of one; the
+/// others take none.
+const LABELLED_BLOCKS: [(&str, &str); 2] = [
+    ("app", "app \"actualbudget\" { ... }"),
+    ("addon", "addon \"sops\" { ... }"),
+];
 
 /// Reads the config, adding every mistake to `problems`; only a syntax
 /// error, which leaves nothing to read, is returned as an error.
@@ -46,7 +50,7 @@ fn shape(body: &Body, problems: &mut Vec<Problem>) -> Map<String, Value> {
         }
         known
     });
-    let mut apps = Map::new();
+    let mut labelled: Map<String, Map<String, Value>> = Map::new();
     for block in body.blocks() {
         let name = block.identifier();
         if TOP_ATTRIBUTES.contains(&name) {
@@ -54,22 +58,23 @@ fn shape(body: &Body, problems: &mut Vec<Problem>) -> Map<String, Value> {
                 name,
                 format!("is a key, not a block; write `{name} = \"...\"`"),
             ));
-        } else if name == LABELLED_BLOCK {
+        } else if let Some((_, example)) = LABELLED_BLOCKS.iter().find(|(kind, _)| *kind == name) {
             let [label] = block.labels() else {
                 problems.push(Problem::new(
                     name,
-                    "needs exactly one label, the app's name: app \"actualbudget\" { ... }",
+                    format!("needs exactly one label, its name: {example}"),
                 ));
                 continue;
             };
             let label = label.as_str();
             let path = format!("{name}.{label}");
-            if apps.contains_key(label) {
+            let named = labelled.entry(name.to_string()).or_default();
+            if named.contains_key(label) {
                 problems.push(Problem::new(path, "is configured twice; keep one block"));
                 continue;
             }
-            let app = attributes(block.body(), &path, problems);
-            apps.insert(label.to_string(), Value::Object(app));
+            let settings = attributes(block.body(), &path, problems);
+            named.insert(label.to_string(), Value::Object(settings));
         } else if !block.labels().is_empty() {
             problems.push(Problem::new(
                 name,
@@ -85,8 +90,8 @@ fn shape(body: &Body, problems: &mut Vec<Problem>) -> Map<String, Value> {
             top.insert(name.to_string(), Value::Object(section));
         }
     }
-    if !apps.is_empty() {
-        top.insert(LABELLED_BLOCK.to_string(), Value::Object(apps));
+    for (name, named) in labelled {
+        top.insert(name, Value::Object(named));
     }
     top
 }
@@ -162,11 +167,11 @@ fn deserialize(mut value: Map<String, Value>, problems: &mut Vec<Problem>) -> Co
                 Segment::Seq { .. } | Segment::Enum { .. } | Segment::Unknown => None,
             })
             .collect();
-        problems.push(problem(
-            &path_text(error.path()),
-            &keys,
-            &error.inner().to_string(),
-        ));
+        let found = problem(&path_text(error.path()), &keys, &error.inner().to_string());
+        // A required key reported and removed is then missing: said once.
+        if !problems.iter().any(|known| known.subject == found.subject) {
+            problems.push(found);
+        }
         if !remove(&mut value, &keys) {
             // The mistake is in no key: nothing smaller to read again.
             return Config::default();

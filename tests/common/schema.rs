@@ -246,6 +246,13 @@ impl Module {
                     .attributes()
                     .filter(|attribute| attribute.key() != "type")
                     .for_each(|attribute| collect_references(attribute.expr(), &mut references));
+            } else if block.identifier() == "moved" {
+                // `from` names an address that is no longer declared.
+                block
+                    .body()
+                    .attributes()
+                    .filter(|attribute| attribute.key() == "to")
+                    .for_each(|attribute| collect_references(attribute.expr(), &mut references));
             } else {
                 collect_body_references(block.body(), &mut references);
             }
