@@ -387,7 +387,7 @@ pub fn check(plan: &Plan, mut files: Vec<Declared>) -> Result<(), Problems> {
         for (stack, variables) in &plan.variables {
             for variable in variables {
                 let address = format!("var.{}", variable.name);
-                if let Some(file) = owners.get(&(*stack, address.as_str())) {
+                if let Some(file) = owners.get(&(stack.as_str(), address.as_str())) {
                     let generated = format!("{stack}/{}", render::SHARED_FILE);
                     problems.push(clash(file, &address, &generated, "tenantgen file"));
                 }

@@ -130,29 +130,6 @@ fn vault_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// A stack directory under the output root: plain relative segments.
-pub(super) fn stack<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    checked(deserializer, |path| {
-        let valid = !path.is_empty()
-            && path.split('/').all(|segment| {
-                !segment.is_empty()
-                    && segment != "."
-                    && segment != ".."
-                    && !segment.starts_with('.')
-                    && segment
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-            });
-        if valid {
-            Ok(path)
-        } else {
-            Err(format!(
-                "{path:?} is not a stack directory; write a path relative to the output root, e.g. \"rbac\" or \"stacks/rbac\""
-            ))
-        }
-    })
-}
-
 pub(super) fn optional_expression<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<String>, D::Error> {
@@ -486,7 +463,7 @@ pub(super) fn across_keys(config: &Config) -> Vec<Problem> {
         // The pattern with placeholders filled in must be a valid name.
         let sample = super::name_from(text, "user", Some("namespace"), pattern.kubernetes);
         let valid = if pattern.kubernetes {
-            names::check_dns_name(&sample).map(|()| ())
+            names::check_dns_name(&sample)
         } else {
             vault_name(&sample)
         };
