@@ -416,8 +416,7 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
         "Cluster-wide read access for namespace-owners. Secrets are deliberately absent,\nand so are exec, attach and port-forward.",
         read_only_rules(),
     );
-    for (role, tf, name, comment, rules) in std::iter::once(read_only_role).chain(power_user_role)
-    {
+    for (role, tf, name, comment, rules) in std::iter::once(read_only_role).chain(power_user_role) {
         if has_role(role) {
             shared.push(
                 "kubernetes_cluster_role_v1",

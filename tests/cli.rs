@@ -752,3 +752,53 @@ fn layout_places_each_group_in_its_stack() {
         .stderr_has("layout.rbac: \"../rbac\" is not a stack directory")
         .stderr_has("stack \"actualbudget\" is app \"actualbudget\"'s directory");
 }
+
+/// Every Kubernetes and Vault name follows `names`; the defaults give the
+/// names of the design, and a pattern that would merge two tenants' objects
+/// is refused.
+#[test]
+fn names_follow_the_configured_patterns() {
+    let dir = example_workspace();
+    let config = dir.path().join("tenantgen.hcl");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{text}\nnames {{\n  policy = \"tenant-{{user}}\"\n  namespace_admin = \"namespace-owner-{{user}}\"\n  quota = \"user-quota\"\n  read_only_binding = \"oidc-ns-owner-readonly-{{user}}\"\n  read_only_role = \"oidc-namespace-owner-readonly\"\n  deployer = \"{{namespace}}-ci\"\n}}\n"
+        ),
+    )
+    .unwrap();
+    tenantgen(dir.path(), "render --yes").succeeds();
+    let out = dir.path().join("stacks-out");
+    let read = |path: &str| std::fs::read_to_string(out.join(path)).unwrap();
+    let platform = read("platform/tenant-alice.tf");
+    for expected in [
+        "name      = \"namespace-owner-alice\"",
+        "name      = \"user-quota\"",
+        "name = \"oidc-ns-owner-readonly-alice\"",
+        "name      = \"oidc-namespace-owner-readonly\"",
+    ] {
+        assert!(platform.contains(expected), "{expected}:\n{platform}");
+    }
+    let vault = read("vault/tenant-alice.tf");
+    for expected in [
+        "name   = \"tenant-alice\"",
+        "name                          = \"alice-dev-ci\"",
+        "path \"kubernetes/creds/alice-dev-ci\"",
+    ] {
+        assert!(vault.contains(expected), "{expected}:\n{vault}");
+    }
+    assert!(read("platform/tenantgen.tf").contains("name = \"oidc-namespace-owner-readonly\""));
+    tenantgen(dir.path(), "check").exits(0);
+
+    std::fs::write(
+        &config,
+        format!("{text}\nnames {{\n  policy = \"owners\"\n  quota = \"{{tenant}}-quota\"\n  entity = \"{{user}}/x\"\n}}\n"),
+    )
+    .unwrap();
+    tenantgen(dir.path(), "diff")
+        .exits(1)
+        .stderr_has("names.policy: \"owners\" lacks {user}, so two tenants' objects would share its name")
+        .stderr_has("names.quota: \"{tenant}-quota\" has an unknown placeholder; it may use {user} and {namespace}")
+        .stderr_has("names.entity: \"{user}/x\" does not give a valid name");
+}
