@@ -42,6 +42,10 @@ pub struct Principal {
     pub obtained_through: Option<String>,
     pub kubernetes: Vec<KubernetesGrant>,
     pub vault: Vec<VaultGrant>,
+    /// Vault policies its entity carries that tenantgen does not write
+    /// (`identity.extra_policies`), so their rules are not listed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_policies: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -215,12 +219,15 @@ pub fn report(plan: &Plan) -> Report {
             .get(&("User", identity, None))
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let vault =
+        let (vault, other_policies) =
             entities
                 .get(user.as_str())
-                .map_or_else(Vec::new, |entity| match &entity.spec {
-                    Spec::Entity { policies } => vault_of(policies),
-                    _ => Vec::new(),
+                .map_or_else(Default::default, |entity| match &entity.spec {
+                    Spec::Entity {
+                        policies,
+                        extra_policies,
+                    } => (vault_of(policies), extra_policies.clone()),
+                    _ => Default::default(),
                 });
         principals.push(Principal {
             principal: identity.to_string(),
@@ -229,6 +236,7 @@ pub fn report(plan: &Plan) -> Report {
             obtained_through: None,
             kubernetes: kubernetes_of(bindings),
             vault,
+            other_policies,
         });
     }
     for object in &plan.objects {
@@ -255,6 +263,7 @@ pub fn report(plan: &Plan) -> Report {
                             object.name
                         ),
                     }),
+                    other_policies: Vec::new(),
                     kubernetes: vec![grant(
                         Some(allowed_namespace.clone()),
                         role_name,
@@ -288,6 +297,7 @@ pub fn report(plan: &Plan) -> Report {
                     )),
                     kubernetes: kubernetes_of(bindings),
                     vault: vault_of(policies),
+                    other_policies: Vec::new(),
                 });
             }
             _ => {}
@@ -378,6 +388,13 @@ impl Report {
                     format!("vault {}", grant.path),
                     grant.capabilities.join(", "),
                     yes_no(grant.writes()),
+                ]);
+            }
+            for policy in &principal.other_policies {
+                grants.push([
+                    format!("vault policy {policy}"),
+                    "(written outside tenantgen)".into(),
+                    "?".into(),
                 ]);
             }
             if grants.is_empty() {

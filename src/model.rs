@@ -9,7 +9,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::{Config, QuotaKey};
+use crate::config::{Config, PolicyScope, QuotaKey};
 use crate::escape;
 use crate::names;
 use crate::problem::{Problem, Problems};
@@ -141,13 +141,33 @@ pub fn check_tenant_space(
     let mut problems = Vec::new();
     let mount = &config.vault.mount;
     for user in &validated.tenants.users {
-        for (index, namespace) in user.namespaces.iter().enumerate() {
+        // The folders the user's policy covers, by the name that makes each.
+        let named: Vec<(String, &str, Option<&str>)> = match config.vault.policy_scope {
+            PolicyScope::Namespace => user
+                .namespaces
+                .iter()
+                .enumerate()
+                .map(|(index, namespace)| {
+                    (
+                        format!("user {:?}: namespaces[{index}] = {namespace:?}", user.name),
+                        namespace.as_str(),
+                        managed.get(namespace).map(String::as_str),
+                    )
+                })
+                .collect(),
+            PolicyScope::User if user.namespaces.is_empty() => Vec::new(),
+            PolicyScope::User => {
+                let before = managed.values().any(|owner| *owner == user.name);
+                vec![(
+                    format!("user {:?} (vault.policy_scope = \"user\")", user.name),
+                    user.name.as_str(),
+                    before.then_some(user.name.as_str()),
+                )]
+            }
+        };
+        for (subject, namespace, owner) in named {
             let folder = config.tenant_folder(namespace);
-            let subject = format!(
-                "user {:?}: namespaces[{index}] = {:?}",
-                user.name, namespace
-            );
-            if space.keys.contains(namespace.as_str()) {
+            if space.keys.contains(namespace) {
                 problems.push(
                     Problem::new(
                         subject,
@@ -163,10 +183,10 @@ pub fn check_tenant_space(
                 );
                 continue;
             }
-            let owned = managed.get(namespace) == Some(&user.name)
-                || (first_render && config.adopt.is_some());
+            let owned =
+                owner == Some(user.name.as_str()) || (first_render && config.adopt.is_some());
             if space.keys.contains(&format!("{namespace}/")) && !owned {
-                let before = match managed.get(namespace) {
+                let before = match owner {
                     Some(owner) => format!("which were {owner:?}'s at the last render"),
                     None => "which no render gave them".to_string(),
                 };
@@ -261,6 +281,20 @@ impl Checker<'_> {
             self.user_problem(
                 name,
                 format!("the username {problem}; rename the key (it becomes namespace, policy and file names)"),
+            );
+            valid = false;
+        } else if self.config.vault.policy_scope == PolicyScope::User
+            && self.config.users_secret_beside(name)
+        {
+            self.user_problem(
+                name,
+                format!(
+                    "would get the Vault secrets under {}/{}/ (vault.policy_scope = \"user\"), beside the users secret {}/{} itself; rename the user, or set vault.tenant_prefix",
+                    self.config.vault.mount,
+                    self.config.tenant_folder(name),
+                    self.config.vault.mount,
+                    self.config.vault.path
+                ),
             );
             valid = false;
         }

@@ -17,7 +17,10 @@ pub mod adoption;
 pub mod lifecycle;
 
 pub use crate::config::RbacRule;
-use crate::config::{CloudflareVersion, Config, DeployerMode, Group, LayoutConfig, name_from};
+use crate::config::{
+    CloudflareVersion, Config, DeployerMode, Group, LayoutConfig, PolicyScope, SubjectClaim,
+    name_from,
+};
 use crate::escape::identifier;
 use crate::model::{Role, Tenants, User};
 use crate::names::{MANAGED_BY_LABEL, TENANT_LABEL};
@@ -105,6 +108,8 @@ pub struct Object {
 pub enum Spec {
     Namespace {
         annotations: BTreeMap<String, String>,
+        /// Label keys another controller stamps, left to it.
+        ignore_labels: Vec<String>,
     },
     /// A ClusterRole, or a Role in `namespace`.
     Role {
@@ -145,6 +150,8 @@ pub enum Spec {
     Entity {
         /// Terraform names of the `vault_policy` resources it carries.
         policies: Vec<String>,
+        /// Names of policies written elsewhere that it carries too.
+        extra_policies: Vec<String>,
     },
     EntityAlias {
         mount_accessor: Expression,
@@ -198,7 +205,7 @@ pub struct Subject {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PolicyRule {
     pub path: String,
-    pub capabilities: Vec<&'static str>,
+    pub capabilities: Arc<[String]>,
 }
 
 /// A Terraform variable a generated stack declares for itself.
@@ -533,15 +540,28 @@ fn vault_tenant(
 ) {
     let user_tf = identifier(&user.name);
     let mount = &config.vault.mount;
-    let mut namespace_labels = (*tenant_labels(&user.name)).clone();
-    namespace_labels.extend(config.namespaces.labels.clone());
+    let settings = &config.namespaces;
+    // Values may name the user and namespace: `{user}`, `{namespace}`.
+    let filled = |map: &BTreeMap<String, String>, namespace: &str| -> BTreeMap<String, String> {
+        map.iter()
+            .map(|(key, value)| {
+                (
+                    key.clone(),
+                    name_from(value, &user.name, Some(namespace), true),
+                )
+            })
+            .collect()
+    };
     let mut vault = Placement {
         objects,
         stack: stacks.of(Group::Namespaces),
         user: Some(Arc::from(user.name.as_str())),
-        labels: Arc::new(namespace_labels),
+        labels: no_labels(),
     };
     for namespace in &user.namespaces {
+        let mut labels = (*tenant_labels(&user.name)).clone();
+        labels.extend(filled(&settings.labels, namespace));
+        vault.labels = Arc::new(labels);
         vault.push(
             types.namespace,
             identifier(namespace),
@@ -549,21 +569,42 @@ fn vault_tenant(
             namespace.clone(),
             None,
             Spec::Namespace {
-                annotations: config.namespaces.annotations.clone(),
+                annotations: filled(&settings.annotations, namespace),
+                ignore_labels: settings.ignore_label_changes.clone(),
             },
         );
     }
     vault.labels = no_labels();
     vault.stack = stacks.of(Group::Vault);
-    let data_rules = user.namespaces.iter().map(|namespace| PolicyRule {
-        path: format!("{mount}/data/{}/*", config.tenant_folder(namespace)),
-        capabilities: vec!["create", "read", "update", "delete", "list"],
+    let folders = config.tenant_folders(user);
+    // A user's folder is also a secret path of its own, as the real
+    // deployment grants it; namespace folders keep the design's globs.
+    let paths = |kind: &str| -> Vec<String> {
+        folders
+            .iter()
+            .flat_map(|folder| {
+                let exact = (config.vault.policy_scope == PolicyScope::User)
+                    .then(|| format!("{mount}/{kind}/{folder}"));
+                exact
+                    .into_iter()
+                    .chain([format!("{mount}/{kind}/{folder}/*")])
+            })
+            .collect()
+    };
+    let data_capabilities: Arc<[String]> = ["create", "read", "update", "delete", "list"]
+        .map(String::from)
+        .into();
+    let metadata_capabilities: Arc<[String]> = config.vault.metadata_capabilities.clone().into();
+    let data_rules = paths("data").into_iter().map(|path| PolicyRule {
+        path,
+        capabilities: data_capabilities.clone(),
     });
-    let metadata_rules = user.namespaces.iter().map(|namespace| PolicyRule {
-        path: format!("{mount}/metadata/{}/*", config.tenant_folder(namespace)),
-        capabilities: vec!["list"],
+    let metadata_rules = paths("metadata").into_iter().map(|path| PolicyRule {
+        path,
+        capabilities: metadata_capabilities.clone(),
     });
     let secrets_engine = config.deployer.mode == DeployerMode::SecretsEngine;
+    let read: Arc<[String]> = Arc::new(["read".to_string()]);
     let creds_rules = user
         .namespaces
         .iter()
@@ -574,7 +615,7 @@ fn vault_tenant(
                 config.deployer.mount,
                 name_from(&config.names.deployer, &user.name, Some(namespace), true)
             ),
-            capabilities: vec!["read"],
+            capabilities: read.clone(),
         });
     vault.push(
         "vault_policy",
@@ -597,6 +638,12 @@ fn vault_tenant(
         None,
         Spec::Entity {
             policies: vec![user_tf.clone()],
+            extra_policies: config
+                .identity
+                .extra_policies
+                .iter()
+                .map(|pattern| name_from(pattern, &user.name, None, false))
+                .collect(),
         },
     );
     vault.push(
@@ -674,10 +721,13 @@ fn vault_tenant(
     }
 }
 
-fn user_subject(user: &User) -> Subject {
+fn user_subject(user: &User, config: &Config) -> Subject {
     Subject {
         kind: "User",
-        name: user.email.clone(),
+        name: match config.identity.subject {
+            SubjectClaim::Email => user.email.clone(),
+            SubjectClaim::Username => user.name.clone(),
+        },
         namespace: None,
     }
 }
@@ -708,7 +758,7 @@ fn platform_tenant(
             ns,
             Spec::Binding {
                 cluster_role: "admin".to_string(),
-                subject: user_subject(user),
+                subject: user_subject(user, config),
             },
         );
         platform.push(
@@ -794,7 +844,7 @@ fn platform_tenant(
         None,
         Spec::Binding {
             cluster_role: cluster_role.to_string(),
-            subject: user_subject(user),
+            subject: user_subject(user, config),
         },
     );
     let resource_type = match config.dns.provider_version {
@@ -904,7 +954,7 @@ impl Object {
     /// The Terraform names of the `vault_policy` resources it refers to.
     fn policy_refs(&self) -> &[String] {
         match &self.spec {
-            Spec::Entity { policies } | Spec::AuthRole { policies, .. } => policies,
+            Spec::Entity { policies, .. } | Spec::AuthRole { policies, .. } => policies,
             _ => &[],
         }
     }
@@ -1282,7 +1332,8 @@ mod tests {
         let (mut plan, config) = auth_role_plan();
         plan.objects
             .retain(|object| object.address() != "kubernetes_namespace_v1.alice_b");
-        if let Spec::Entity { policies } = &mut find(&mut plan, "vault_identity_entity.alice").spec
+        if let Spec::Entity { policies, .. } =
+            &mut find(&mut plan, "vault_identity_entity.alice").spec
         {
             *policies = vec!["ghost".into()];
         }

@@ -802,3 +802,61 @@ fn names_follow_the_configured_patterns() {
         .stderr_has("names.quota: \"{tenant}-quota\" has an unknown placeholder; it may use {user} and {namespace}")
         .stderr_has("names.entity: \"{user}/x\" does not give a valid name");
 }
+
+/// The real deployment's variants: namespace labels with placeholders and a
+/// label another controller stamps, one Vault folder per user with its
+/// metadata capabilities, extra entity policies, usernames as RBAC subjects.
+#[test]
+fn variants_the_real_deployment_needs() {
+    let dir = example_workspace();
+    let config = dir.path().join("tenantgen.hcl");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{text}\nnamespaces {{\n  labels = {{ tier = \"4-aux\", owner = \"{{user}}\" }}\n  ignore_label_changes = [\"goldilocks.fairwinds.com/vpa-update-mode\"]\n}}\n\
+             vault {{\n  policy_scope = \"user\"\n  metadata_capabilities = [\"list\", \"read\", \"delete\"]\n}}\n\
+             identity {{\n  subject = \"username\"\n  extra_policies = [\"sops-user-{{user}}\"]\n}}\n"
+        ),
+    )
+    .unwrap();
+    tenantgen(dir.path(), "render --yes").succeeds();
+    let out = dir.path().join("stacks-out");
+    let read = |path: &str| std::fs::read_to_string(out.join(path)).unwrap();
+    let vault = read("vault/tenant-alice.tf");
+    for expected in [
+        "\"owner\"                        = \"alice\"",
+        "\"tier\"                         = \"4-aux\"",
+        "ignore_changes = [metadata[0].labels[\"goldilocks.fairwinds.com/vpa-update-mode\"]]",
+        "path \"secret/data/alice\" {",
+        "path \"secret/data/alice/*\" {",
+        "path \"secret/metadata/alice/*\" {\n      capabilities = [\"list\", \"read\", \"delete\"]",
+        "policies = [vault_policy.alice.name, \"sops-user-alice\"]",
+    ] {
+        assert!(vault.contains(expected), "{expected}:\n{vault}");
+    }
+    assert!(!vault.contains("secret/data/alice-dev"), "{vault}");
+    let platform = read("platform/tenant-carol.tf");
+    assert!(
+        platform.contains("name      = \"carol\"\n"),
+        "the subject is the username:\n{platform}"
+    );
+    assert!(!platform.contains("carol@example.com"), "{platform}");
+    tenantgen(dir.path(), "check").exits(0);
+    tenantgen(dir.path(), "access alice")
+        .succeeds()
+        .stdout_has("vault policy sops-user-alice");
+
+    std::fs::write(
+        &config,
+        format!(
+            "{text}\nvault {{\n  metadata_capabilities = [\"lst\"]\n}}\nidentity {{\n  extra_policies = [\"{{owner}}\"]\n}}\nnamespaces {{\n  labels = {{ team = \"{{team}}\" }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    tenantgen(dir.path(), "diff")
+        .exits(1)
+        .stderr_has("vault.metadata_capabilities: \"lst\" is not a Vault capability")
+        .stderr_has("identity.extra_policies: \"{owner}\" has an unknown placeholder")
+        .stderr_has("namespaces.labels.team: \"{team}\" has an unknown placeholder");
+}

@@ -130,6 +130,23 @@ fn vault_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// Vault policy capabilities.
+pub(super) fn capabilities<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    const KNOWN: [&str; 8] = [
+        "create", "read", "update", "patch", "delete", "list", "sudo", "deny",
+    ];
+    let capabilities = Vec::<String>::deserialize(deserializer)?;
+    match capabilities.iter().find(|c| !KNOWN.contains(&c.as_str())) {
+        Some(unknown) => Err(D::Error::custom(format!(
+            "{unknown:?} is not a Vault capability; use {}",
+            KNOWN.join(", ")
+        ))),
+        None => Ok(capabilities),
+    }
+}
+
 pub(super) fn optional_expression<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<String>, D::Error> {
@@ -474,6 +491,20 @@ pub(super) fn across_keys(config: &Config) -> Vec<Problem> {
             ));
         }
     }
+    for pattern in &config.identity.extra_policies {
+        let sample = super::name_from(pattern, "user", None, false);
+        if sample.contains(['{', '}']) {
+            problems.push(Problem::new(
+                "identity.extra_policies",
+                format!("{pattern:?} has an unknown placeholder; it may use {{user}}"),
+            ));
+        } else if let Err(problem) = vault_name(&sample) {
+            problems.push(Problem::new(
+                "identity.extra_policies",
+                format!("{pattern:?} {problem}"),
+            ));
+        }
+    }
     for stack in config.layout.stacks() {
         if let Some(app) = config
             .apps
@@ -528,7 +559,30 @@ fn namespaces(config: &Config, problems: &mut Vec<Problem>) {
             }
         }
     }
+    for key in &namespaces.ignore_label_changes {
+        if let Err(problem) = names::check_label_key(key) {
+            problems.push(Problem::new(
+                "namespaces.ignore_label_changes",
+                format!("key {key:?} {problem}"),
+            ));
+        }
+    }
+    for (kind, map) in [
+        ("labels", &namespaces.labels),
+        ("annotations", &namespaces.annotations),
+    ] {
+        for (key, value) in map {
+            let rest = value.replace("{user}", "").replace("{namespace}", "");
+            if rest.contains(['{', '}']) {
+                problems.push(Problem::new(
+                    format!("namespaces.{kind}.{key}"),
+                    format!("{value:?} has an unknown placeholder; it may use {{user}} and {{namespace}}"),
+                ));
+            }
+        }
+    }
     for (key, value) in &namespaces.labels {
+        let value = &super::name_from(value, "user", Some("namespace"), true);
         if let Err(problem) = names::check_label_value(value) {
             problems.push(Problem::new(
                 format!("namespaces.labels.{key}"),

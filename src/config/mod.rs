@@ -141,6 +141,12 @@ block! {
         /// namespace; empty (the design): the mount's top level.
         #[serde(deserialize_with = "check::vault_folder")]
         pub tenant_prefix: String = String::new(),
+        /// Whose folder a tenant policy grants: one per namespace (the
+        /// design) or one per user (`<mount>/data/<user>/*`).
+        pub policy_scope: PolicyScope = PolicyScope::Namespace,
+        /// Capabilities on the folders' metadata paths.
+        #[serde(deserialize_with = "check::capabilities")]
+        pub metadata_capabilities: Vec<String> = vec!["list".into()],
         pub auth: VaultAuth = VaultAuth::Token,
         pub kubernetes_role: Option<String> = None,
         pub jwt_path: PathBuf =
@@ -192,6 +198,12 @@ impl TryFrom<String> for VaultAuth {
 block! {
     pub struct IdentityConfig {
         pub require_email: bool = false,
+        /// What RBAC bindings name as the user: the OIDC `email` (default)
+        /// or the `username`, as the cluster's OIDC username claim gives it.
+        pub subject: SubjectClaim = SubjectClaim::Email,
+        /// Policies attached to each user's Vault entity besides tenantgen's
+        /// own, by name pattern (`{user}`), e.g. "sops-user-{user}".
+        pub extra_policies: Vec<String> = Vec::new(),
     }
 }
 
@@ -420,6 +432,22 @@ impl LayoutConfig {
             .filter(|group| self.stack(*group) == stack)
             .collect()
     }
+}
+
+/// What RBAC bindings name as a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubjectClaim {
+    Email,
+    Username,
+}
+
+/// Whose secrets folder a tenant policy covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyScope {
+    Namespace,
+    User,
 }
 
 /// How CI pipelines get Kubernetes credentials for a tenant namespace.
@@ -700,6 +728,9 @@ block! {
         pub labels: BTreeMap<String, String> = BTreeMap::new(),
         /// Annotations forced onto every tenant namespace.
         pub annotations: BTreeMap<String, String> = BTreeMap::new(),
+        /// Label keys another controller stamps on namespaces, which
+        /// Terraform leaves alone (`ignore_changes`).
+        pub ignore_label_changes: Vec<String> = Vec::new(),
     }
 }
 
@@ -974,6 +1005,19 @@ impl Config {
             namespace.to_string()
         } else {
             format!("{}/{namespace}", self.vault.tenant_prefix)
+        }
+    }
+
+    /// The folders of KV secrets a user's policy covers.
+    pub fn tenant_folders(&self, user: &crate::model::User) -> Vec<String> {
+        match self.vault.policy_scope {
+            PolicyScope::Namespace => user
+                .namespaces
+                .iter()
+                .map(|namespace| self.tenant_folder(namespace))
+                .collect(),
+            PolicyScope::User if user.namespaces.is_empty() => Vec::new(),
+            PolicyScope::User => vec![self.tenant_folder(&user.name)],
         }
     }
 

@@ -293,6 +293,15 @@ fn collect_body_references(body: &Body, out: &mut Vec<Vec<String>>) {
         collect_references(attribute.expr(), out);
     }
     for block in body.blocks() {
+        if block.identifier() == "lifecycle" {
+            // `ignore_changes` names the resource's own attributes, not objects.
+            for attribute in block.body().attributes() {
+                if attribute.key() != "ignore_changes" {
+                    collect_references(attribute.expr(), out);
+                }
+            }
+            continue;
+        }
         collect_body_references(block.body(), out);
     }
 }
