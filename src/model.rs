@@ -649,6 +649,20 @@ impl Checker<'_> {
                 ok = false;
                 continue;
             }
+            if !self.config.quota.keys.contains(&key) {
+                self.problem(
+                    user,
+                    &field,
+                    amount,
+                    format!(
+                        "sets {}, which quota.keys in tenantgen.hcl leaves out of every ResourceQuota; remove it, or add {:?} to quota.keys",
+                        key.resource(),
+                        key.name()
+                    ),
+                );
+                ok = false;
+                continue;
+            }
             let text = match amount {
                 Value::String(text) => text.clone(),
                 Value::Number(number) => number.to_string(),

@@ -771,6 +771,7 @@ fn platform_tenant(
                 hard: user
                     .quota
                     .iter()
+                    .filter(|(key, _)| config.quota.keys.contains(key))
                     .map(|(key, value)| (key.resource(), value.clone()))
                     .collect(),
             },

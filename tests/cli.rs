@@ -816,11 +816,35 @@ fn variants_the_real_deployment_needs() {
         format!(
             "{text}\nnamespaces {{\n  labels = {{ tier = \"4-aux\", owner = \"{{user}}\" }}\n  ignore_label_changes = [\"goldilocks.fairwinds.com/vpa-update-mode\"]\n}}\n\
              vault {{\n  policy_scope = \"user\"\n  metadata_capabilities = [\"list\", \"read\", \"delete\"]\n}}\n\
-             identity {{\n  subject = \"username\"\n  extra_policies = [\"sops-user-{{user}}\"]\n}}\n"
+             identity {{\n  subject = \"username\"\n  extra_policies = [\"sops-user-{{user}}\"]\n}}\n\
+             quota {{\n  keys = [\"cpu\", \"memory\", \"memory_limits\", \"pods\"]\n}}\n"
         ),
     )
     .unwrap();
+    edit_users(dir.path(), |users| {
+        for user in users.values_mut() {
+            user.as_object_mut().unwrap().remove("quota");
+        }
+    });
     tenantgen(dir.path(), "render --yes").succeeds();
+    let quota =
+        std::fs::read_to_string(dir.path().join("stacks-out/platform/tenant-bob.tf")).unwrap();
+    let hard = quota
+        .split("hard = {")
+        .nth(1)
+        .unwrap()
+        .split('}')
+        .next()
+        .unwrap();
+    let keys: Vec<&str> = hard
+        .lines()
+        .filter_map(|line| line.split('"').nth(1))
+        .collect();
+    assert_eq!(
+        keys,
+        ["limits.memory", "pods", "requests.cpu", "requests.memory"],
+        "{quota}"
+    );
     let out = dir.path().join("stacks-out");
     let read = |path: &str| std::fs::read_to_string(out.join(path)).unwrap();
     let vault = read("vault/tenant-alice.tf");
@@ -859,4 +883,16 @@ fn variants_the_real_deployment_needs() {
         .stderr_has("vault.metadata_capabilities: \"lst\" is not a Vault capability")
         .stderr_has("identity.extra_policies: \"{owner}\" has an unknown placeholder")
         .stderr_has("namespaces.labels.team: \"{team}\" has an unknown placeholder");
+
+    std::fs::write(
+        &config,
+        format!("{text}\nquota {{\n  keys = [\"cpu\", \"pods\"]\n}}\n"),
+    )
+    .unwrap();
+    edit_users(dir.path(), |users| {
+        users["bob"]["quota"] = json!({"storage": "50Gi"});
+    });
+    tenantgen(dir.path(), "diff")
+        .exits(1)
+        .stderr_has("user \"bob\": quota.storage = \"50Gi\": sets requests.storage, which quota.keys in tenantgen.hcl leaves out of every ResourceQuota");
 }

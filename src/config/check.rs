@@ -491,6 +491,12 @@ pub(super) fn across_keys(config: &Config) -> Vec<Problem> {
             ));
         }
     }
+    if config.quota.keys.is_empty() {
+        problems.push(Problem::new(
+            "quota.keys",
+            "is empty; list the entries every ResourceQuota has, e.g. [\"cpu\", \"memory\", \"pods\"]",
+        ));
+    }
     for pattern in &config.identity.extra_policies {
         let sample = super::name_from(pattern, "user", None, false);
         if sample.contains(['{', '}']) {

@@ -59,6 +59,7 @@ block! {
         pub vault: VaultConfig = VaultConfig::default(),
         pub identity: IdentityConfig = IdentityConfig::default(),
         pub layout: LayoutConfig = LayoutConfig::default(),
+        pub quota: QuotaConfig = QuotaConfig::default(),
         pub names: NamesConfig = NamesConfig::default(),
         pub deployer: DeployerConfig = DeployerConfig::default(),
         pub power_user: PowerUserConfig = PowerUserConfig::default(),
@@ -431,6 +432,14 @@ impl LayoutConfig {
             .into_iter()
             .filter(|group| self.stack(*group) == stack)
             .collect()
+    }
+}
+
+block! {
+    pub struct QuotaConfig {
+        /// The entries every ResourceQuota has, exactly (`cpu`, `memory`,
+        /// `memory_limits`, `storage`, `pods`, `persistentvolumeclaims`).
+        pub keys: Vec<QuotaKey> = QuotaKey::ALL.to_vec(),
     }
 }
 
