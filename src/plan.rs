@@ -416,14 +416,16 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
             power_user_rules(config),
         )
     });
-    let read_only_role = (
-        Role::NamespaceOwner,
-        READ_ONLY_ROLE_TF,
-        names.read_only_role.as_str(),
-        "Cluster-wide read access for namespace-owners. Secrets are deliberately absent,\nand so are exec, attach and port-forward.",
-        read_only_rules(),
-    );
-    for (role, tf, name, comment, rules) in std::iter::once(read_only_role).chain(power_user_role) {
+    let read_only_role = config.namespace_owner.cluster_role.is_none().then(|| {
+        (
+            Role::NamespaceOwner,
+            READ_ONLY_ROLE_TF,
+            names.read_only_role.as_str(),
+            "Cluster-wide read access for namespace-owners. Secrets are deliberately absent,\nand so are exec, attach and port-forward.",
+            read_only_rules(),
+        )
+    });
+    for (role, tf, name, comment, rules) in read_only_role.into_iter().chain(power_user_role) {
         if has_role(role) {
             shared.push(
                 "kubernetes_cluster_role_v1",
@@ -824,7 +826,11 @@ fn platform_tenant(
         Role::NamespaceOwner => (
             "read_only",
             &names.read_only_binding,
-            names.read_only_role.as_str(),
+            config
+                .namespace_owner
+                .cluster_role
+                .as_deref()
+                .unwrap_or(&names.read_only_role),
         ),
         Role::PowerUser => (
             "power_user",

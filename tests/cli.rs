@@ -817,7 +817,8 @@ fn variants_the_real_deployment_needs() {
             "{text}\nnamespaces {{\n  labels = {{ tier = \"4-aux\", owner = \"{{user}}\" }}\n  ignore_label_changes = [\"goldilocks.fairwinds.com/vpa-update-mode\"]\n}}\n\
              vault {{\n  policy_scope = \"user\"\n  metadata_capabilities = [\"list\", \"read\", \"delete\"]\n}}\n\
              identity {{\n  subject = \"username\"\n  extra_policies = [\"sops-user-{{user}}\"]\n}}\n\
-             quota {{\n  keys = [\"cpu\", \"memory\", \"memory_limits\", \"pods\"]\n}}\n"
+             quota {{\n  keys = [\"cpu\", \"memory\", \"memory_limits\", \"pods\"]\n}}\n\
+             namespace_owner {{\n  cluster_role = \"oidc-namespace-owner-readonly\"\n}}\n"
         ),
     )
     .unwrap();
@@ -866,6 +867,14 @@ fn variants_the_real_deployment_needs() {
         "the subject is the username:\n{platform}"
     );
     assert!(!platform.contains("carol@example.com"), "{platform}");
+    assert!(
+        platform.contains("name      = \"oidc-namespace-owner-readonly\""),
+        "{platform}"
+    );
+    assert!(
+        !read("platform/tenantgen.tf").contains("tenantgen_read_only"),
+        "a ClusterRole that exists by hand is not generated"
+    );
     tenantgen(dir.path(), "check").exits(0);
     tenantgen(dir.path(), "access alice")
         .succeeds()

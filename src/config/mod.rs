@@ -63,6 +63,7 @@ block! {
         pub names: NamesConfig = NamesConfig::default(),
         pub deployer: DeployerConfig = DeployerConfig::default(),
         pub power_user: PowerUserConfig = PowerUserConfig::default(),
+        pub namespace_owner: NamespaceOwnerConfig = NamespaceOwnerConfig::default(),
         /// A `quota_defaults` block changes only the entries it sets.
         #[serde(deserialize_with = "check::quota_defaults")]
         pub quota_defaults: BTreeMap<QuotaKey, String> = default_quotas(),
@@ -584,6 +585,8 @@ pub struct GrantSettings {
     pub power_user_extra_rules: Vec<RbacRule>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub tenant_prefix: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_owner_cluster_role: Option<String>,
 }
 
 impl Config {
@@ -595,6 +598,7 @@ impl Config {
             power_user_cluster_role: self.power_user.cluster_role.clone(),
             power_user_extra_rules: self.power_user.extra_rules.clone(),
             tenant_prefix: self.vault.tenant_prefix.clone(),
+            namespace_owner_cluster_role: self.namespace_owner.cluster_role.clone(),
         }
     }
 
@@ -607,7 +611,17 @@ impl Config {
         config.power_user.cluster_role = grants.power_user_cluster_role.clone();
         config.power_user.extra_rules = grants.power_user_extra_rules.clone();
         config.vault.tenant_prefix = grants.tenant_prefix.clone();
+        config.namespace_owner.cluster_role = grants.namespace_owner_cluster_role.clone();
         config
+    }
+}
+
+block! {
+    pub struct NamespaceOwnerConfig {
+        /// An existing ClusterRole to bind namespace-owners to cluster-wide
+        /// instead of the generated read-only `tenantgen-read-only`.
+        #[serde(deserialize_with = "check::optional_rbac_name")]
+        pub cluster_role: Option<String> = None,
     }
 }
 
