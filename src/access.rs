@@ -60,7 +60,8 @@ pub struct KubernetesGrant {
     /// The role's rules when tenantgen generates the role; `None` for
     /// roles that exist on the cluster (`admin`, `cluster-admin`, ...).
     pub rules: Option<Vec<RbacRule>>,
-    /// Whether any verb changes something (or runs code, like exec).
+    /// Whether any verb changes something (or runs code, like exec); true for
+    /// a role written by hand, whose rules are not known here.
     pub write: bool,
 }
 
@@ -117,7 +118,11 @@ fn rules_write(rules: &[RbacRule]) -> bool {
     })
 }
 
-/// Kubernetes' own user-facing ClusterRoles: `view` only reads.
+/// Kubernetes' own user-facing ClusterRoles.
+const BUILTIN_ROLES: [&str; 4] = ["cluster-admin", "admin", "edit", "view"];
+
+/// Of Kubernetes' own roles only `view` just reads; a role written by hand
+/// elsewhere is taken to write, since its rules are not known here.
 fn builtin_writes(role: &str) -> bool {
     role != "view"
 }
@@ -369,7 +374,11 @@ impl Report {
                 grants.push([
                     place,
                     format!("{} {}", grant.role_kind, grant.role),
-                    yes_no(grant.write),
+                    if grant.rules.is_none() && !BUILTIN_ROLES.contains(&grant.role.as_str()) {
+                        "yes? (written by hand; rules unknown)".to_string()
+                    } else {
+                        yes_no(grant.write)
+                    },
                 ]);
                 if let Some(rules) = &grant.rules {
                     let name = if grant.role_kind == "Role" {

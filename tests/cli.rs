@@ -878,7 +878,8 @@ fn variants_the_real_deployment_needs() {
     tenantgen(dir.path(), "check").exits(0);
     tenantgen(dir.path(), "access alice")
         .succeeds()
-        .stdout_has("vault policy sops-user-alice");
+        .stdout_has("vault policy sops-user-alice")
+        .stdout_has("ClusterRole oidc-namespace-owner-readonly  yes? (written by hand; rules unknown)");
 
     std::fs::write(
         &config,
