@@ -615,7 +615,7 @@ fn vault_tenant(
             path: format!(
                 "{}/creds/{}",
                 config.deployer.mount,
-                name_from(&config.names.deployer, &user.name, Some(namespace), true)
+                name_from(&config.names.deployer, &user.name, Some(namespace), false)
             ),
             capabilities: read.clone(),
         });
@@ -667,7 +667,7 @@ fn vault_tenant(
             for namespace in &user.namespaces {
                 let role_tf = format!("{}_deployer", identifier(namespace));
                 let role_name =
-                    name_from(&config.names.deployer, &user.name, Some(namespace), true);
+                    name_from(&config.names.deployer, &user.name, Some(namespace), false);
                 vault.labels = tenant_labels(&user.name);
                 vault.push(
                     types.role,
@@ -707,7 +707,7 @@ fn vault_tenant(
                     "vault_kubernetes_auth_backend_role",
                     format!("{}_deployer", identifier(namespace)),
                     "auth role",
-                    name_from(&config.names.deployer, &user.name, Some(namespace), true),
+                    name_from(&config.names.deployer, &user.name, Some(namespace), false),
                     None,
                     Spec::AuthRole {
                         backend: config.vault.kubernetes_backend.clone(),
@@ -756,7 +756,7 @@ fn platform_tenant(
             types.role_binding,
             format!("{namespace_tf}_admin"),
             "RoleBinding",
-            name_from(&names.namespace_admin, &user.name, ns, true),
+            name_from(&names.namespace_admin, &user.name, ns, false),
             ns,
             Spec::Binding {
                 cluster_role: "admin".to_string(),
@@ -847,7 +847,7 @@ fn platform_tenant(
         types.cluster_role_binding,
         format!("{user_tf}_{suffix}"),
         "ClusterRoleBinding",
-        name_from(pattern, &user.name, None, true),
+        name_from(pattern, &user.name, None, false),
         None,
         Spec::Binding {
             cluster_role: cluster_role.to_string(),
@@ -893,7 +893,7 @@ fn woodpecker_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, st
             "kubernetes_role_binding_v1",
             format!("{}_deployer", identifier(namespace)),
             "RoleBinding",
-            name_from(&config.names.deployer, &user.name, Some(namespace), true),
+            name_from(&config.names.deployer, &user.name, Some(namespace), false),
             Some(namespace),
             Spec::Binding {
                 cluster_role: "edit".to_string(),

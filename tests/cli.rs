@@ -879,7 +879,9 @@ fn variants_the_real_deployment_needs() {
     tenantgen(dir.path(), "access alice")
         .succeeds()
         .stdout_has("vault policy sops-user-alice")
-        .stdout_has("ClusterRole oidc-namespace-owner-readonly  yes? (written by hand; rules unknown)");
+        .stdout_has(
+            "ClusterRole oidc-namespace-owner-readonly  yes? (written by hand; rules unknown)",
+        );
 
     std::fs::write(
         &config,

@@ -116,6 +116,22 @@ pub(super) fn expression<'de, D: Deserializer<'de>>(deserializer: D) -> Result<S
     })
 }
 
+/// An RBAC object's name: a path segment, no `/` or `%`.
+fn rbac_name(name: &str) -> Result<(), String> {
+    if !name.is_empty()
+        && name.len() <= 253
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+    {
+        Ok(())
+    } else {
+        Err("is not an RBAC name: use letters, digits, `-`, `_`, `.` and `:`".into())
+    }
+}
+
 /// A Vault policy or entity name: printable, no `/`, quotes or spaces.
 fn vault_name(name: &str) -> Result<(), String> {
     if !name.is_empty()
@@ -478,11 +494,11 @@ pub(super) fn across_keys(config: &Config) -> Vec<Problem> {
             continue;
         }
         // The pattern with placeholders filled in must be a valid name.
-        let sample = super::name_from(text, "user", Some("namespace"), pattern.kubernetes);
-        let valid = if pattern.kubernetes {
-            names::check_dns_name(&sample)
-        } else {
-            vault_name(&sample)
+        let sample = super::name_from(text, "a_user", Some("namespace"), pattern.kind.dns());
+        let valid = match pattern.kind {
+            super::NameKind::Dns => names::check_dns_name(&sample),
+            super::NameKind::Rbac => rbac_name(&sample),
+            super::NameKind::Vault => vault_name(&sample),
         };
         if let Err(problem) = valid {
             problems.push(Problem::new(

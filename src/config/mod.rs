@@ -239,8 +239,27 @@ pub struct NamePattern {
     pub key: &'static str,
     pub placeholders: &'static [&'static str],
     pub required: &'static [&'static str],
-    /// Kubernetes or Vault, for the check of what it gives.
-    pub kubernetes: bool,
+    /// What kind of name it gives, for the check of the result.
+    pub kind: NameKind,
+}
+
+/// The rules a name follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    /// A Kubernetes object named like a DNS subdomain (`_` not allowed, so
+    /// a username's `_` is written `-`).
+    Dns,
+    /// An RBAC object (Role, binding): any path segment, `_` kept.
+    Rbac,
+    /// A Vault policy, entity or role.
+    Vault,
+}
+
+impl NameKind {
+    /// Whether `{user}` has its `_` written `-`.
+    pub fn dns(self) -> bool {
+        self == NameKind::Dns
+    }
 }
 
 impl NamesConfig {
@@ -250,39 +269,40 @@ impl NamesConfig {
         const NONE: &[&str] = &[];
         const NAMESPACE: &[&str] = &["{namespace}"];
         macro_rules! pattern {
-            ($key:ident, $placeholders:expr, $required:expr, $kubernetes:expr) => {
+            ($key:ident, $placeholders:expr, $required:expr, $kind:ident) => {
                 (
                     &NamePattern {
                         key: stringify!($key),
                         placeholders: $placeholders,
                         required: $required,
-                        kubernetes: $kubernetes,
+                        kind: NameKind::$kind,
                     },
                     self.$key.as_str(),
                 )
             };
         }
         [
-            pattern!(policy, USER, USER, false),
-            pattern!(entity, USER, USER, false),
-            pattern!(deployer, BOTH, NAMESPACE, true),
-            pattern!(namespace_admin, BOTH, NONE, true),
-            pattern!(quota, BOTH, NONE, true),
-            pattern!(certificate, BOTH, NONE, true),
-            pattern!(read_only_binding, USER, USER, true),
-            pattern!(power_user_binding, USER, USER, true),
-            pattern!(admin_binding, USER, USER, true),
-            pattern!(read_only_role, NONE, NONE, true),
-            pattern!(power_user_role, NONE, NONE, true),
-            pattern!(network_policy, BOTH, NONE, true),
-            pattern!(limit_range, BOTH, NONE, true),
+            pattern!(policy, USER, USER, Vault),
+            pattern!(entity, USER, USER, Vault),
+            pattern!(deployer, BOTH, NAMESPACE, Rbac),
+            pattern!(namespace_admin, BOTH, NONE, Rbac),
+            pattern!(quota, BOTH, NONE, Dns),
+            pattern!(certificate, BOTH, NONE, Dns),
+            pattern!(read_only_binding, USER, USER, Rbac),
+            pattern!(power_user_binding, USER, USER, Rbac),
+            pattern!(admin_binding, USER, USER, Rbac),
+            pattern!(read_only_role, NONE, NONE, Rbac),
+            pattern!(power_user_role, NONE, NONE, Rbac),
+            pattern!(network_policy, BOTH, NONE, Dns),
+            pattern!(limit_range, BOTH, NONE, Dns),
         ]
     }
 }
 
-/// A name from a pattern: `{user}` in Kubernetes names has `_` written `-`.
-pub fn name_from(pattern: &str, user: &str, namespace: Option<&str>, kubernetes: bool) -> String {
-    let user = if kubernetes {
+/// A name from a pattern: `{user}` in names like DNS subdomains
+/// (`dns_form`) has `_` written `-`.
+pub fn name_from(pattern: &str, user: &str, namespace: Option<&str>, dns_form: bool) -> String {
+    let user = if dns_form {
         crate::names::kubernetes_form(user)
     } else {
         std::borrow::Cow::Borrowed(user)
