@@ -17,7 +17,9 @@ pub mod adoption;
 pub mod lifecycle;
 
 pub use crate::config::RbacRule;
-use crate::config::{CloudflareVersion, Config, DeployerMode, Group, LayoutConfig, name_from};
+use crate::config::{
+    CloudflareVersion, Config, DeployerMode, DnsNames, Group, LayoutConfig, TlsMode, name_from,
+};
 use crate::escape::identifier;
 use crate::model::{Role, Tenants, User};
 use crate::names::{MANAGED_BY_LABEL, TENANT_LABEL};
@@ -87,7 +89,8 @@ pub struct Object {
     /// The Terraform name (the address is `resource_type.tf`).
     pub tf: String,
     /// What it is on the server: a Kubernetes kind (`RoleBinding`), a Vault
-    /// object (`policy`), `DNS record` or `module`.
+    /// object (`policy`), `DNS record`, `TLS module` (a module call per
+    /// namespace) or `module` (an app instance).
     pub kind: &'static str,
     /// Its name on the server.
     pub name: String,
@@ -129,6 +132,14 @@ pub enum Spec {
         dns_names: Vec<String>,
         issuer: String,
         issuer_kind: String,
+    },
+    /// A call of the operator's TLS module for the object's namespace.
+    TlsModule {
+        source: String,
+        /// The argument that gets the namespace.
+        namespace_argument: String,
+        /// Argument name → Terraform expression.
+        arguments: BTreeMap<String, Expression>,
     },
     NetworkPolicy {
         allow_from_namespaces: Vec<String>,
@@ -177,6 +188,7 @@ pub enum Spec {
         record_type: String,
         content: String,
         proxied: bool,
+        ttl: u64,
         comment: String,
     },
     AppInstance {
@@ -435,7 +447,9 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
     for user in users {
         platform_tenant(&mut objects, user, config, &types, &stacks);
     }
-    if users.iter().any(|user| !user.domains.is_empty())
+    if users
+        .iter()
+        .any(|user| config.dns.covers(user.role) && !user.domains.is_empty())
         && let Some(variable) = own_variable(
             &config.dns.zone_id,
             "Cloudflare zone id of the managed zone.",
@@ -506,7 +520,7 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
     let adoption = config
         .adopt
         .as_ref()
-        .map(|adopt| adoption::plan(adopt, &objects, users));
+        .map(|adopt| adoption::plan(adopt, &config.zone, &objects, users));
     Plan {
         objects,
         stacks: order,
@@ -726,19 +740,35 @@ fn platform_tenant(
             },
         );
         platform.stack = stacks.of(Group::Tls);
-        platform.push(
-            "kubernetes_manifest",
-            format!("{namespace_tf}_tls"),
-            "Certificate",
-            name_from(&names.certificate, &user.name, ns, true),
-            ns,
-            Spec::Certificate {
-                secret_name: name_from(&names.certificate, &user.name, ns, true),
-                dns_names: vec![format!("*.{namespace}.{}", config.zone)],
-                issuer: config.tls.issuer.clone(),
-                issuer_kind: config.tls.issuer_kind.clone(),
-            },
-        );
+        match config.tls.mode {
+            TlsMode::CertManager => platform.push(
+                "kubernetes_manifest",
+                format!("{namespace_tf}_tls"),
+                "Certificate",
+                name_from(&names.certificate, &user.name, ns, true),
+                ns,
+                Spec::Certificate {
+                    secret_name: name_from(&names.certificate, &user.name, ns, true),
+                    dns_names: vec![format!("*.{namespace}.{}", config.zone)],
+                    issuer: config.tls.issuer.clone(),
+                    issuer_kind: config.tls.issuer_kind.clone(),
+                },
+            ),
+            // Named by its namespace: a module call names no server object.
+            TlsMode::Module => platform.push(
+                "module",
+                format!("{namespace_tf}_tls"),
+                "TLS module",
+                namespace.clone(),
+                ns,
+                Spec::TlsModule {
+                    source: config.tls.module_source.clone(),
+                    namespace_argument: config.tls.namespace_argument.clone(),
+                    arguments: config.tls.module_arguments.clone(),
+                },
+            ),
+            TlsMode::None => {}
+        }
         platform.stack = stacks.of(Group::Rbac);
         if let Some(policy) = &config.network_policy {
             platform.push(
@@ -803,21 +833,25 @@ fn platform_tenant(
     };
     platform.labels = no_labels();
     platform.stack = stacks.of(Group::Dns);
-    for domain in &user.domains {
-        let relative = domain
-            .strip_suffix(&format!(".{}", config.zone))
-            .unwrap_or(domain);
+    let domains = user.domains.iter().filter(|_| config.dns.covers(user.role));
+    for domain in domains {
+        let relative = relative_name(domain, &config.zone);
+        let name = match config.dns.names {
+            DnsNames::Fqdn => domain.clone(),
+            DnsNames::Short => relative.to_string(),
+        };
         platform.push(
             resource_type,
             dns_identifier(relative),
             "DNS record",
-            domain.clone(),
+            name,
             None,
             Spec::DnsRecord {
                 zone_id: config.dns.zone_id.clone(),
                 record_type: config.dns.record_type.clone(),
                 content: config.dns.target.clone(),
                 proxied: config.dns.proxied,
+                ttl: config.dns.ttl,
                 comment: format!("tenantgen: {}", user.name),
             },
         );
@@ -848,6 +882,14 @@ fn woodpecker_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, st
             },
         );
     }
+}
+
+/// A domain's name relative to the zone: `myapp` for `myapp.<zone>`.
+fn relative_name<'a>(domain: &'a str, zone: &str) -> &'a str {
+    domain
+        .strip_suffix(zone)
+        .and_then(|name| name.strip_suffix('.'))
+        .unwrap_or(domain)
 }
 
 /// Identifier for a name relative to the zone: labels joined by `_`, dashes
@@ -1005,7 +1047,7 @@ pub fn compare_objects(
 pub fn stack_moves(before: &[Object], after: &[Object]) -> Vec<(String, String, usize)> {
     let key = |object: &Object| (object.resource_type, object.tf.clone(), object.name.clone());
     // App instances share addresses across the factories and never move.
-    let placed = |object: &&Object| object.resource_type != "module";
+    let placed = |object: &&Object| !matches!(object.spec, Spec::AppInstance { .. });
     let old: BTreeMap<_, &str> = before
         .iter()
         .filter(placed)
