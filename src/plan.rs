@@ -1485,6 +1485,54 @@ mod tests {
     }
 
     #[test]
+    fn tls_modules_are_per_namespace_and_follow_the_layout() {
+        let mut config = Config::default();
+        config.tls.mode = TlsMode::Module;
+        let (before, config) = plan_with(config);
+        assert_eq!(problems(&before, &config), Vec::<String>::new());
+        let calls: Vec<(&str, &str, Option<&str>)> = before
+            .objects
+            .iter()
+            .filter(|object| object.kind == "TLS module")
+            .map(|object| {
+                (
+                    &*object.stack,
+                    object.tf.as_str(),
+                    object.namespace.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                ("platform", "alice_a_tls", Some("alice-a")),
+                ("platform", "alice_b_tls", Some("alice-b"))
+            ]
+        );
+        assert!(
+            before
+                .objects
+                .iter()
+                .all(|object| object.kind != "Certificate")
+        );
+        let mut moved = config.clone();
+        moved.layout.tls = "tls".into();
+        let (after, _) = plan_with(moved);
+        // A TLS module moves with its stack; the app instance stays put.
+        assert_eq!(
+            stack_moves(&before.objects, &after.objects),
+            [("platform".to_string(), "tls".to_string(), 2)]
+        );
+        let mut none = config;
+        none.tls.mode = TlsMode::None;
+        let (plan, _) = plan_with(none);
+        assert!(plan.objects.iter().all(|object| !matches!(
+            object.spec,
+            Spec::Certificate { .. } | Spec::TlsModule { .. }
+        )));
+    }
+
+    #[test]
     fn dns_identifiers_never_collide() {
         assert_eq!(dns_identifier("app.alice"), "app_alice");
         assert_ne!(dns_identifier("a-b.c"), dns_identifier("a.b-c"));
