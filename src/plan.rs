@@ -140,6 +140,9 @@ pub enum Spec {
         namespace_argument: String,
         /// Argument name → Terraform expression.
         arguments: BTreeMap<String, Expression>,
+        /// Address of the namespace resource in the same stack: the
+        /// namespace is passed as a string, which orders nothing.
+        depends_on: Option<String>,
     },
     NetworkPolicy {
         allow_from_namespaces: Vec<String>,
@@ -765,6 +768,8 @@ fn platform_tenant(
                     source: config.tls.module_source.clone(),
                     namespace_argument: config.tls.namespace_argument.clone(),
                     arguments: config.tls.module_arguments.clone(),
+                    depends_on: (config.layout.tls == config.layout.namespaces)
+                        .then(|| format!("{}.{namespace_tf}", types.namespace)),
                 },
             ),
             TlsMode::None => {}
@@ -1157,6 +1162,10 @@ pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
         if let Spec::Role {
             depends_on: Some(namespace),
             ..
+        }
+        | Spec::TlsModule {
+            depends_on: Some(namespace),
+            ..
         } = &object.spec
             && !namespace_addresses.contains(&(&*object.stack, namespace.as_str()))
         {
@@ -1515,13 +1524,24 @@ mod tests {
                 .iter()
                 .all(|object| object.kind != "Certificate")
         );
+        // In the namespaces' stack a call waits for its namespace.
         let mut moved = config.clone();
-        moved.layout.tls = "tls".into();
-        let (after, _) = plan_with(moved);
-        // A TLS module moves with its stack; the app instance stays put.
+        moved.layout.tls = "vault".into();
+        let (mut after, moved) = plan_with(moved);
+        assert_eq!(problems(&after, &moved), Vec::<String>::new());
         assert_eq!(
             stack_moves(&before.objects, &after.objects),
-            [("platform".to_string(), "tls".to_string(), 2)]
+            [("platform".to_string(), "vault".to_string(), 2)]
+        );
+        after
+            .objects
+            .retain(|object| object.address() != "kubernetes_namespace_v1.alice_b");
+        assert!(
+            problems(&after, &moved).contains(
+                &"TLS module module.alice_b_tls waits for kubernetes_namespace_v1.alice_b, which its stack does not create".to_string()
+            ),
+            "{:?}",
+            problems(&after, &moved)
         );
         let mut none = config;
         none.tls.mode = TlsMode::None;

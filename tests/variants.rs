@@ -63,6 +63,31 @@ fn tls_module_mode_calls_the_module_per_namespace() {
         String::from_utf8_lossy(&fmt.stderr)
     );
 
+    // In the namespaces' stack, each call waits for its namespace.
+    configure(root, "layout {\n  tls = \"vault\"\n}\n");
+    std::fs::rename(
+        root.join("stacks-out/platform/variables.tf"),
+        root.join("stacks-out/vault/variables.tf"),
+    )
+    .unwrap();
+    tenantgen(root, "render --yes").succeeds();
+    let vault = read(root, "vault/tenant-alice.tf");
+    assert!(
+        vault.contains(
+            "  tls_secret_name = var.tls_secret_name\n\n  depends_on = [kubernetes_namespace_v1.alice_dev]\n}\n"
+        ),
+        "{vault}"
+    );
+    tenantgen(root, "check").exits(0);
+    let problems = Schemas::load().check_tree(&root.join("stacks-out"));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let fmt = terraform_fmt_check(&root.join("stacks-out"));
+    assert!(
+        fmt.status.success(),
+        "terraform fmt: {}",
+        String::from_utf8_lossy(&fmt.stdout)
+    );
+
     // A call whose argument the module lacks is what the schema check catches.
     std::fs::write(
         root.join("modules/setup_tls_secret/main.tf"),
