@@ -276,7 +276,8 @@ fn dns_records_are_adopted_from_a_module_address() {
     .unwrap();
     tenantgen(root, "diff")
         .exits(1)
-        .stderr_has("adopt.dns_records = \"module.cloudflared.cloudflare_record.dns_record\": tenantgen generates cloudflare_dns_record here");
+        .stderr_has("adopt.dns_records = \"module.cloudflared.cloudflare_record.dns_record\": tenantgen generates cloudflare_dns_record here")
+        .stderr_has("set dns.provider_version to the provider the old records were made with");
     std::fs::write(
         root.join("tenantgen.hcl"),
         format!("{original}\nadopt {{\n  dns_records = \"module.cloudflared.dns_record\"\n}}\n"),

@@ -124,7 +124,11 @@ pub fn plan(adopt: &AdoptConfig, zone: &str, objects: &[Object], users: &[User])
                     object.resource_type
                 ),
             )
-            .hint("set adopt.legacy_resource_types = true, or correct the address");
+            .hint(if matches!(object.spec, Spec::DnsRecord { .. }) {
+                "set dns.provider_version to the provider the old records were made with, or correct the address"
+            } else {
+                "set adopt.legacy_resource_types = true, or correct the address"
+            });
             if !adoption.type_problems.contains(&problem) {
                 adoption.type_problems.push(problem);
             }
