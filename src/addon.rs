@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::config::{AddonConfig, AddonScope, Config};
 use crate::escape;
 use crate::model::{Tenants, User};
-use crate::plan::{Object, Plan};
+use crate::plan::{Object, Plan, Spec};
 use crate::problem::{Problem, Problems};
 use crate::render::{self, Job, RenderedFile, Templates};
 use crate::verify::{self, GeneratedFile};
@@ -339,13 +339,9 @@ fn block_of(expr: &hcl::Expression) -> Option<String> {
 }
 
 /// The file a built-in object is rendered into (src/render.rs `jobs`).
-fn builtin_file(plan: &Plan, object: &Object) -> String {
+fn builtin_file(object: &Object) -> String {
     let stack = &*object.stack;
-    if plan
-        .apps
-        .iter()
-        .any(|app| stack == format!("{app}/factory"))
-    {
+    if matches!(object.spec, Spec::AppInstance { .. }) {
         format!("{stack}/main.tf")
     } else if let Some(user) = &object.user {
         render::tenant_file(stack, user)
@@ -380,7 +376,7 @@ pub fn check(plan: &Plan, mut files: Vec<Declared>) -> Result<(), Problems> {
         for object in &plan.objects {
             let address = object.address();
             if let Some(file) = owners.get(&(&*object.stack, address.as_str())) {
-                let generated = builtin_file(plan, object);
+                let generated = builtin_file(object);
                 problems.push(clash(file, &address, &generated, "tenantgen file"));
             }
         }

@@ -707,14 +707,19 @@ impl Checker<'_> {
                 let suggestion = names::closest(app, configured.iter().copied())
                     .map(|close| format!("did you mean {close:?}? "))
                     .unwrap_or_default();
+                let message = if configured.is_empty() {
+                    "is not a configured factory app; tenantgen.hcl configures none (default_apps = false): remove it from the user's apps, or add an `app` block for it".to_string()
+                } else {
+                    format!(
+                        "is not a configured factory app; {suggestion}configured apps: {} (add an `app` block to tenantgen.hcl for a new one)",
+                        configured.join(", ")
+                    )
+                };
                 self.problem(
                     user,
                     &format!("apps[{index}]"),
                     &Value::String(app.clone()),
-                    format!(
-                        "is not a configured factory app; {suggestion}configured apps: {} (add an `app` block to tenantgen.hcl for a new one)",
-                        configured.join(", ")
-                    ),
+                    message,
                 );
                 ok = false;
             }

@@ -18,8 +18,8 @@ pub mod lifecycle;
 
 pub use crate::config::RbacRule;
 use crate::config::{
-    CloudflareVersion, Config, DeployerMode, Group, LayoutConfig, PolicyScope, SubjectClaim,
-    name_from,
+    CloudflareVersion, Config, DeployerMode, DnsNames, Group, LayoutConfig, PolicyScope,
+    SubjectClaim, TlsMode, name_from,
 };
 use crate::escape::identifier;
 use crate::model::{Role, Tenants, User};
@@ -90,7 +90,8 @@ pub struct Object {
     /// The Terraform name (the address is `resource_type.tf`).
     pub tf: String,
     /// What it is on the server: a Kubernetes kind (`RoleBinding`), a Vault
-    /// object (`policy`), `DNS record` or `module`.
+    /// object (`policy`), `DNS record`, `TLS module` (a module call per
+    /// namespace) or `module` (an app instance).
     pub kind: &'static str,
     /// Its name on the server.
     pub name: String,
@@ -134,6 +135,17 @@ pub enum Spec {
         dns_names: Vec<String>,
         issuer: String,
         issuer_kind: String,
+    },
+    /// A call of the operator's TLS module for the object's namespace.
+    TlsModule {
+        source: String,
+        /// The argument that gets the namespace.
+        namespace_argument: String,
+        /// Argument name → Terraform expression.
+        arguments: BTreeMap<String, Expression>,
+        /// Address of the namespace resource in the same stack: the
+        /// namespace is passed as a string, which orders nothing.
+        depends_on: Option<String>,
     },
     NetworkPolicy {
         allow_from_namespaces: Vec<String>,
@@ -184,6 +196,7 @@ pub enum Spec {
         record_type: String,
         content: String,
         proxied: bool,
+        ttl: u64,
         comment: String,
     },
     AppInstance {
@@ -444,7 +457,9 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
     for user in users {
         platform_tenant(&mut objects, user, config, &types, &stacks);
     }
-    if users.iter().any(|user| !user.domains.is_empty())
+    if users
+        .iter()
+        .any(|user| config.dns.covers(user.role) && !user.domains.is_empty())
         && let Some(variable) = own_variable(
             &config.dns.zone_id,
             "Cloudflare zone id of the managed zone.",
@@ -515,7 +530,7 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
     let adoption = config
         .adopt
         .as_ref()
-        .map(|adopt| adoption::plan(adopt, &objects, users));
+        .map(|adopt| adoption::plan(adopt, &config.zone, &objects, users));
     Plan {
         objects,
         stacks: order,
@@ -779,19 +794,37 @@ fn platform_tenant(
             },
         );
         platform.stack = stacks.of(Group::Tls);
-        platform.push(
-            "kubernetes_manifest",
-            format!("{namespace_tf}_tls"),
-            "Certificate",
-            name_from(&names.certificate, &user.name, ns, true),
-            ns,
-            Spec::Certificate {
-                secret_name: name_from(&names.certificate, &user.name, ns, true),
-                dns_names: vec![format!("*.{namespace}.{}", config.zone)],
-                issuer: config.tls.issuer.clone(),
-                issuer_kind: config.tls.issuer_kind.clone(),
-            },
-        );
+        match config.tls.mode {
+            TlsMode::CertManager => platform.push(
+                "kubernetes_manifest",
+                format!("{namespace_tf}_tls"),
+                "Certificate",
+                name_from(&names.certificate, &user.name, ns, true),
+                ns,
+                Spec::Certificate {
+                    secret_name: name_from(&names.certificate, &user.name, ns, true),
+                    dns_names: vec![format!("*.{namespace}.{}", config.zone)],
+                    issuer: config.tls.issuer.clone(),
+                    issuer_kind: config.tls.issuer_kind.clone(),
+                },
+            ),
+            // Named by its namespace: a module call names no server object.
+            TlsMode::Module => platform.push(
+                "module",
+                format!("{namespace_tf}_tls"),
+                "TLS module",
+                namespace.clone(),
+                ns,
+                Spec::TlsModule {
+                    source: config.tls.module_source.clone(),
+                    namespace_argument: config.tls.namespace_argument.clone(),
+                    arguments: config.tls.module_arguments.clone(),
+                    depends_on: (config.layout.tls == config.layout.namespaces)
+                        .then(|| format!("{}.{namespace_tf}", types.namespace)),
+                },
+            ),
+            TlsMode::None => {}
+        }
         platform.stack = stacks.of(Group::Rbac);
         if let Some(policy) = &config.network_policy {
             platform.push(
@@ -860,21 +893,25 @@ fn platform_tenant(
     };
     platform.labels = no_labels();
     platform.stack = stacks.of(Group::Dns);
-    for domain in &user.domains {
-        let relative = domain
-            .strip_suffix(&format!(".{}", config.zone))
-            .unwrap_or(domain);
+    let domains = user.domains.iter().filter(|_| config.dns.covers(user.role));
+    for domain in domains {
+        let relative = relative_name(domain, &config.zone);
+        let name = match config.dns.names {
+            DnsNames::Fqdn => domain.clone(),
+            DnsNames::Short => relative.to_string(),
+        };
         platform.push(
             resource_type,
             dns_identifier(relative),
             "DNS record",
-            domain.clone(),
+            name,
             None,
             Spec::DnsRecord {
                 zone_id: config.dns.zone_id.clone(),
                 record_type: config.dns.record_type.clone(),
                 content: config.dns.target.clone(),
                 proxied: config.dns.proxied,
+                ttl: config.dns.ttl,
                 comment: format!("tenantgen: {}", user.name),
             },
         );
@@ -905,6 +942,14 @@ fn woodpecker_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, st
             },
         );
     }
+}
+
+/// A domain's name relative to the zone: `myapp` for `myapp.<zone>`.
+fn relative_name<'a>(domain: &'a str, zone: &str) -> &'a str {
+    domain
+        .strip_suffix(zone)
+        .and_then(|name| name.strip_suffix('.'))
+        .unwrap_or(domain)
 }
 
 /// Identifier for a name relative to the zone: labels joined by `_`, dashes
@@ -1062,7 +1107,7 @@ pub fn compare_objects(
 pub fn stack_moves(before: &[Object], after: &[Object]) -> Vec<(String, String, usize)> {
     let key = |object: &Object| (object.resource_type, object.tf.clone(), object.name.clone());
     // App instances share addresses across the factories and never move.
-    let placed = |object: &&Object| object.resource_type != "module";
+    let placed = |object: &&Object| !matches!(object.spec, Spec::AppInstance { .. });
     let old: BTreeMap<_, &str> = before
         .iter()
         .filter(placed)
@@ -1170,6 +1215,10 @@ pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
             }
         }
         if let Spec::Role {
+            depends_on: Some(namespace),
+            ..
+        }
+        | Spec::TlsModule {
             depends_on: Some(namespace),
             ..
         } = &object.spec
@@ -1498,6 +1547,65 @@ mod tests {
         );
         let none = compare_objects(&before.objects, &before.objects, &BTreeSet::new());
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn tls_modules_are_per_namespace_and_follow_the_layout() {
+        let mut config = Config::default();
+        config.tls.mode = TlsMode::Module;
+        let (before, config) = plan_with(config);
+        assert_eq!(problems(&before, &config), Vec::<String>::new());
+        let calls: Vec<(&str, &str, Option<&str>)> = before
+            .objects
+            .iter()
+            .filter(|object| object.kind == "TLS module")
+            .map(|object| {
+                (
+                    &*object.stack,
+                    object.tf.as_str(),
+                    object.namespace.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                ("platform", "alice_a_tls", Some("alice-a")),
+                ("platform", "alice_b_tls", Some("alice-b"))
+            ]
+        );
+        assert!(
+            before
+                .objects
+                .iter()
+                .all(|object| object.kind != "Certificate")
+        );
+        // In the namespaces' stack a call waits for its namespace.
+        let mut moved = config.clone();
+        moved.layout.tls = "vault".into();
+        let (mut after, moved) = plan_with(moved);
+        assert_eq!(problems(&after, &moved), Vec::<String>::new());
+        assert_eq!(
+            stack_moves(&before.objects, &after.objects),
+            [("platform".to_string(), "vault".to_string(), 2)]
+        );
+        after
+            .objects
+            .retain(|object| object.address() != "kubernetes_namespace_v1.alice_b");
+        assert!(
+            problems(&after, &moved).contains(
+                &"TLS module module.alice_b_tls waits for kubernetes_namespace_v1.alice_b, which its stack does not create".to_string()
+            ),
+            "{:?}",
+            problems(&after, &moved)
+        );
+        let mut none = config;
+        none.tls.mode = TlsMode::None;
+        let (plan, _) = plan_with(none);
+        assert!(plan.objects.iter().all(|object| !matches!(
+            object.spec,
+            Spec::Certificate { .. } | Spec::TlsModule { .. }
+        )));
     }
 
     #[test]

@@ -48,3 +48,43 @@ fn every_planned_block_is_rendered_and_nothing_else() {
         }
     }
 }
+
+/// The object variants (tests/variants.rs) under random users: the TLS
+/// module calls are module blocks, and nothing is dropped or invented.
+#[test]
+fn object_variants_render_exactly_the_planned_blocks() {
+    let base = std::fs::read_to_string(common::repo().join("tenantgen.hcl")).unwrap();
+    let apps_start = base.find("app \"actualbudget\"").unwrap();
+    let variants = [
+        format!(
+            "{base}\ntls {{\n  mode             = \"module\"\n  module_arguments = {{ tls_secret_name = \"var.tls_secret_name\" }}\n}}\n"
+        ),
+        format!("{base}\ntls {{\n  mode = \"none\"\n}}\n"),
+        base.replace(
+            "  target           = \"ingress.example.com\"\n",
+            "  target           = \"ingress.example.com\"\n  names            = \"short\"\n  ttl              = 120\n  for              = \"namespace-owners\"\n",
+        ),
+        format!("default_apps = false\n{}", &base[..apps_start]),
+    ];
+    for (index, config) in variants.iter().enumerate() {
+        for (seed, mut users) in [(0, example_users()), (1, random_users(13, 40))] {
+            if config.starts_with("default_apps = false") {
+                for user in users.as_object_mut().unwrap().values_mut() {
+                    user.as_object_mut().unwrap().remove("apps");
+                }
+            }
+            let (rendered, planned) = rendered_and_planned(&users, config);
+            assert_eq!(rendered, planned, "variant {index}, users {seed}");
+            let modules = planned.iter().filter(|address| address.block == "module");
+            match index {
+                0 => assert!(
+                    modules
+                        .clone()
+                        .any(|address| address.name.ends_with("_tls"))
+                ),
+                3 => assert_eq!(modules.count(), 0, "no app, no module"),
+                _ => {}
+            }
+        }
+    }
+}

@@ -652,12 +652,14 @@ fn input_as_the_real_deployment_writes_it() {
     tenantgen(dir.path(), "render --yes").succeeds();
     let out = dir.path().join("stacks-out");
     let platform = std::fs::read_to_string(out.join("platform/tenant-jane_doe.tf")).unwrap();
+    // RBAC names are path segments and keep the `_`; a DNS-style name
+    // (the quota's, from a pattern with {user}) writes it `-`.
     assert!(
-        platform.contains("name      = \"jane-doe-admin\""),
+        platform.contains("name      = \"jane_doe-admin\""),
         "{platform}"
     );
     assert!(
-        platform.contains("name = \"jane-doe-read-only\""),
+        platform.contains("name = \"jane_doe-read-only\""),
         "{platform}"
     );
     assert!(

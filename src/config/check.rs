@@ -100,17 +100,82 @@ pub(super) fn secret_key<'de, D: Deserializer<'de>>(deserializer: D) -> Result<S
 /// A Terraform expression given as a string; it must parse as one
 /// single-line HCL expression, and is kept trimmed.
 pub(super) fn expression<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    checked(deserializer, |text| {
-        let trimmed = text.trim();
-        let parses = !trimmed.is_empty()
-            && !trimmed.contains(['\n', '\r', '#'])
-            && !trimmed.contains("//")
-            && hcl::Expression::from_str(trimmed).is_ok();
-        if parses {
-            Ok(trimmed.to_string())
+    checked(deserializer, expression_of)
+}
+
+fn expression_of(text: String) -> Result<String, String> {
+    let trimmed = text.trim();
+    let parses = !trimmed.is_empty()
+        && !trimmed.contains(['\n', '\r', '#'])
+        && !trimmed.contains("//")
+        && hcl::Expression::from_str(trimmed).is_ok();
+    if parses {
+        Ok(trimmed.to_string())
+    } else {
+        Err(format!(
+            "{text:?} is not a Terraform expression; write a variable or reference such as \"var.NAME\" or \"vault_jwt_auth_backend.oidc.accessor\""
+        ))
+    }
+}
+
+/// The arguments of `tls.mode = "module"`: each name an argument the
+/// module can take, each value a Terraform expression.
+pub(super) fn module_arguments<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let arguments = BTreeMap::<String, String>::deserialize(deserializer)?;
+    arguments
+        .into_iter()
+        .map(|(name, value)| {
+            let name = argument_name_of(name)?;
+            let value = expression_of(value).map_err(|problem| format!("{name}: {problem}"))?;
+            Ok((name, value))
+        })
+        .collect::<Result<_, String>>()
+        .map_err(D::Error::custom)
+}
+
+pub(super) fn argument_name<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
+    checked(deserializer, argument_name_of)
+}
+
+/// Terraform's meta-arguments of a `module` block, which no module variable
+/// can be named.
+const MODULE_META_ARGUMENTS: [&str; 6] = [
+    "source",
+    "version",
+    "providers",
+    "count",
+    "for_each",
+    "depends_on",
+];
+
+fn argument_name_of(name: String) -> Result<String, String> {
+    if !is_identifier(&name) {
+        Err(format!(
+            "{name:?} is not a module argument name; use letters, digits, `_` and `-`, e.g. \"tls_secret_name\""
+        ))
+    } else if MODULE_META_ARGUMENTS.contains(&name.as_str()) {
+        Err(format!(
+            "{name:?} is a Terraform meta-argument of every module block, not one of the module's variables"
+        ))
+    } else {
+        Ok(name)
+    }
+}
+
+/// A module `source`: printed quoted, so any text is safe; one line, no spaces.
+pub(super) fn module_source<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
+    checked(deserializer, |source| {
+        if !source.is_empty() && !source.contains(|c: char| c.is_whitespace() || c.is_control()) {
+            Ok(source)
         } else {
             Err(format!(
-                "{text:?} is not a Terraform expression; write a variable or reference such as \"var.NAME\" or \"vault_jwt_auth_backend.oidc.accessor\""
+                "{source:?} is not a module source; write a path relative to the TLS stack, e.g. \"../../modules/kubernetes/setup_tls_secret\""
             ))
         }
     })
@@ -129,6 +194,18 @@ fn rbac_name(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err("is not an RBAC name: use letters, digits, `-`, `_`, `.` and `:`".into())
+    }
+}
+
+/// Cloudflare's record TTL: 1 ("automatic") or 30 to 86400 seconds.
+pub(super) fn dns_ttl<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let ttl = u64::deserialize(deserializer)?;
+    if ttl == 1 || (30..=86400).contains(&ttl) {
+        Ok(ttl)
+    } else {
+        Err(D::Error::custom(format!(
+            "{ttl} is not a Cloudflare TTL; use 1 (automatic) or 30 to 86400 seconds"
+        )))
     }
 }
 
@@ -392,12 +469,7 @@ pub(super) fn module_prefix<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<String, D::Error> {
     checked(deserializer, |prefix| {
-        let valid = prefix.is_empty()
-            || prefix
-                .split('.')
-                .collect::<Vec<_>>()
-                .chunks(2)
-                .all(|pair| matches!(pair, ["module", name] if is_identifier(name)));
+        let valid = prefix.is_empty() || in_modules(&prefix.split('.').collect::<Vec<_>>());
         if valid {
             Ok(prefix)
         } else {
@@ -408,21 +480,46 @@ pub(super) fn module_prefix<'de, D: Deserializer<'de>>(
     })
 }
 
-/// A resource address `TYPE.NAME` in the old deployment.
+/// A resource address `TYPE.NAME` in the old deployment, inside modules
+/// when written `module.a.TYPE.NAME`.
 pub(super) fn address<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     checked(deserializer, |address| {
-        let valid = matches!(
-            address.split('.').collect::<Vec<_>>().as_slice(),
-            [kind, name] if is_identifier(kind) && is_identifier(name)
-        );
+        let segments: Vec<&str> = address.split('.').collect();
+        let (modules, resource) = segments.split_at(segments.len().saturating_sub(2));
+        let valid = matches!(resource, [kind, name] if *kind != "module" && is_identifier(kind) && is_identifier(name))
+            && in_modules(modules);
         if valid {
             Ok(address)
         } else {
             Err(format!(
-                "{address:?} must be a resource address `TYPE.NAME`, e.g. \"kubernetes_namespace.user_namespace\""
+                "{address:?} must be a resource address `TYPE.NAME`, e.g. \"kubernetes_namespace.user_namespace\", inside modules `module.NAME.TYPE.NAME`"
             ))
         }
     })
+}
+
+/// A module call's address `module.NAME` (nested: `module.a.module.b`).
+pub(super) fn module_address<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
+    checked(deserializer, |address| {
+        let segments: Vec<&str> = address.split('.').collect();
+        if !segments.is_empty() && in_modules(&segments) {
+            Ok(address)
+        } else {
+            Err(format!(
+                "{address:?} must be a module address `module.NAME`, e.g. \"module.user_namespace_tls\""
+            ))
+        }
+    })
+}
+
+/// `module.a.module.b`, as segments (empty: no module).
+fn in_modules(segments: &[&str]) -> bool {
+    segments.len().is_multiple_of(2)
+        && segments
+            .chunks(2)
+            .all(|pair| matches!(pair, ["module", name] if is_identifier(name)))
 }
 
 fn is_identifier(text: &str) -> bool {
@@ -540,6 +637,22 @@ pub(super) fn across_keys(config: &Config) -> Vec<Problem> {
         }
     }
     dns(config, &mut problems);
+    if config
+        .tls
+        .module_arguments
+        .contains_key(&config.tls.namespace_argument)
+    {
+        problems.push(
+            Problem::new(
+                "tls.module_arguments",
+                format!(
+                    "sets {:?}, the argument that gets the namespace (tls.namespace_argument)",
+                    config.tls.namespace_argument
+                ),
+            )
+            .hint("remove it from module_arguments, or set tls.namespace_argument to the module's namespace variable"),
+        );
+    }
     apps(config, &mut problems);
     addon_names(config, &mut problems);
     problems

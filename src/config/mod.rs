@@ -71,6 +71,9 @@ block! {
         pub tls: TlsConfig = TlsConfig::default(),
         pub dns: DnsConfig = DnsConfig::default(),
         pub woodpecker: WoodpeckerConfig = WoodpeckerConfig::default(),
+        /// Whether a config with no `app` block gets the two default apps;
+        /// `false` with no `app` block: no apps, no factory stack.
+        pub default_apps: bool = true,
         /// Factory apps by name, one `app "NAME" { ... }` block each; any
         /// `app` block replaces the default apps.
         #[serde(rename = "app")]
@@ -121,6 +124,14 @@ block! {
             "vault_kubernetes_secret_backend_role.user_deployer".into(),
         #[serde(deserialize_with = "check::address")]
         pub power_user_bindings: String = "kubernetes_cluster_role_binding.power_users".into(),
+        /// The TLS module calls of `tls.mode = "module"`, keyed by namespace,
+        /// inside `module_prefix` like the RBAC objects.
+        #[serde(deserialize_with = "check::module_address")]
+        pub tls_modules: String = "module.user_namespace_tls".into(),
+        /// DNS records, keyed by the name relative to the zone; the full
+        /// address, module path included (`module_prefix` does not apply).
+        #[serde(deserialize_with = "check::address")]
+        pub dns_records: String = "module.cloudflared.cloudflare_record.dns_record".into(),
         /// Old Kubernetes names, `{user}` standing for the username; an object
         /// whose old name differs from tenantgen's is replaced.
         pub namespace_owner_binding_name: String = "namespace-owner-{user}".into(),
@@ -779,9 +790,47 @@ block! {
 
 block! {
     pub struct TlsConfig {
+        pub mode: TlsMode = TlsMode::CertManager,
         pub issuer: String = "letsencrypt-prod".into(),
         #[serde(deserialize_with = "check::issuer_kind")]
         pub issuer_kind: String = "ClusterIssuer".into(),
+        /// `mode = "module"`: the module each tenant namespace calls,
+        /// relative to the TLS stack's directory.
+        #[serde(deserialize_with = "check::module_source")]
+        pub module_source: String = "../../modules/kubernetes/setup_tls_secret".into(),
+        /// Argument name → Terraform expression, passed to every call.
+        #[serde(deserialize_with = "check::module_arguments")]
+        pub module_arguments: BTreeMap<String, String> = BTreeMap::new(),
+        /// The argument that gets the namespace, as a string.
+        #[serde(deserialize_with = "check::argument_name")]
+        pub namespace_argument: String = "namespace".into(),
+    }
+}
+
+/// What each tenant namespace gets for TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum TlsMode {
+    /// A cert-manager Certificate for `*.<namespace>.<zone>`.
+    CertManager,
+    /// A call of a hand-written module (`tls.module_source`).
+    Module,
+    /// Nothing: TLS is handled outside tenantgen.
+    None,
+}
+
+impl TryFrom<String> for TlsMode {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<TlsMode, String> {
+        match name.as_str() {
+            "cert-manager" => Ok(TlsMode::CertManager),
+            "module" => Ok(TlsMode::Module),
+            "none" => Ok(TlsMode::None),
+            _ => Err(format!(
+                "must be \"cert-manager\", \"module\" or \"none\", not {name:?}"
+            )),
+        }
     }
 }
 
@@ -817,6 +866,65 @@ block! {
         pub record_type: String = "CNAME".into(),
         pub target: String = "ingress.example.com".into(),
         pub proxied: bool = true,
+        /// 1 is Cloudflare's "automatic"; otherwise seconds, 30 to 86400.
+        #[serde(deserialize_with = "check::dns_ttl")]
+        pub ttl: u64 = 1,
+        /// Record names in full, or relative to the zone.
+        pub names: DnsNames = DnsNames::Fqdn,
+        /// Whose domains get records.
+        #[serde(rename = "for")]
+        pub scope: DnsScope = DnsScope::Everyone,
+    }
+}
+
+/// How a record's name is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum DnsNames {
+    /// `myapp.example.com`.
+    Fqdn,
+    /// `myapp`, relative to the zone.
+    Short,
+}
+
+impl TryFrom<String> for DnsNames {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<DnsNames, String> {
+        match name.as_str() {
+            "fqdn" => Ok(DnsNames::Fqdn),
+            "short" => Ok(DnsNames::Short),
+            _ => Err(format!("must be \"fqdn\" or \"short\", not {name:?}")),
+        }
+    }
+}
+
+/// Which users' domains get DNS records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum DnsScope {
+    Everyone,
+    NamespaceOwners,
+}
+
+impl TryFrom<String> for DnsScope {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<DnsScope, String> {
+        match name.as_str() {
+            "everyone" => Ok(DnsScope::Everyone),
+            "namespace-owners" => Ok(DnsScope::NamespaceOwners),
+            _ => Err(format!(
+                "must be \"everyone\" or \"namespace-owners\", not {name:?}"
+            )),
+        }
+    }
+}
+
+impl DnsConfig {
+    /// Whether users of `role` get records for their domains.
+    pub fn covers(&self, role: Role) -> bool {
+        self.scope == DnsScope::Everyone || role == Role::NamespaceOwner
     }
 }
 

@@ -20,7 +20,7 @@ use crate::names;
 use crate::problem::Problem;
 
 /// Top-level keys written `key = value`; every other top-level key is a block.
-const TOP_ATTRIBUTES: [&str; 3] = ["users_file", "out", "zone"];
+const TOP_ATTRIBUTES: [&str; 4] = ["users_file", "out", "zone", "default_apps"];
 
 /// The blocks that take a label (a name), with an example of one; the
 /// others take none.
@@ -36,7 +36,12 @@ pub(super) fn read(text: &str, problems: &mut Vec<Problem>) -> anyhow::Result<Co
         anyhow!("{err}\nfix the HCL syntax; every key is described in the README's configuration reference")
     })?;
     let value = shape(&body, problems);
-    Ok(deserialize(value, problems))
+    let declares_apps = value.contains_key("app");
+    let mut config = deserialize(value, problems);
+    if !config.default_apps && !declares_apps {
+        config.apps.clear();
+    }
+    Ok(config)
 }
 
 /// The body as a value serde can read, without what is not valid HCL for

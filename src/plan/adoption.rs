@@ -70,6 +70,8 @@ fn source<'a>(
             None,
         ),
         ("ResourceQuota", _) => ("quotas", &adopt.quotas, Some(adopt.quota_name.as_str())),
+        ("TLS module", _) => ("tls_modules", &adopt.tls_modules, None),
+        ("DNS record", _) => ("dns_records", &adopt.dns_records, None),
         ("ClusterRoleBinding", _) => match role {
             Role::NamespaceOwner => (
                 "read_only_bindings",
@@ -83,7 +85,19 @@ fn source<'a>(
     })
 }
 
-pub fn plan(adopt: &AdoptConfig, objects: &[Object], users: &[User]) -> Adoption {
+/// The resource type of an address, `module` for a module call:
+/// `module.cloudflared.cloudflare_record.dns_record` → `cloudflare_record`.
+fn resource_type(address: &str) -> &str {
+    let mut segments: &[&str] = &address.split('.').collect::<Vec<_>>();
+    while let ["module", _, rest @ ..] = segments
+        && rest.len() >= 2
+    {
+        segments = rest;
+    }
+    segments.first().copied().unwrap_or_default()
+}
+
+pub fn plan(adopt: &AdoptConfig, zone: &str, objects: &[Object], users: &[User]) -> Adoption {
     let mut adoption = Adoption::default();
     let role_of = |user: &str| {
         users
@@ -102,7 +116,7 @@ pub fn plan(adopt: &AdoptConfig, objects: &[Object], users: &[User]) -> Adoption
             continue;
         };
         let to = object.address();
-        if from.split('.').next() != Some(object.resource_type) {
+        if resource_type(from) != object.resource_type {
             let problem = Problem::new(
                 format!("adopt.{setting} = {from:?}"),
                 format!(
@@ -110,7 +124,11 @@ pub fn plan(adopt: &AdoptConfig, objects: &[Object], users: &[User]) -> Adoption
                     object.resource_type
                 ),
             )
-            .hint("set adopt.legacy_resource_types = true, or correct the address");
+            .hint(if matches!(object.spec, Spec::DnsRecord { .. }) {
+                "set dns.provider_version to the provider the old records were made with, or correct the address"
+            } else {
+                "set adopt.legacy_resource_types = true, or correct the address"
+            });
             if !adoption.type_problems.contains(&problem) {
                 adoption.type_problems.push(problem);
             }
@@ -127,12 +145,16 @@ pub fn plan(adopt: &AdoptConfig, objects: &[Object], users: &[User]) -> Adoption
                 Some(namespace) => format!("{user}-{namespace}"),
                 None => user.to_string(),
             },
+            Spec::TlsModule { .. } => object.namespace.clone().unwrap_or_default(),
+            // The name relative to the zone, however tenantgen writes it.
+            Spec::DnsRecord { .. } => super::relative_name(&object.name, zone).to_string(),
             _ => user.to_string(),
         };
-        // The RBAC objects lived in a module of their stack.
+        // The RBAC objects and TLS module calls lived in a module of their
+        // stack.
         let in_module = matches!(
             object.spec,
-            Spec::Binding { .. } | Spec::ResourceQuota { .. }
+            Spec::Binding { .. } | Spec::ResourceQuota { .. } | Spec::TlsModule { .. }
         );
         let from = if in_module && !adopt.module_prefix.is_empty() {
             format!("{}.{from}", adopt.module_prefix)
@@ -157,4 +179,27 @@ pub fn plan(adopt: &AdoptConfig, objects: &[Object], users: &[User]) -> Adoption
             .push(Move { from, key, to });
     }
     adoption
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resource_type;
+
+    #[test]
+    fn resource_types_are_read_past_module_paths() {
+        assert_eq!(
+            resource_type("kubernetes_namespace.user_namespace"),
+            "kubernetes_namespace"
+        );
+        assert_eq!(
+            resource_type("module.cloudflared.cloudflare_record.dns_record"),
+            "cloudflare_record"
+        );
+        assert_eq!(resource_type("module.user_namespace_tls"), "module");
+        assert_eq!(resource_type("module.a.module.b"), "module");
+        assert_eq!(
+            resource_type("module.a.module.b.vault_policy.p"),
+            "vault_policy"
+        );
+    }
 }
