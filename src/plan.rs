@@ -195,6 +195,8 @@ pub enum Spec {
         zone_id: Expression,
         record_type: String,
         content: String,
+        /// Overrides `content` when the config gives an expression.
+        content_expression: Option<Expression>,
         proxied: bool,
         ttl: u64,
         comment: String,
@@ -910,6 +912,7 @@ fn platform_tenant(
                 zone_id: config.dns.zone_id.clone(),
                 record_type: config.dns.record_type.clone(),
                 content: config.dns.target.clone(),
+                content_expression: config.dns.target_expression.clone(),
                 proxied: config.dns.proxied,
                 ttl: config.dns.ttl,
                 comment: format!("tenantgen: {}", user.name),

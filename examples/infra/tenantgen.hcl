@@ -8,6 +8,9 @@ users_file = "k8s_users.json"
 out        = "stacks"
 zone       = "viktorbarzin.me"
 
+# The deployment has no factory apps.
+default_apps = false
+
 layout {
   namespaces = "vault"
   vault      = "vault"
@@ -58,6 +61,21 @@ namespace_owner {
 
 power_user {
   cluster_role = "oidc-power-user-readonly"
+}
+
+# A copy of the shared wildcard certificate per namespace, not cert-manager.
+tls {
+  mode             = "module"
+  module_source    = "../../modules/kubernetes/setup_tls_secret"
+  module_arguments = { tls_secret_name = "var.tls_secret_name" }
+}
+
+# Proxied CNAMEs to the tunnel, named relative to the zone, for namespace-owners.
+dns {
+  zone_id = "var.cloudflare_zone_id"
+  target_expression = "\"$${var.cloudflare_tunnel_id}.cfargotunnel.com\""   # $$ keeps ${ literal in HCL
+  names   = "short"
+  for     = "namespace-owners"
 }
 
 quota {

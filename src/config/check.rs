@@ -742,7 +742,8 @@ fn dns(config: &Config, problems: &mut Vec<Problem>) {
             return;
         }
     };
-    if !target_ok {
+    // An expression is Terraform's to evaluate.
+    if !target_ok && dns.target_expression.is_none() {
         problems.push(Problem::new(
             "dns.target",
             format!(

@@ -865,6 +865,10 @@ block! {
         #[serde(rename = "type")]
         pub record_type: String = "CNAME".into(),
         pub target: String = "ingress.example.com".into(),
+        /// A Terraform expression for the target instead of `target`, e.g.
+        /// "\"${var.cloudflare_tunnel_id}.cfargotunnel.com\"".
+        #[serde(deserialize_with = "check::optional_expression")]
+        pub target_expression: Option<String> = None,
         pub proxied: bool = true,
         /// 1 is Cloudflare's "automatic"; otherwise seconds, 30 to 86400.
         #[serde(deserialize_with = "check::dns_ttl")]

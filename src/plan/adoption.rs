@@ -58,7 +58,7 @@ fn source<'a>(
         ("policy", _) => ("policies", &adopt.policies, None),
         ("entity", _) => ("entities", &adopt.entities, None),
         ("entity alias", _) => ("entity_aliases", &adopt.entity_aliases, None),
-        ("RoleBinding", "platform") if subject_is_user => (
+        ("RoleBinding", _) if subject_is_user => (
             "namespace_owner_bindings",
             &adopt.namespace_owner_bindings,
             Some(adopt.namespace_owner_binding_name.as_str()),

@@ -413,3 +413,171 @@ fn the_upstream_reconstruction_applies_under_upstream_addresses_then_plans_nothi
         );
     }
 }
+
+/// Replaces the reconstruction's tenant code with what belongs to no tenant
+/// (tests/fixtures/upstream-after), then renders examples/infra into it.
+fn take_over(root: &Path) {
+    std::fs::remove_file(root.join("stacks/vault/tenants.tf")).unwrap();
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upstream-after"),
+        root,
+    );
+    let options = tenantgen::Options {
+        working_dir: root.to_path_buf(),
+        config: Some(repo().join("examples/infra/tenantgen.hcl")),
+        out: Some(root.join("stacks")),
+        ..Default::default()
+    };
+    let loaded = tenantgen::load(&options).unwrap_or_else(|err| panic!("{err:#}"));
+    let generation = tenantgen::generate(&loaded, None).unwrap_or_else(|err| panic!("{err:#}"));
+    let changes = tenantgen::diff::compare(&loaded.out_root, generation.files).unwrap();
+    tenantgen::write::apply(&loaded.out_root, &changes).unwrap();
+}
+
+/// The proof of issue 13: with the real deployment's state applied, its
+/// for_each tenant code replaced by examples/infra's output plans nothing
+/// to add, nothing to destroy and no replacement in any stack; every other
+/// change is an in-place update, each listed here (and in the README).
+#[test]
+fn taking_over_the_upstream_deployment_adds_and_destroys_nothing() {
+    let setup = setup();
+    let dir = upstream_workspace();
+    let root = dir.path();
+    assert_clean(
+        Mode::Apply,
+        &harness::run(&setup, Mode::Apply, root).unwrap(),
+    );
+
+    take_over(root);
+    let outcomes = harness::run(&setup, Mode::Plan, root).unwrap();
+    let (report, _) = harness::report(Mode::Plan, &outcomes);
+    println!("{report}");
+    let mut updates: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for outcome in &outcomes {
+        assert!(outcome.failure.is_none(), "{}: {report}", outcome.stack);
+        let counts = outcome.counts.clone().expect("planned");
+        assert_eq!(
+            (counts.add, counts.destroy, counts.replace),
+            (0, 0, 0),
+            "{}: {:?}\n{report}",
+            outcome.stack,
+            outcome.actions
+        );
+        for (address, action) in &outcome.actions {
+            assert_eq!(action, "update", "{}: {address} {action}", outcome.stack);
+            updates
+                .entry(outcome.stack.as_str())
+                .or_default()
+                .push(address.as_str());
+        }
+    }
+    // What each update changes, by resource type: the attributes whose
+    // planned value differs (README, "Taking over an existing deployment").
+    let mut changed: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for stack in updates.keys() {
+        let plan: Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join(stack).join("tfplan.json")).unwrap(),
+        )
+        .unwrap();
+        for change in plan["resource_changes"].as_array().unwrap() {
+            let (before, after) = (&change["change"]["before"], &change["change"]["after"]);
+            let (Some(before), Some(after)) = (before.as_object(), after.as_object()) else {
+                continue;
+            };
+            let unknown = &change["change"]["after_unknown"];
+            for (key, value) in after {
+                let label = if unknown[key].as_bool() == Some(true) {
+                    format!("{key} (known after apply)")
+                } else if key == "metadata" && value.is_array() && before.get(key) != Some(value) {
+                    // Which parts of the Kubernetes metadata block differ.
+                    let inner = |side: Option<&Value>| side.and_then(|m| m[0].as_object().cloned());
+                    let (old, new) = (inner(before.get(key)).unwrap(), inner(Some(value)).unwrap());
+                    let parts: Vec<&String> = new
+                        .iter()
+                        .filter(|(part, value)| old.get(*part) != Some(value))
+                        .map(|(part, _)| part)
+                        .collect();
+                    format!("metadata {parts:?}")
+                } else if before.get(key) != Some(value) {
+                    key.clone()
+                } else if change["change"]["before_sensitive"][key]
+                    != change["change"]["after_sensitive"][key]
+                {
+                    format!("{key} (marked sensitive before, same value)")
+                } else {
+                    continue;
+                };
+                changed
+                    .entry(format!("{stack}: {}", change["type"].as_str().unwrap()))
+                    .or_default()
+                    .insert(label);
+            }
+        }
+    }
+    println!("in-place updates: {updates:#?}\nchanged attributes: {changed:#?}");
+    // Every tenant object comes across by a move (or stays where it was).
+    let mut moved = BTreeMap::new();
+    for stack in STACKS {
+        let plan: Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join(stack).join("tfplan.json")).unwrap(),
+        )
+        .unwrap();
+        let count = plan["resource_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|change| change.get("previous_address").is_some())
+            .count();
+        moved.insert(stack, count);
+    }
+    println!("moved: {moved:?}");
+    assert_eq!(
+        moved,
+        BTreeMap::from([
+            ("stacks/cloudflared", 3),
+            ("stacks/rbac", 37 - 3),
+            ("stacks/vault", 37 - 3),
+            ("stacks/woodpecker", 0),
+        ]),
+        "every tenant object is moved; the ClusterRoles and stand-ins stay"
+    );
+    let expected: BTreeMap<String, std::collections::BTreeSet<String>> = [
+        // tenantgen's comment on each record it owns.
+        ("stacks/cloudflared: cloudflare_record", "comment"),
+        // tenantgen's managed-by and tenant labels.
+        (
+            "stacks/rbac: kubernetes_cluster_role_binding",
+            "metadata [\"labels\"]",
+        ),
+        (
+            "stacks/rbac: kubernetes_resource_quota",
+            "metadata [\"labels\"]",
+        ),
+        (
+            "stacks/rbac: kubernetes_role_binding",
+            "metadata [\"labels\"]",
+        ),
+        (
+            "stacks/vault: kubernetes_namespace",
+            "metadata [\"labels\"]",
+        ),
+        ("stacks/vault: kubernetes_role", "metadata [\"labels\"]"),
+        // The users came from a sensitive value; tenantgen writes them plainly.
+        (
+            "stacks/rbac: kubernetes_config_map",
+            "data (marked sensitive before, same value)",
+        ),
+        (
+            "stacks/woodpecker: helm_release",
+            "values (marked sensitive before, same value)",
+        ),
+        // The entity's managed-by metadata.
+        ("stacks/vault: vault_identity_entity", "metadata"),
+        // The policy text: tenantgen's layout of the same paths.
+        ("stacks/vault: vault_policy", "policy"),
+    ]
+    .into_iter()
+    .map(|(resource, attribute)| (resource.to_string(), [attribute.to_string()].into()))
+    .collect();
+    assert_eq!(changed, expected);
+}
