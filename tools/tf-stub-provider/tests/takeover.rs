@@ -455,7 +455,7 @@ fn taking_over_the_upstream_deployment_adds_and_destroys_nothing() {
     let mut updates: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for outcome in &outcomes {
         assert!(outcome.failure.is_none(), "{}: {report}", outcome.stack);
-        let counts = outcome.counts.clone().expect("planned");
+        let counts = outcome.counts.expect("planned");
         assert_eq!(
             (counts.add, counts.destroy, counts.replace),
             (0, 0, 0),
