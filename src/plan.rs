@@ -462,15 +462,25 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
     if users
         .iter()
         .any(|user| config.dns.covers(user.role) && !user.domains.is_empty())
-        && let Some(variable) = own_variable(
-            &config.dns.zone_id,
-            "Cloudflare zone id of the managed zone.",
-        )
     {
-        variables
-            .entry(config.layout.dns.clone())
-            .or_insert_with(Vec::new)
-            .push(variable);
+        let declared = [
+            (
+                Some(&config.dns.zone_id),
+                "Cloudflare zone id of the managed zone.",
+            ),
+            (
+                config.dns.target_expression.as_ref(),
+                "What tenant DNS records point to.",
+            ),
+        ];
+        for (expression, description) in declared {
+            if let Some(variable) = expression.and_then(|e| own_variable(e, description)) {
+                variables
+                    .entry(config.layout.dns.clone())
+                    .or_insert_with(Vec::new)
+                    .push(variable);
+            }
+        }
     }
 
     if config.deployer.mode == DeployerMode::AuthRole {

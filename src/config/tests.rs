@@ -156,7 +156,7 @@ fn several_mistakes_are_reported_together_with_their_key_paths() {
     assert!(text.starts_with("config file has 3 problems:\n"), "{text}");
     assert!(
         text.contains(
-            "\nhint: known keys in block `dns`: provider_version, zone_id, type, target, proxied"
+            "\nhint: known keys in block `dns`: provider_version, zone_id, type, target, target_expression, proxied"
         ),
         "{text}"
     );

@@ -154,7 +154,7 @@ pub fn config_variants() -> Vec<(&'static str, String)> {
                 "{}\nnamespaces {{\n  labels = {{ tier = \"4-aux\", owner = \"{{user}}\" }}\n  ignore_label_changes = [\"goldilocks.fairwinds.com/vpa-update-mode\"]\n}}\n\nvault {{\n  policy_scope = \"user\"\n  metadata_capabilities = [\"list\", \"read\", \"delete\"]\n}}\n\nidentity {{\n  subject = \"username\"\n  extra_policies = [\"sops-user-{{user}}\"]\n}}\n\nnames {{\n  namespace_admin = \"namespace-owner-{{user}}\"\n  quota = \"user-quota\"\n  read_only_binding = \"oidc-ns-owner-readonly-{{user}}\"\n}}\n",
                 base.replace(
                     "target           = \"ingress.example.com\"",
-                    "target_expression = \"\\\"$${var.cloudflare_tunnel_id}.cfargotunnel.com\\\"\"\n  names = \"short\"\n  for = \"namespace-owners\"",
+                    "target_expression = \"var.tenantgen_dns_target\"\n  names = \"short\"\n  for = \"namespace-owners\"",
                 )
             ),
         ),
