@@ -30,6 +30,7 @@ pub mod session;
 pub mod source;
 pub mod summary;
 pub mod tffmt;
+pub mod users;
 pub mod verify;
 pub mod write;
 
@@ -94,16 +95,21 @@ pub fn output_root(options: &Options) -> Result<(Config, PathBuf)> {
     Ok((config, out_root))
 }
 
-/// Reads the config and the users source and validates the users.
-pub fn load(options: &Options) -> Result<Loaded> {
-    let (config, out_root) = output_root(options)?;
-    let raw = match (&options.users, &options.vault, &config.users_file) {
+/// Where the users are kept.
+pub enum UsersSource {
+    File(PathBuf),
+    Vault(Box<source::vault::Settings>),
+}
+
+/// The users source the options and config name: `--users`, `--vault`,
+/// `users_file`, or else Vault (README, "Reading from Vault").
+pub fn users_source(options: &Options, config: &Config) -> Result<UsersSource> {
+    Ok(match (&options.users, &options.vault, &config.users_file) {
         (Some(_), Some(_), _) => {
             bail!("--users and --vault both name a users source; pass only one")
         }
-        (Some(users), None, _) => source::read_file(&options.working_dir.join(users))?,
-        (None, None, Some(users_file)) => source::read_file(users_file)?,
-        // Without a file, Vault is the source (README, "Reading from Vault").
+        (Some(users), None, _) => UsersSource::File(options.working_dir.join(users)),
+        (None, None, Some(users_file)) => UsersSource::File(users_file.clone()),
         (None, flags, _) => {
             let flags = flags.clone().unwrap_or_default();
             let env = |name: &str| std::env::var(name).ok();
@@ -117,8 +123,30 @@ pub fn load(options: &Options) -> Result<Loaded> {
                     ))
                 }
             })?;
-            source::vault::read(&settings)?
+            UsersSource::Vault(Box::new(settings))
         }
+    })
+}
+
+/// The users map as its source holds it, and validated (`tenantgen users list`).
+pub fn load_users(
+    options: &Options,
+) -> Result<(serde_json::Map<String, serde_json::Value>, Validated)> {
+    let (config, _) = Config::discover(options.config.as_deref(), &options.working_dir)?;
+    let raw = match users_source(options, &config)? {
+        UsersSource::File(path) => source::read_file(&path)?,
+        UsersSource::Vault(settings) => source::vault::read(&settings)?,
+    };
+    let validated = model::build(&raw, &config, options.strict)?;
+    Ok((raw.entries.into_iter().collect(), validated))
+}
+
+/// Reads the config and the users source and validates the users.
+pub fn load(options: &Options) -> Result<Loaded> {
+    let (config, out_root) = output_root(options)?;
+    let raw = match users_source(options, &config)? {
+        UsersSource::File(path) => source::read_file(&path)?,
+        UsersSource::Vault(settings) => source::vault::read(&settings)?,
     };
     let validated = model::build(&raw, &config, options.strict)?;
     // The last render's record carries what happened to namespaces before.

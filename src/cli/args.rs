@@ -196,6 +196,11 @@ pub enum Command {
         #[command(flatten)]
         color: ColorArgs,
     },
+    /// Add, change, remove or list users where they are kept (file or Vault), checked before writing
+    Users {
+        #[command(subcommand)]
+        action: Box<UsersAction>,
+    },
     /// Print a shell completion script, e.g. `tenantgen completions bash > /etc/bash_completion.d/tenantgen`
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff), e.g. `tenantgen man > /usr/local/share/man/man1/tenantgen.1`
@@ -210,6 +215,12 @@ impl Command {
             | Command::Check { color, .. }
             | Command::Validate { color, .. }
             | Command::Access { color, .. } => color.color,
+            Command::Users { action } => match action.as_ref() {
+                UsersAction::List { color, .. } => color.color,
+                UsersAction::Add { edit, .. }
+                | UsersAction::Set { edit, .. }
+                | UsersAction::Remove { edit, .. } => edit.color.color,
+            },
             Command::Completions { .. } | Command::Man => ColorChoice::Auto,
         }
     }
@@ -237,4 +248,99 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersAction {
+    /// List the users: role, email, namespaces, domains, quota, apps
+    List {
+        #[command(flatten)]
+        users: UsersArgs,
+        #[command(flatten)]
+        format: FormatArgs,
+        #[command(flatten)]
+        color: ColorArgs,
+    },
+    /// Add a user; what no flag gives comes from the config's onboarding block
+    Add {
+        /// The username (the key in k8s_users)
+        name: String,
+        #[command(flatten)]
+        fields: FieldArgs,
+        #[command(flatten)]
+        edit: EditArgs,
+    },
+    /// Change a user: each field given replaces that field
+    Set {
+        /// The username (the key in k8s_users)
+        name: String,
+        #[command(flatten)]
+        fields: FieldArgs,
+        #[command(flatten)]
+        lists: ListChangeArgs,
+        #[command(flatten)]
+        edit: EditArgs,
+    },
+    /// Remove a user (their namespaces are released at the next render, not deleted)
+    Remove {
+        /// The username (the key in k8s_users)
+        name: String,
+        #[command(flatten)]
+        edit: EditArgs,
+    },
+}
+
+/// A user's fields, as flags.
+#[derive(Debug, Args)]
+pub struct FieldArgs {
+    /// namespace-owner, power-user or admin
+    #[arg(long)]
+    pub role: Option<String>,
+    /// The OIDC email
+    #[arg(long)]
+    pub email: Option<String>,
+    /// A namespace the user owns (repeatable; the list replaces the field)
+    #[arg(long = "namespace", value_name = "NS")]
+    pub namespaces: Vec<String>,
+    /// A domain, full or short (repeatable; the list replaces the field)
+    #[arg(long = "domain", value_name = "DOMAIN")]
+    pub domains: Vec<String>,
+    /// A quota entry (repeatable; together they replace the quota)
+    #[arg(long = "quota", value_name = "KEY=VALUE")]
+    pub quota: Vec<String>,
+    /// A factory app (repeatable; the list replaces the field)
+    #[arg(long = "app", value_name = "APP")]
+    pub apps: Vec<String>,
+}
+
+/// Additions to and removals from a user's lists.
+#[derive(Debug, Args)]
+pub struct ListChangeArgs {
+    #[arg(long, value_name = "NS")]
+    pub add_namespace: Vec<String>,
+    #[arg(long, value_name = "NS")]
+    pub remove_namespace: Vec<String>,
+    #[arg(long, value_name = "DOMAIN")]
+    pub add_domain: Vec<String>,
+    #[arg(long, value_name = "DOMAIN")]
+    pub remove_domain: Vec<String>,
+    #[arg(long, value_name = "APP")]
+    pub add_app: Vec<String>,
+    #[arg(long, value_name = "APP")]
+    pub remove_app: Vec<String>,
+}
+
+/// What every edit takes: the source, the prompt, and a render after.
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    #[command(flatten)]
+    pub users: UsersArgs,
+    /// Write without asking
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Run `tenantgen render` after a successful write (asking as render does)
+    #[arg(long)]
+    pub render: bool,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }

@@ -71,6 +71,7 @@ fn note_stdout_failure(stream: Stream, written: std::io::Result<()>) {
 mod args;
 mod man;
 mod pager;
+mod users;
 
 pub use args::*;
 use man::man_page;
@@ -163,6 +164,7 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
             return print_bytes(&script, "the completion script");
         }
         Command::Man => return print_bytes(&man_page()?, "the man page"),
+        Command::Users { action } => return users::run(action, style),
         Command::Render {
             users,
             tree,
@@ -263,6 +265,7 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
         // Returned earlier, before the tree was read.
         Command::Validate { .. }
         | Command::Access { .. }
+        | Command::Users { .. }
         | Command::Completions { .. }
         | Command::Man => Ok(OK),
     }
@@ -318,6 +321,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Check { .. } => "check",
         Command::Validate { .. } => "validate",
         Command::Access { .. } => "access",
+        Command::Users { .. } => "users",
         Command::Completions { .. } => "completions",
         Command::Man => "man",
     }

@@ -59,6 +59,7 @@ block! {
         pub vault: VaultConfig = VaultConfig::default(),
         pub identity: IdentityConfig = IdentityConfig::default(),
         pub layout: LayoutConfig = LayoutConfig::default(),
+        pub onboarding: OnboardingConfig = OnboardingConfig::default(),
         pub quota: QuotaConfig = QuotaConfig::default(),
         pub names: NamesConfig = NamesConfig::default(),
         pub deployer: DeployerConfig = DeployerConfig::default(),
@@ -472,6 +473,17 @@ block! {
         /// The entries every ResourceQuota has, exactly (`cpu`, `memory`,
         /// `memory_limits`, `storage`, `pods`, `persistentvolumeclaims`).
         pub keys: Vec<QuotaKey> = QuotaKey::ALL.to_vec(),
+    }
+}
+
+block! {
+    /// What `tenantgen users add` gives a new user unless flags say
+    /// otherwise; `{user}` stands for the name.
+    pub struct OnboardingConfig {
+        pub role: Option<String> = None,
+        pub email: Option<String> = None,
+        pub namespaces: Option<Vec<String>> = None,
+        pub quota: BTreeMap<String, String> = BTreeMap::new(),
     }
 }
 

@@ -375,6 +375,12 @@ fn silent(settings: &Settings) -> anyhow::Error {
 }
 
 async fn read_async(settings: &Settings) -> Result<RawUsers> {
+    let client = logged_in(settings).await?;
+    read_logged_in(&client, settings).await
+}
+
+/// A client with a token: the given one, or one from the configured login.
+async fn logged_in(settings: &Settings) -> Result<VaultClient> {
     let mut client = client(settings)?;
     match &settings.login {
         Login::Token(token) => client.set_token(token.expose()),
@@ -412,14 +418,17 @@ async fn read_async(settings: &Settings) -> Result<RawUsers> {
         }
     }
     check_kv_version(&client, settings).await?;
+    Ok(client)
+}
 
+async fn read_logged_in(client: &VaultClient, settings: &Settings) -> Result<RawUsers> {
     let request = ReadSecretRequest::builder()
         .mount(settings.mount.as_str())
         .path(settings.path.as_str())
         .version(settings.version)
         .build()
         .map_err(|err| anyhow!("cannot build the Vault request: {err}"))?;
-    let response = vaultrs::api::exec_with_result(&client, request)
+    let response = vaultrs::api::exec_with_result(client, request)
         .await
         .map_err(|err| {
             explain(
@@ -459,7 +468,7 @@ async fn read_async(settings: &Settings) -> Result<RawUsers> {
         ),
     };
     let (entries, sha256) = super::parse_users(text.as_bytes(), &what)?;
-    let tenant_space = list_tenant_space(&client, settings).await?;
+    let tenant_space = list_tenant_space(client, settings).await?;
     Ok(RawUsers {
         entries,
         origin: Origin::Vault {
@@ -510,6 +519,127 @@ async fn list_tenant_space(client: &VaultClient, settings: &Settings) -> Result<
         listed,
         keys: keys.into_iter().collect(),
     })
+}
+
+/// What a check-and-set write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// The secret's new version.
+    Version(u64),
+    /// Someone wrote the secret since the version read: read it again.
+    Conflict,
+}
+
+/// One logged-in client for `tenantgen users`: it reads the whole secret and
+/// writes it back with check-and-set, each call bounded by the timeout.
+pub struct Editor {
+    runtime: tokio::runtime::Runtime,
+    client: VaultClient,
+    settings: Settings,
+}
+
+impl Editor {
+    pub fn open(settings: &Settings) -> Result<Editor> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the runtime for the Vault client")?;
+        let client = runtime.block_on(async {
+            tokio::time::timeout(settings.timeout, logged_in(settings))
+                .await
+                .unwrap_or_else(|_| Err(silent(settings)))
+        })?;
+        Ok(Editor {
+            runtime,
+            client,
+            settings: settings.clone(),
+        })
+    }
+
+    /// The secret's data at its latest version, and that version.
+    pub fn read(&self) -> Result<(serde_json::Map<String, Value>, u64)> {
+        let settings = &self.settings;
+        let request = ReadSecretRequest::builder()
+            .mount(settings.mount.as_str())
+            .path(settings.path.as_str())
+            .build()
+            .map_err(|err| anyhow!("cannot build the Vault request: {err}"))?;
+        let response = self.bounded(async {
+            vaultrs::api::exec_with_result(&self.client, request)
+                .await
+                .map_err(|err| {
+                    explain(
+                        err,
+                        settings,
+                        &format!("reading {}", settings.secret()),
+                        LoginHint::Read,
+                    )
+                })
+        })?;
+        match response.data {
+            Value::Object(data) => Ok((data, response.metadata.version)),
+            _ => bail!(
+                "Vault secret {} holds no data (it may have been deleted); write the users under key {:?} first",
+                settings.secret(),
+                settings.key
+            ),
+        }
+    }
+
+    /// Writes `data` as the next version after `version`, or reports that
+    /// another writer came first.
+    pub fn write(&self, data: &serde_json::Map<String, Value>, version: u64) -> Result<Written> {
+        let settings = &self.settings;
+        let cas = u32::try_from(version)
+            .map_err(|_| anyhow!("version {version} is beyond what check-and-set takes"))?;
+        let written = self.bounded(async {
+            Ok(vaultrs::kv2::set_with_options(
+                &self.client,
+                &settings.mount,
+                &settings.path,
+                data,
+                vaultrs::api::kv2::requests::SetSecretRequestOptions { cas },
+            )
+            .await)
+        })?;
+        match written {
+            Ok(metadata) => Ok(Written::Version(metadata.version)),
+            Err(ClientError::APIError { code: 400, errors })
+                if errors.iter().any(|error| error.contains("check-and-set")) =>
+            {
+                Ok(Written::Conflict)
+            }
+            Err(ClientError::APIError { code: 403, .. }) => bail!(
+                "writing {} on {}: permission denied; the token needs a policy granting `update` on \"{}\" (and `read`, to check the version it replaces)",
+                settings.secret(),
+                settings.where_(),
+                settings.api_path()
+            ),
+            Err(err) => Err(explain(
+                err,
+                settings,
+                &format!("writing {}", settings.secret()),
+                LoginHint::Read,
+            )),
+        }
+    }
+
+    fn bounded<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        self.runtime.block_on(async {
+            tokio::time::timeout(self.settings.timeout, work)
+                .await
+                .unwrap_or_else(|_| Err(silent(&self.settings)))
+        })
+    }
+
+    /// `secret/platform`, as `vault kv get` names it.
+    pub fn secret(&self) -> String {
+        self.settings.secret()
+    }
+
+    pub fn key(&self) -> &str {
+        &self.settings.key
+    }
 }
 
 fn kind_of(value: &Value) -> &'static str {

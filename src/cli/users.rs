@@ -1,0 +1,355 @@
+//! `tenantgen users list|add|set|remove`: one edit of the users map where
+//! it is kept, validated whole, shown as a diff, confirmed as `render`
+//! confirms, then written (a file atomically, Vault with check-and-set,
+//! re-applied when another writer came first).
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use serde_json::{Map, Value};
+
+use super::args::{Cli, EditArgs, FieldArgs, Format, ListChangeArgs, UsersAction};
+use super::{ERROR, OK, Stream, emit, options, read_answer};
+use crate::config::Config;
+use crate::problem::count;
+use crate::report::Style;
+use crate::source::vault::{Editor, Written};
+use crate::users::{self, Applied, Document, Edit};
+use crate::{UsersSource, write};
+
+/// Check-and-set conflicts re-read and re-applied before giving up.
+const MAX_RETRIES: usize = 10;
+
+/// The edit a subcommand asks for, before the config fills in defaults.
+enum Asked<'a> {
+    Add(&'a FieldArgs),
+    Set(&'a FieldArgs, &'a ListChangeArgs),
+    Remove,
+}
+
+pub(super) fn run(action: &UsersAction, style: Style) -> Result<u8> {
+    let (edit, name, asked) = match action {
+        UsersAction::List { users, format, .. } => return list(users, format.format),
+        UsersAction::Add { name, fields, edit } => (edit, name, Asked::Add(fields)),
+        UsersAction::Set {
+            name,
+            fields,
+            lists,
+            edit,
+        } => (edit, name, Asked::Set(fields, lists)),
+        UsersAction::Remove { name, edit } => (edit, name, Asked::Remove),
+    };
+    let options = options(&edit.users, None, None, false)?;
+    let (config, _) = Config::discover(options.config.as_deref(), &options.working_dir)?;
+    let change = match asked {
+        Asked::Add(fields) => Edit::Add {
+            name: name.clone(),
+            fields: users::new_user(name, &field_values(fields)?, &config.onboarding),
+        },
+        Asked::Set(fields, lists) => {
+            let (add, remove) = list_changes(lists);
+            Edit::Set {
+                name: name.clone(),
+                replace: field_values(fields)?,
+                add,
+                remove,
+            }
+        }
+        Asked::Remove => Edit::Remove { name: name.clone() },
+    };
+    let name = change.name().to_string();
+    let source = crate::users_source(&options, &config)?;
+    let store = Store::open(source, &config)?;
+
+    let (document, mut version) = store.read()?;
+    let old_users = document.users()?;
+    let Some(new_users) = edited(&old_users, &change, &config, options.strict, style)? else {
+        println!(
+            "Nothing to do: {} already holds user {name} as given.",
+            store.label()
+        );
+        return Ok(OK);
+    };
+    print!("{}", users::user_diff(&old_users, &new_users, &name));
+    if !confirm(edit, &format!("Write this change to {}?", store.label()))? {
+        return Ok(ERROR);
+    }
+    let mut document = document.with_users(new_users)?;
+    let mut retries = 0;
+    let written = loop {
+        match store.write(&document, version)? {
+            Written::Version(written) => break written,
+            Written::Conflict if retries < MAX_RETRIES => {
+                retries += 1;
+                eprintln!(
+                    "note: {} changed since it was read (another writer); reading it again and re-applying the edit ({retries} of {MAX_RETRIES})",
+                    store.label()
+                );
+                let (fresh, fresh_version) = store.read()?;
+                let fresh_users = fresh.users()?;
+                version = fresh_version;
+                match edited(&fresh_users, &change, &config, options.strict, style)? {
+                    Some(users) => document = fresh.with_users(users)?,
+                    None => {
+                        println!(
+                            "Nothing to do: another writer already made this change to {}.",
+                            store.label()
+                        );
+                        return Ok(OK);
+                    }
+                }
+            }
+            Written::Conflict => bail!(
+                "{} kept changing: {MAX_RETRIES} check-and-set writes in a row lost to other writers; nothing was written, run the command again",
+                store.label()
+            ),
+        }
+    };
+    match written {
+        0 => println!("Wrote {}.", store.label()),
+        version => println!("Wrote {} (version {version}).", store.label()),
+    }
+    if edit.render {
+        return render_after(edit, style);
+    }
+    Ok(OK)
+}
+
+/// The users map after `change`, checked whole; `None` when it changes nothing.
+fn edited(
+    users: &Map<String, Value>,
+    change: &Edit,
+    config: &Config,
+    strict: bool,
+    style: Style,
+) -> Result<Option<Map<String, Value>>> {
+    let mut edited = users.clone();
+    if users::apply(&mut edited, change)? == Applied::Unchanged {
+        return Ok(None);
+    }
+    if let Err(invalid) = users::validate(&edited, config, strict) {
+        for warning in &invalid.warnings {
+            eprintln!("{} {warning}", style.warning_prefix());
+        }
+        return Err(invalid.into());
+    }
+    Ok(Some(edited))
+}
+
+fn field_values(fields: &FieldArgs) -> Result<Map<String, Value>> {
+    let mut values = Map::new();
+    let strings = |items: &[String]| Value::Array(items.iter().cloned().map(Value::from).collect());
+    if let Some(role) = &fields.role {
+        values.insert("role".into(), Value::from(role.clone()));
+    }
+    if let Some(email) = &fields.email {
+        values.insert("email".into(), Value::from(email.clone()));
+    }
+    for (key, items) in [
+        ("namespaces", &fields.namespaces),
+        ("domains", &fields.domains),
+        ("apps", &fields.apps),
+    ] {
+        if !items.is_empty() {
+            values.insert(key.into(), strings(items));
+        }
+    }
+    if !fields.quota.is_empty() {
+        let mut quota = Map::new();
+        for entry in &fields.quota {
+            let Some((key, value)) = entry.split_once('=') else {
+                bail!("--quota {entry:?}: write KEY=VALUE, e.g. --quota cpu=4");
+            };
+            quota.insert(key.to_string(), Value::from(value.to_string()));
+        }
+        values.insert("quota".into(), Value::Object(quota));
+    }
+    Ok(values)
+}
+
+type ListChanges = BTreeMap<String, Vec<String>>;
+
+fn list_changes(lists: &ListChangeArgs) -> (ListChanges, ListChanges) {
+    let pick = |pairs: [(&str, &Vec<String>); 3]| -> ListChanges {
+        pairs
+            .into_iter()
+            .filter(|(_, items)| !items.is_empty())
+            .map(|(field, items)| (field.to_string(), items.clone()))
+            .collect()
+    };
+    (
+        pick([
+            ("namespaces", &lists.add_namespace),
+            ("domains", &lists.add_domain),
+            ("apps", &lists.add_app),
+        ]),
+        pick([
+            ("namespaces", &lists.remove_namespace),
+            ("domains", &lists.remove_domain),
+            ("apps", &lists.remove_app),
+        ]),
+    )
+}
+
+/// Asks as `render` asks: `--yes`, or a terminal to answer on.
+fn confirm(edit: &EditArgs, question: &str) -> Result<bool> {
+    if edit.yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "not writing without confirmation: there is no terminal to ask on; re-run with --yes to write this change"
+        );
+    }
+    let signals = write::DeferredSignals::install();
+    print!("\n{question} [y/N] ");
+    std::io::stdout().flush()?;
+    match read_answer(signals)? {
+        Some(answer) if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") => Ok(true),
+        Some(_) => {
+            println!("Nothing written.");
+            Ok(false)
+        }
+        None => {
+            eprintln!("\ninterrupted; nothing written");
+            Ok(false)
+        }
+    }
+}
+
+/// `tenantgen render` with the same source, config and prompt rules.
+fn render_after(edit: &EditArgs, style: Style) -> Result<u8> {
+    let mut args: Vec<std::ffi::OsString> = vec!["tenantgen".into(), "render".into()];
+    let source = &edit.users;
+    if let Some(config) = &source.config {
+        args.extend(["--config".into(), config.clone().into_os_string()]);
+    }
+    if let Some(users) = &source.users {
+        args.extend(["--users".into(), users.clone().into_os_string()]);
+    }
+    if source.vault.vault {
+        args.push("--vault".into());
+    }
+    if edit.yes {
+        args.push("--yes".into());
+    }
+    let cli = Cli::try_parse_from(args).context("cannot build the render command")?;
+    super::run(&cli, style)
+}
+
+/// Where the users map is read and written.
+enum Store {
+    File(std::path::PathBuf, String),
+    Vault(Box<Editor>),
+}
+
+impl Store {
+    fn open(source: UsersSource, config: &Config) -> Result<Store> {
+        Ok(match source {
+            UsersSource::File(path) => Store::File(path, config.vault.key.clone()),
+            UsersSource::Vault(settings) => Store::Vault(Box::new(Editor::open(&settings)?)),
+        })
+    }
+
+    fn label(&self) -> String {
+        match self {
+            Store::File(path, _) => format!("users file {}", path.display()),
+            Store::Vault(editor) => format!("Vault secret {}", editor.secret()),
+        }
+    }
+
+    /// The document and its version (0 for a file).
+    fn read(&self) -> Result<(Document, u64)> {
+        match self {
+            Store::File(path, key) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", self.label()))?;
+                let root: Value = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not JSON", self.label()))?;
+                Ok((Document::from_file(root, key)?, 0))
+            }
+            Store::Vault(editor) => {
+                let (data, version) = editor.read()?;
+                let document = Document::from_secret(data, editor.key())
+                    .with_context(|| format!("{} version {version}", self.label()))?;
+                Ok((document, version))
+            }
+        }
+    }
+
+    fn write(&self, document: &Document, version: u64) -> Result<Written> {
+        match self {
+            Store::File(path, _) => {
+                users::write_file(path, document)?;
+                Ok(Written::Version(0))
+            }
+            Store::Vault(editor) => {
+                let Value::Object(data) = &document.root else {
+                    bail!("a secret's data is an object");
+                };
+                editor.write(data, version)
+            }
+        }
+    }
+}
+
+/// `users list`: a table, or the map itself as JSON.
+fn list(users_args: &super::args::UsersArgs, format: Format) -> Result<u8> {
+    let options = options(users_args, None, None, false)?;
+    let loaded = crate::load_users(&options)?;
+    match format {
+        Format::Json => {
+            let map: Map<String, Value> = loaded.0;
+            println!("{}", serde_json::to_string_pretty(&map)?);
+        }
+        Format::Text => {
+            let validated = loaded.1;
+            let mut rows = vec![[
+                "NAME".to_string(),
+                "ROLE".into(),
+                "EMAIL".into(),
+                "NAMESPACES".into(),
+                "DOMAINS".into(),
+                "QUOTA".into(),
+                "APPS".into(),
+            ]];
+            for user in &validated.tenants.users {
+                let quota: Vec<String> = if user.namespaces.is_empty() {
+                    Vec::new()
+                } else {
+                    user.quota
+                        .iter()
+                        .map(|(key, value)| format!("{}={value}", key.name()))
+                        .collect()
+                };
+                rows.push([
+                    user.name.clone(),
+                    user.role.to_string(),
+                    user.email.clone(),
+                    user.namespaces.join(","),
+                    user.domains.join(","),
+                    quota.join(","),
+                    user.apps.join(","),
+                ]);
+            }
+            let mut widths = [0usize; 7];
+            for row in &rows {
+                for (width, cell) in widths.iter_mut().zip(row) {
+                    *width = (*width).max(cell.chars().count());
+                }
+            }
+            for row in &rows {
+                let line: Vec<String> = row
+                    .iter()
+                    .zip(widths)
+                    .map(|(cell, width)| format!("{cell:width$}"))
+                    .collect();
+                println!("{}", line.join("  ").trim_end());
+            }
+            println!("{}", count(validated.tenants.users.len(), "user"));
+        }
+    }
+    Ok(OK)
+}
