@@ -351,10 +351,7 @@ struct MountOptions {
 
 /// Reads the users from Vault.
 pub fn read(settings: &Settings) -> Result<RawUsers> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the runtime for the Vault client")?;
+    let runtime = runtime()?;
     // One bound for the whole read: login, preflight and read each carry the
     // client's per-request timeout too, but together they must not add up.
     runtime.block_on(async {
@@ -362,6 +359,14 @@ pub fn read(settings: &Settings) -> Result<RawUsers> {
             .await
             .unwrap_or_else(|_| Err(silent(settings)))
     })
+}
+
+/// The Vault client's runtime: one thread, for one command's requests.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime for the Vault client")
 }
 
 /// The whole read took longer than `--vault-timeout`.
@@ -421,11 +426,16 @@ async fn logged_in(settings: &Settings) -> Result<VaultClient> {
     Ok(client)
 }
 
-async fn read_logged_in(client: &VaultClient, settings: &Settings) -> Result<RawUsers> {
+/// The secret's data and its version: `version`, or the latest.
+async fn secret_data(
+    client: &VaultClient,
+    settings: &Settings,
+    version: Option<u64>,
+) -> Result<(serde_json::Map<String, Value>, u64)> {
     let request = ReadSecretRequest::builder()
         .mount(settings.mount.as_str())
         .path(settings.path.as_str())
-        .version(settings.version)
+        .version(version)
         .build()
         .map_err(|err| anyhow!("cannot build the Vault request: {err}"))?;
     let response = vaultrs::api::exec_with_result(client, request)
@@ -439,13 +449,19 @@ async fn read_logged_in(client: &VaultClient, settings: &Settings) -> Result<Raw
             )
         })?;
     let version = response.metadata.version;
-    let shown = format!("Vault secret {} version {version}", settings.secret());
-    let Value::Object(data) = response.data else {
-        bail!(
-            "{shown} holds no data (it may have been deleted); write the users under key {:?}",
+    match response.data {
+        Value::Object(data) => Ok((data, version)),
+        _ => bail!(
+            "Vault secret {} version {version} holds no data (it may have been deleted); write the users under key {:?}",
+            settings.secret(),
             settings.key
-        );
-    };
+        ),
+    }
+}
+
+async fn read_logged_in(client: &VaultClient, settings: &Settings) -> Result<RawUsers> {
+    let (data, version) = secret_data(client, settings, settings.version).await?;
+    let shown = format!("Vault secret {} version {version}", settings.secret());
     let Some(users) = data.get(&settings.key) else {
         let keys: Vec<&str> = data.keys().map(String::as_str).collect();
         bail!(
@@ -540,10 +556,7 @@ pub struct Editor {
 
 impl Editor {
     pub fn open(settings: &Settings) -> Result<Editor> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the runtime for the Vault client")?;
+        let runtime = runtime()?;
         let client = runtime.block_on(async {
             tokio::time::timeout(settings.timeout, logged_in(settings))
                 .await
@@ -558,32 +571,7 @@ impl Editor {
 
     /// The secret's data at its latest version, and that version.
     pub fn read(&self) -> Result<(serde_json::Map<String, Value>, u64)> {
-        let settings = &self.settings;
-        let request = ReadSecretRequest::builder()
-            .mount(settings.mount.as_str())
-            .path(settings.path.as_str())
-            .build()
-            .map_err(|err| anyhow!("cannot build the Vault request: {err}"))?;
-        let response = self.bounded(async {
-            vaultrs::api::exec_with_result(&self.client, request)
-                .await
-                .map_err(|err| {
-                    explain(
-                        err,
-                        settings,
-                        &format!("reading {}", settings.secret()),
-                        LoginHint::Read,
-                    )
-                })
-        })?;
-        match response.data {
-            Value::Object(data) => Ok((data, response.metadata.version)),
-            _ => bail!(
-                "Vault secret {} holds no data (it may have been deleted); write the users under key {:?} first",
-                settings.secret(),
-                settings.key
-            ),
-        }
+        self.bounded(secret_data(&self.client, &self.settings, None))
     }
 
     /// Writes `data` as the next version after `version`, or reports that
