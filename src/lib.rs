@@ -128,15 +128,20 @@ pub fn users_source(options: &Options, config: &Config) -> Result<UsersSource> {
     })
 }
 
+/// The raw users from the source the options and config name.
+fn read_users(options: &Options, config: &Config) -> Result<source::RawUsers> {
+    match users_source(options, config)? {
+        UsersSource::File(path) => source::read_file(&path),
+        UsersSource::Vault(settings) => source::vault::read(&settings),
+    }
+}
+
 /// The users map as its source holds it, and validated (`tenantgen users list`).
 pub fn load_users(
     options: &Options,
 ) -> Result<(serde_json::Map<String, serde_json::Value>, Validated)> {
     let (config, _) = Config::discover(options.config.as_deref(), &options.working_dir)?;
-    let raw = match users_source(options, &config)? {
-        UsersSource::File(path) => source::read_file(&path)?,
-        UsersSource::Vault(settings) => source::vault::read(&settings)?,
-    };
+    let raw = read_users(options, &config)?;
     let validated = model::build(&raw, &config, options.strict)?;
     Ok((raw.entries.into_iter().collect(), validated))
 }
@@ -144,10 +149,7 @@ pub fn load_users(
 /// Reads the config and the users source and validates the users.
 pub fn load(options: &Options) -> Result<Loaded> {
     let (config, out_root) = output_root(options)?;
-    let raw = match users_source(options, &config)? {
-        UsersSource::File(path) => source::read_file(&path)?,
-        UsersSource::Vault(settings) => source::vault::read(&settings)?,
-    };
+    let raw = read_users(options, &config)?;
     let validated = model::build(&raw, &config, options.strict)?;
     // The last render's record carries what happened to namespaces before.
     let (previous, previous_namespaces, record_notes) = if options.rebuild_record {
