@@ -251,14 +251,7 @@ pub(super) fn optional_rbac_name<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<String>, D::Error> {
     checked(deserializer, |name| {
-        let valid = !name.is_empty()
-            && name.len() <= 253
-            && name != "."
-            && name != ".."
-            && name
-                .chars()
-                .all(|c| c.is_ascii_graphic() && !matches!(c, '/' | '%' | '"' | '\\'));
-        if valid {
+        if rbac_name(&name).is_ok() {
             Ok(Some(name))
         } else {
             Err(format!(
@@ -565,11 +558,7 @@ pub(super) fn across_keys(config: &Config) -> Vec<Problem> {
     }
     for (pattern, text) in config.names.patterns() {
         let subject = format!("names.{}", pattern.key);
-        let mut rest = text.to_string();
-        for placeholder in pattern.placeholders {
-            rest = rest.replace(placeholder, "");
-        }
-        if rest.contains(['{', '}']) {
+        if has_unknown_placeholder(text, pattern.placeholders) {
             problems.push(Problem::new(
                 &subject,
                 format!(
@@ -612,7 +601,7 @@ pub(super) fn across_keys(config: &Config) -> Vec<Problem> {
     }
     for pattern in &config.identity.extra_policies {
         let sample = super::name_from(pattern, "user", None, false);
-        if sample.contains(['{', '}']) {
+        if has_unknown_placeholder(pattern, &["{user}"]) {
             problems.push(Problem::new(
                 "identity.extra_policies",
                 format!("{pattern:?} has an unknown placeholder; it may use {{user}}"),
@@ -707,8 +696,7 @@ fn namespaces(config: &Config, problems: &mut Vec<Problem>) {
         ("annotations", &namespaces.annotations),
     ] {
         for (key, value) in map {
-            let rest = value.replace("{user}", "").replace("{namespace}", "");
-            if rest.contains(['{', '}']) {
+            if has_unknown_placeholder(value, &["{user}", "{namespace}"]) {
                 problems.push(Problem::new(
                     format!("namespaces.{kind}.{key}"),
                     format!("{value:?} has an unknown placeholder; it may use {{user}} and {{namespace}}"),
@@ -796,11 +784,7 @@ fn pattern(
             format!("{pattern:?} must contain {{user}} so every user gets their own"),
         ));
     }
-    let mut rest = pattern.to_string();
-    for placeholder in placeholders {
-        rest = rest.replace(placeholder, "");
-    }
-    if rest.contains(['{', '}']) {
+    if has_unknown_placeholder(pattern, placeholders) {
         problems.push(Problem::new(
             subject,
             format!(
@@ -809,4 +793,14 @@ fn pattern(
             ),
         ));
     }
+}
+
+/// Whether `text` has braces left once its known `placeholders` are taken out.
+fn has_unknown_placeholder(text: &str, placeholders: &[&str]) -> bool {
+    placeholders
+        .iter()
+        .fold(text.to_string(), |rest, placeholder| {
+            rest.replace(placeholder, "")
+        })
+        .contains(['{', '}'])
 }
