@@ -424,25 +424,7 @@ impl Report {
                 rows.push([who, kind, place, what, writes]);
             }
         }
-        let mut widths = [0; 5];
-        for row in &rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
-        let mut out = String::new();
-        for row in &rows {
-            let mut line = String::new();
-            for (index, (cell, width)) in row.iter().zip(widths).enumerate() {
-                if index + 1 == row.len() {
-                    line.push_str(cell);
-                } else {
-                    let _ = write!(line, "{cell:width$}  ");
-                }
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
+        let mut out = crate::report::table(&rows);
         let mut sources: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for principal in &self.principals {
             if let Some(source) = &principal.obtained_through {

@@ -283,6 +283,26 @@ fn list<T: AsRef<str>>(items: &[T]) -> String {
         .join(", ")
 }
 
+/// Rows as aligned columns, two spaces apart, each line trimmed at the end.
+pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0; N];
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (cell, width) in row.iter().zip(widths) {
+            let _ = write!(line, "{cell:width$}  ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// Lines after the first aligned under it, in the summary's value column.
 fn aligned(lines: &[String]) -> String {
     lines.join(&format!("\n{:25}", ""))
@@ -388,16 +408,10 @@ pub fn summary(summary: &Summary, style: Style) -> String {
     );
     if !summary.adoption_replacements.is_empty() {
         // One object per line, aligned under the first.
-        let note = format!(
-            "moved, then replaced because the Kubernetes name changes:\n{}",
-            summary
-                .adoption_replacements
-                .iter()
-                .map(|replacement| format!("{:25}{replacement}", ""))
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-        line("adoption replaces:", style.paint(YELLOW, &note));
+        let mut note =
+            vec!["moved, then replaced because the Kubernetes name changes:".to_string()];
+        note.extend(summary.adoption_replacements.iter().cloned());
+        line("adoption replaces:", style.paint(YELLOW, &aligned(&note)));
     }
     line("domains added:", list(&summary.domains_added));
     line("domains removed:", list(&summary.domains_removed));

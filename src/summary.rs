@@ -525,12 +525,11 @@ fn manual_steps(summary: &Summary, changes: &Changes, config: &Config) -> Vec<St
             .changed()
             .any(|change| change.path.starts_with(&format!("{stack}/")))
     };
-    let mut order: Vec<String> = config
-        .layout
-        .stacks()
-        .into_iter()
+    let mut order: Vec<String> = summary
+        .stack_order
+        .iter()
         .filter(|stack| touched(stack))
-        .map(str::to_string)
+        .cloned()
         .collect();
     order.extend(
         config

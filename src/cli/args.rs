@@ -23,7 +23,7 @@ pub struct Cli {
 // nothing (`validate --format json`) is an error instead of silently ignored.
 
 /// Where the users come from and how strictly they are read.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct UsersArgs {
     /// Config file [default: ./tenantgen.hcl when present]
     #[arg(long, value_name = "FILE")]
@@ -38,7 +38,7 @@ pub struct UsersArgs {
     pub vault: VaultArgs,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct VaultArgs {
     /// Read the users from Vault KV v2 (vault block of the config, VAULT_* or BAO_* variables)
     #[arg(long, conflicts_with = "users")]
@@ -64,7 +64,7 @@ pub struct VaultArgs {
 }
 
 /// The output tree and the templates that fill it.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct TreeArgs {
     /// Output root; overrides out
     #[arg(long, value_name = "DIR")]
@@ -75,7 +75,7 @@ pub struct TreeArgs {
 }
 
 /// What happens to namespaces this render stops managing.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct NamespaceArgs {
     /// Let Terraform delete this namespace (and its data) instead of releasing it; repeatable
     #[arg(long, value_name = "NAMESPACE")]
@@ -85,7 +85,7 @@ pub struct NamespaceArgs {
     pub forget_released: Vec<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Copy, Args)]
 pub struct ColorArgs {
     /// When to colour the output
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]

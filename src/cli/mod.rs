@@ -271,6 +271,38 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
     }
 }
 
+/// How a confirmation ended.
+enum Answer {
+    Yes,
+    No,
+    Interrupted,
+}
+
+/// Asks `question` on the terminal before a write of `what`; without a
+/// terminal to ask on, refuses (the caller's `--yes` skips the question).
+fn ask(question: &str, what: &str) -> Result<Answer> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "not writing without confirmation: there is no terminal to ask on; re-run with --yes to write {what}"
+        );
+    }
+    // Held from before the question shows, so an early Ctrl-C is caught too.
+    let signals = write::DeferredSignals::install();
+    print!("\n{question} [y/N] ");
+    std::io::stdout().flush()?;
+    Ok(match read_answer(signals)? {
+        Some(answer) if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") => Answer::Yes,
+        Some(_) => {
+            println!("Nothing written.");
+            Answer::No
+        }
+        None => {
+            eprintln!("\ninterrupted; nothing written");
+            Answer::Interrupted
+        }
+    })
+}
+
 /// The answer to the confirmation prompt, or `None` when SIGINT, SIGTERM
 /// or SIGHUP came first (held back by `signals` since before the question): the command then returns like a "no", so the lock
 /// is released and an output root this run created is removed.
@@ -493,29 +525,18 @@ fn render(view: &View<'_>, yes: bool, force: bool, review: Review) -> Result<u8>
         );
     }
     if !yes {
-        if !std::io::stdin().is_terminal() {
-            bail!(
-                "not writing without confirmation: there is no terminal to ask on; re-run with --yes to write these changes"
-            );
-        }
-        // Held from before the question shows, so an early Ctrl-C is caught too.
-        let signals = write::DeferredSignals::install();
         let files = &view.summary().files;
-        print!(
-            "\nWrite these changes to {label} ({}: {} added, {} changed, {} deleted)? [y/N] ",
+        let question = format!(
+            "Write these changes to {label} ({}: {} added, {} changed, {} deleted)?",
             count(files.added + files.modified + files.deleted, "file"),
             files.added,
             files.modified,
             files.deleted
         );
-        std::io::stdout().flush()?;
-        let Some(answer) = read_answer(signals)? else {
-            eprintln!("\ninterrupted; nothing written");
-            return Ok(INTERRUPTED);
-        };
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
-            println!("Nothing written.");
-            return Ok(ERROR);
+        match ask(&question, "these changes")? {
+            Answer::Yes => {}
+            Answer::No => return Ok(ERROR),
+            Answer::Interrupted => return Ok(INTERRUPTED),
         }
     }
     if write::apply(&view.loaded.out_root, view.changes)?

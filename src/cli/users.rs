@@ -4,20 +4,21 @@
 //! re-applied when another writer came first).
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, Result, bail};
-use clap::Parser;
 use serde_json::{Map, Value};
 
-use super::args::{Cli, EditArgs, FieldArgs, Format, ListChangeArgs, UsersAction};
-use super::{ERROR, OK, Stream, emit, options, read_answer};
+use super::args::{
+    Cli, Command, EditArgs, FieldArgs, Format, ListChangeArgs, NamespaceArgs, Review, TreeArgs,
+    UsersAction,
+};
+use super::{Answer, ERROR, OK, Stream, ask, emit, options};
+use crate::UsersSource;
 use crate::config::Config;
 use crate::problem::count;
 use crate::report::Style;
 use crate::source::vault::{Editor, Written};
 use crate::users::{self, Applied, Document, Edit};
-use crate::{UsersSource, write};
 
 /// Check-and-set conflicts re-read and re-applied before giving up.
 const MAX_RETRIES: usize = 10;
@@ -195,48 +196,27 @@ fn list_changes(lists: &ListChangeArgs) -> (ListChanges, ListChanges) {
 
 /// Asks as `render` asks: `--yes`, or a terminal to answer on.
 fn confirm(edit: &EditArgs, question: &str) -> Result<bool> {
-    if edit.yes {
-        return Ok(true);
-    }
-    if !std::io::stdin().is_terminal() {
-        bail!(
-            "not writing without confirmation: there is no terminal to ask on; re-run with --yes to write this change"
-        );
-    }
-    let signals = write::DeferredSignals::install();
-    print!("\n{question} [y/N] ");
-    std::io::stdout().flush()?;
-    match read_answer(signals)? {
-        Some(answer) if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") => Ok(true),
-        Some(_) => {
-            println!("Nothing written.");
-            Ok(false)
-        }
-        None => {
-            eprintln!("\ninterrupted; nothing written");
-            Ok(false)
-        }
-    }
+    Ok(edit.yes || matches!(ask(question, "this change")?, Answer::Yes))
 }
 
 /// `tenantgen render` with the same source, config and prompt rules.
 fn render_after(edit: &EditArgs, style: Style) -> Result<u8> {
-    let mut args: Vec<std::ffi::OsString> = vec!["tenantgen".into(), "render".into()];
-    let source = &edit.users;
-    if let Some(config) = &source.config {
-        args.extend(["--config".into(), config.clone().into_os_string()]);
-    }
-    if let Some(users) = &source.users {
-        args.extend(["--users".into(), users.clone().into_os_string()]);
-    }
-    if source.vault.vault {
-        args.push("--vault".into());
-    }
-    if edit.yes {
-        args.push("--yes".into());
-    }
-    let cli = Cli::try_parse_from(args).context("cannot build the render command")?;
-    super::run(&cli, style)
+    let render = Cli {
+        command: Command::Render {
+            yes: edit.yes,
+            force: false,
+            rebuild_record: false,
+            users: edit.users.clone(),
+            tree: TreeArgs::default(),
+            namespaces: NamespaceArgs::default(),
+            color: edit.color,
+            review: Review {
+                no_pager: false,
+                show_record: false,
+            },
+        },
+    };
+    super::run(&render, style)
 }
 
 /// Where the users map is read and written.
@@ -334,20 +314,7 @@ fn list(users_args: &super::args::UsersArgs, format: Format) -> Result<u8> {
                     user.apps.join(","),
                 ]);
             }
-            let mut widths = [0usize; 7];
-            for row in &rows {
-                for (width, cell) in widths.iter_mut().zip(row) {
-                    *width = (*width).max(cell.chars().count());
-                }
-            }
-            for row in &rows {
-                let line: Vec<String> = row
-                    .iter()
-                    .zip(widths)
-                    .map(|(cell, width)| format!("{cell:width$}"))
-                    .collect();
-                println!("{}", line.join("  ").trim_end());
-            }
+            print!("{}", crate::report::table(&rows));
             println!("{}", count(validated.tenants.users.len(), "user"));
         }
     }
