@@ -8,7 +8,6 @@ mod common;
 use std::path::Path;
 
 use common::bao::Bao;
-use common::cli::Cli;
 use common::{edit_users, example_users, example_workspace, rendered_workspace, tenantgen};
 use serde_json::{Value, json};
 
@@ -303,19 +302,6 @@ fn another_users_file_with_the_same_users_is_not_a_change() {
     );
 }
 
-/// `tenantgen` reading Vault from `bao` as root, with no other Vault settings.
-fn tenantgen_on_vault(dir: &Path, bao: &Bao, args: &str) -> Cli {
-    let mut cli = tenantgen(dir, args);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("VAULT_") || name.starts_with("BAO_") {
-            cli = cli.env_remove(name);
-        }
-    }
-    cli.env("HOME", dir.join("home"))
-        .env("VAULT_ADDR", &bao.address)
-        .env("VAULT_TOKEN", &bao.root_token)
-}
-
 #[test]
 fn switching_between_a_users_file_and_vault_is_not_a_change() {
     let bao = Bao::start();
@@ -324,15 +310,15 @@ fn switching_between_a_users_file_and_vault_is_not_a_change() {
     let dir = rendered_workspace();
     let record_path = dir.path().join("stacks-out/.tenantgen.json");
     let record = std::fs::read(&record_path).unwrap();
-    tenantgen_on_vault(dir.path(), &bao, "check --vault").exits(0);
-    tenantgen_on_vault(dir.path(), &bao, "render --yes --vault")
+    bao.tenantgen(dir.path(), "check --vault").exits(0);
+    bao.tenantgen(dir.path(), "render --yes --vault")
         .exits(0)
         .stdout_has("No changes");
     assert_eq!(std::fs::read(&record_path).unwrap(), record);
 
     // And back: a tree rendered from Vault checks clean from the file.
     let dir = example_workspace();
-    tenantgen_on_vault(dir.path(), &bao, "render --yes --vault").succeeds();
+    bao.tenantgen(dir.path(), "render --yes --vault").succeeds();
     tenantgen(dir.path(), "check").exits(0);
     tenantgen(dir.path(), "diff")
         .exits(0)

@@ -4,29 +4,13 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::bao::Bao;
-use common::cli::Cli;
 use common::{example_users, example_workspace};
 use serde_json::{Value, json};
-
-/// `tenantgen ARGS` against `bao` as root, with no Vault variables of the
-/// caller's and no users file in the config.
-fn tenantgen(dir: &Path, bao: &Bao, args: &str) -> Cli {
-    let mut cli = common::tenantgen(dir, args);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("VAULT_") || name.starts_with("BAO_") {
-            cli = cli.env_remove(name);
-        }
-    }
-    cli.env("HOME", dir.join("home"))
-        .env("VAULT_ADDR", &bao.address)
-        .env("VAULT_TOKEN", &bao.root_token)
-}
 
 /// A workspace whose users live in Vault, with another key beside them.
 fn vault_workspace(bao: &Bao) -> tempfile::TempDir {
@@ -203,7 +187,7 @@ fn invalid_edits_and_weak_tokens_write_nothing() {
         ),
         ("users add alice --role admin", "tenantgen users set alice"),
     ] {
-        tenantgen(dir.path(), &bao, &format!("{args} --vault --yes"))
+        bao.tenantgen(dir.path(), &format!("{args} --vault --yes"))
             .exits(1)
             .stderr_has(expected)
             .stderr_has("nothing was written");
@@ -213,10 +197,7 @@ fn invalid_edits_and_weak_tokens_write_nothing() {
         "reads-users",
         "path \"secret/data/platform\" {\n  capabilities = [\"read\"]\n}\n",
     );
-    tenantgen(
-        dir.path(),
-        &bao,
-        "users add gina --role admin --vault --yes",
+    bao.tenantgen(dir.path(), "users add gina --role admin --vault --yes",
     )
     .env("VAULT_TOKEN", &reader)
     .exits(1)
@@ -226,9 +207,8 @@ fn invalid_edits_and_weak_tokens_write_nothing() {
     .stderr_lacks(&reader);
     assert_eq!(secret(&bao).1, before);
     // Adding what is there already is nothing to do: no new version.
-    tenantgen(
+    bao.tenantgen(
         dir.path(),
-        &bao,
         "users add erin --role admin --email erin@example.com --vault --yes",
     )
     .succeeds()
@@ -240,15 +220,14 @@ fn invalid_edits_and_weak_tokens_write_nothing() {
 fn set_and_remove_in_vault() {
     let bao = Bao::start();
     let dir = vault_workspace(&bao);
-    tenantgen(
+    bao.tenantgen(
         dir.path(),
-        &bao,
         "users set bob --add-namespace bob-prod --role namespace-owner --vault --yes",
     )
     .succeeds()
     .stdout_has("+      \"bob-prod\"")
     .stdout_has("(version 2)");
-    tenantgen(dir.path(), &bao, "users remove carol --vault --yes")
+    bao.tenantgen(dir.path(), "users remove carol --vault --yes")
         .succeeds()
         .stdout_has("(version 3)");
     let (data, _) = secret(&bao);
@@ -259,11 +238,12 @@ fn set_and_remove_in_vault() {
     );
     assert!(users.get("carol").is_none());
     assert_eq!(data["other"], "kept");
-    let listed = tenantgen(dir.path(), &bao, "users list --vault --format json")
+    let listed = bao
+        .tenantgen(dir.path(), "users list --vault --format json")
         .succeeds()
         .json();
     assert_eq!(listed, users);
-    tenantgen(dir.path(), &bao, "users set zed --role admin --vault --yes")
+    bao.tenantgen(dir.path(), "users set zed --role admin --vault --yes")
         .exits(1)
         .stderr_has("tenantgen users add zed");
 }

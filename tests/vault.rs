@@ -9,31 +9,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::bao::{self, Bao};
-use common::cli::Cli;
 use common::{example_users, example_workspace, tree};
 use serde_json::json;
-
-/// `tenantgen ARGS` with a clean Vault environment pointing at `bao` as root.
-fn tenantgen(dir: &Path, bao: &Bao, args: &str) -> Cli {
-    let cli = bare_tenantgen(dir, args)
-        .env("VAULT_ADDR", &bao.address)
-        .env("VAULT_TOKEN", &bao.root_token);
-    match &bao.ca_cert {
-        Some(ca) => cli.env("VAULT_CACERT", ca),
-        None => cli,
-    }
-}
-
-/// `tenantgen ARGS` with no Vault variables at all and HOME inside `dir`.
-fn bare_tenantgen(dir: &Path, args: &str) -> Cli {
-    let mut cli = common::tenantgen(dir, args);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("VAULT_") || name.starts_with("BAO_") {
-            cli = cli.env_remove(name);
-        }
-    }
-    cli.env("HOME", dir.join("home"))
-}
 
 fn add_config(dir: &Path, extra: &str) {
     let path = dir.join("tenantgen.hcl");
@@ -67,7 +44,7 @@ fn string_and_object_storage_render_exactly_like_the_file() {
             bao.put_users_object(&example_users());
         }
         let dir = example_workspace();
-        tenantgen(dir.path(), &bao, "render --yes --vault").succeeds();
+        bao.tenantgen(dir.path(), "render --yes --vault").succeeds();
         let (vault_tf, vault_record) = outputs(dir.path());
         assert_eq!(
             vault_tf, file_tf,
@@ -81,7 +58,7 @@ fn string_and_object_storage_render_exactly_like_the_file() {
                    "version": version, "sha256": file_record["source"]["sha256"]}),
             "{shape}"
         );
-        tenantgen(dir.path(), &bao, "check --vault").exits(0);
+        bao.tenantgen(dir.path(), "check --vault").exits(0);
     }
 }
 
@@ -96,9 +73,9 @@ fn without_a_users_file_vault_is_the_source() {
         config.replace("users_file = \"examples/k8s_users.json\"", ""),
     )
     .unwrap();
-    tenantgen(dir.path(), &bao, "render --yes").succeeds();
+    bao.tenantgen(dir.path(), "render --yes").succeeds();
     assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
-    bare_tenantgen(dir.path(), "check")
+    bao::tenantgen_without_vault(dir.path(), "check")
         .exits(1)
         .stderr_has("no Vault address")
         .stderr_has("pass --users FILE or set users_file");
@@ -115,7 +92,7 @@ fn the_token_file_of_vault_login_is_used() {
         format!("{}\n", bao.root_token),
     )
     .unwrap();
-    bare_tenantgen(dir.path(), "render --yes --vault")
+    bao::tenantgen_without_vault(dir.path(), "render --yes --vault")
         .env("VAULT_ADDR", &bao.address)
         .succeeds();
     assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
@@ -160,7 +137,7 @@ fn approle_login() {
 
     let dir = example_workspace();
     add_config(dir.path(), "vault {\n  auth = \"approle\"\n}");
-    bare_tenantgen(dir.path(), "render --yes --vault")
+    bao::tenantgen_without_vault(dir.path(), "render --yes --vault")
         .env("VAULT_ADDR", &bao.address)
         .env("VAULT_ROLE_ID", &role_id)
         .env("VAULT_SECRET_ID", &secret_id)
@@ -176,11 +153,11 @@ fn approle_login() {
         &format!("auth = \"approle\"\n  role_id = \"{role_id}\"\n  secret_id_file = \"secret-id\""),
     );
     std::fs::write(dir.path().join("tenantgen.hcl"), config).unwrap();
-    bare_tenantgen(dir.path(), "check --vault")
+    bao::tenantgen_without_vault(dir.path(), "check --vault")
         .env("VAULT_ADDR", &bao.address)
         .exits(0);
 
-    bare_tenantgen(dir.path(), "check --vault")
+    bao::tenantgen_without_vault(dir.path(), "check --vault")
         .env("VAULT_ADDR", &bao.address)
         .env("VAULT_SECRET_ID", "wrong-secret-id")
         .exits(1)
@@ -318,7 +295,7 @@ fn kubernetes_login_end_to_end() {
         dir.path(),
         "vault {\n  auth            = \"kubernetes\"\n  kubernetes_role = \"tenantgen\"\n  jwt_path        = \"sa-token\"\n}",
     );
-    bare_tenantgen(dir.path(), "render --yes --vault")
+    bao::tenantgen_without_vault(dir.path(), "render --yes --vault")
         .env("VAULT_ADDR", &bao.address)
         .succeeds();
     assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
@@ -329,7 +306,7 @@ fn kubernetes_login_end_to_end() {
 
     // A token the cluster does not vouch for is refused, with a hint.
     std::fs::write(dir.path().join("sa-token"), service_account_jwt(8)).unwrap();
-    bare_tenantgen(dir.path(), "check --vault")
+    bao::tenantgen_without_vault(dir.path(), "check --vault")
         .env("VAULT_ADDR", &bao.address)
         .exits(1)
         .stderr_has("Kubernetes login as role \"tenantgen\"");
@@ -346,15 +323,16 @@ fn vault_namespaces() {
         Some(&data),
     );
     let dir = example_workspace();
-    tenantgen(dir.path(), &bao, "render --yes --vault")
+    bao.tenantgen(dir.path(), "render --yes --vault")
         .env("VAULT_NAMESPACE", "team1")
         .succeeds();
     let (files, record) = outputs(dir.path());
     assert_eq!(files, rendered_from_file().0);
     assert_eq!(record["source"]["namespace"], "team1");
-    tenantgen(dir.path(), &bao, "check --vault --vault-namespace team1").exits(0);
+    bao.tenantgen(dir.path(), "check --vault --vault-namespace team1")
+        .exits(0);
     // The root namespace holds no such secret.
-    tenantgen(dir.path(), &bao, "check --vault")
+    bao.tenantgen(dir.path(), "check --vault")
         .exits(1)
         .stderr_has("no secret at secret/platform");
 }
@@ -369,16 +347,17 @@ fn versions_are_pinned_and_recorded() {
     bao.put_users_string(&without_carol);
 
     let dir = example_workspace();
-    tenantgen(dir.path(), &bao, "render --yes --vault-version 1").succeeds();
+    bao.tenantgen(dir.path(), "render --yes --vault-version 1")
+        .succeeds();
     let (files, record) = outputs(dir.path());
     assert_eq!(files, rendered_from_file().0);
     assert_eq!(record["source"]["version"], 1);
 
-    tenantgen(dir.path(), &bao, "check --vault")
+    bao.tenantgen(dir.path(), "check --vault")
         .exits(2)
         .stdout_has("the users changed since the last render (rendered from Vault secret/platform version 1, now Vault secret/platform version 2)")
         .stdout_has("users removed:         carol");
-    tenantgen(dir.path(), &bao, "render --yes --vault").succeeds();
+    bao.tenantgen(dir.path(), "render --yes --vault").succeeds();
     assert_eq!(outputs(dir.path()).1["source"]["version"], 2);
 
     // An unrelated write to the secret (a new version with the same users) churns nothing.
@@ -388,17 +367,17 @@ fn versions_are_pinned_and_recorded() {
         Some(&data),
     );
     let before = tree(dir.path());
-    tenantgen(dir.path(), &bao, "check --vault").exits(0);
-    tenantgen(dir.path(), &bao, "render --yes --vault")
+    bao.tenantgen(dir.path(), "check --vault").exits(0);
+    bao.tenantgen(dir.path(), "render --yes --vault")
         .succeeds()
         .stdout_has("No changes");
     assert_eq!(tree(dir.path()), before);
 
-    tenantgen(dir.path(), &bao, "check --vault-version 99")
+    bao.tenantgen(dir.path(), "check --vault-version 99")
         .exits(1)
         .stderr_has("there is no version 99 of secret/platform");
     bao.run(&["kv", "delete", "-mount=secret", "-versions=1", "platform"]);
-    tenantgen(dir.path(), &bao, "check --vault-version 1")
+    bao.tenantgen(dir.path(), "check --vault-version 1")
         .exits(1)
         .stderr_has("version 1 was deleted");
 }
@@ -408,17 +387,17 @@ fn tls_with_the_right_ca_and_failure_without() {
     let bao = Bao::start_tls();
     bao.put_users_string(&example_users());
     let dir = example_workspace();
-    tenantgen(dir.path(), &bao, "render --yes --vault").succeeds();
+    bao.tenantgen(dir.path(), "render --yes --vault").succeeds();
     assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
     let before = tree(dir.path());
-    tenantgen(dir.path(), &bao, "render --yes --vault")
+    bao.tenantgen(dir.path(), "render --yes --vault")
         .env_remove("VAULT_CACERT")
         .exits(1)
         .stderr_has("TLS with")
         .stderr_has("set VAULT_CACERT")
         .stderr_lacks(&bao.root_token);
     assert_eq!(tree(dir.path()), before);
-    tenantgen(dir.path(), &bao, "check --vault --vault-skip-verify")
+    bao.tenantgen(dir.path(), "check --vault --vault-skip-verify")
         .env_remove("VAULT_CACERT")
         .exits(0);
 }
@@ -567,7 +546,7 @@ fn failures_are_clear_and_write_nothing() {
         ),
     ];
     let dir = example_workspace();
-    tenantgen(dir.path(), &bao, "render --yes --vault").succeeds();
+    bao.tenantgen(dir.path(), "render --yes --vault").succeeds();
     let config = std::fs::read_to_string(dir.path().join("tenantgen.hcl")).unwrap();
     for case in cases {
         std::fs::write(
@@ -577,7 +556,9 @@ fn failures_are_clear_and_write_nothing() {
         .unwrap();
         let before = tree(&dir.path().join("stacks-out"));
         let started = Instant::now();
-        let mut command = tenantgen(dir.path(), &bao, "render --yes --vault").args(&case.args);
+        let mut command = bao
+            .tenantgen(dir.path(), "render --yes --vault")
+            .args(&case.args);
         for (name, value) in &case.env {
             command = command.env(name, value);
         }
@@ -643,7 +624,7 @@ fn the_timeout_bounds_the_whole_read() {
     });
     let dir = example_workspace();
     let started = Instant::now();
-    let output = bare_tenantgen(dir.path(), "diff --vault --vault-timeout 2")
+    let output = bao::tenantgen_without_vault(dir.path(), "diff --vault --vault-timeout 2")
         .env("VAULT_ADDR", &address)
         .env("VAULT_TOKEN", "s.never-used")
         .output();
@@ -671,13 +652,13 @@ fn bao_addr_and_bao_token_are_honoured() {
     let bao = Bao::start();
     bao.put_users_string(&example_users());
     let dir = example_workspace();
-    bare_tenantgen(dir.path(), "render --yes --vault")
+    bao::tenantgen_without_vault(dir.path(), "render --yes --vault")
         .env("BAO_ADDR", &bao.address)
         .env("BAO_TOKEN", &bao.root_token)
         .succeeds();
     assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
     // BAO_ wins over VAULT_, as for `bao` itself.
-    bare_tenantgen(dir.path(), "check --vault")
+    bao::tenantgen_without_vault(dir.path(), "check --vault")
         .env("BAO_ADDR", &bao.address)
         .env("BAO_TOKEN", &bao.root_token)
         .env(
@@ -696,7 +677,7 @@ fn namespaces_that_would_open_up_existing_secrets_are_refused() {
     let bao = Bao::start();
     bao.put_users_string(&example_users());
     let dir = example_workspace();
-    tenantgen(dir.path(), &bao, "render --yes --vault").succeeds();
+    bao.tenantgen(dir.path(), "render --yes --vault").succeeds();
     bao.run(&["kv", "put", "secret/billing", "token=platform-owned"]);
     bao.run(&[
         "kv",
@@ -706,7 +687,7 @@ fn namespaces_that_would_open_up_existing_secrets_are_refused() {
     ]);
     // alice's own secrets, in her namespace's folder.
     bao.run(&["kv", "put", "secret/alice-dev/app", "key=alice"]);
-    tenantgen(dir.path(), &bao, "check --vault").exits(0);
+    bao.tenantgen(dir.path(), "check --vault").exits(0);
 
     let before = tree(dir.path());
     let mut users = example_users();
@@ -714,7 +695,7 @@ fn namespaces_that_would_open_up_existing_secrets_are_refused() {
     users["carol"]["namespaces"] = json!(["alice-dev"]);
     users["alice"]["namespaces"] = json!(["alice-prod"]);
     bao.put_users_string(&users);
-    tenantgen(dir.path(), &bao, "render --yes --vault")
+    bao.tenantgen(dir.path(), "render --yes --vault")
         .exits(1)
         .stderr_has("k8s_users (against secret/) has 3 problems")
         .stderr_has("user \"bob\": namespaces[0] = \"billing\": would give bob the Vault secrets under secret/billing/, beside the existing secret secret/billing")
@@ -726,7 +707,7 @@ fn namespaces_that_would_open_up_existing_secrets_are_refused() {
     // Under a tenant prefix, tenants' folders are apart from the platform's.
     add_config(dir.path(), "vault {\n  tenant_prefix = \"tenants\"\n}");
     bao.put_users_string(&example_users());
-    tenantgen(dir.path(), &bao, "render --yes --vault").succeeds();
+    bao.tenantgen(dir.path(), "render --yes --vault").succeeds();
     let policy =
         std::fs::read_to_string(dir.path().join("stacks-out/vault/tenant-alice.tf")).unwrap();
     assert!(
@@ -737,14 +718,14 @@ fn namespaces_that_would_open_up_existing_secrets_are_refused() {
     users["alice"]["namespaces"] = json!(["alice-prod", "alice-dev"]);
     users["bob"]["namespaces"] = json!(["bob-staging"]);
     bao.put_users_string(&users);
-    tenantgen(dir.path(), &bao, "render --yes --vault").succeeds();
+    bao.tenantgen(dir.path(), "render --yes --vault").succeeds();
 
     // A token that reads the users but may not list gets told what to grant.
     let reader = bao.token_with_policy(
         "reads-only",
         "path \"secret/data/platform\" {\n  capabilities = [\"read\"]\n}\n",
     );
-    tenantgen(dir.path(), &bao, "check --vault")
+    bao.tenantgen(dir.path(), "check --vault")
         .env("VAULT_TOKEN", &reader)
         .exits(1)
         .stderr_has("listing secret/tenants/ on")

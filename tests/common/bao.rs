@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::cli::Cli;
+
 pub struct Bao {
     child: Child,
     pub address: String,
@@ -213,5 +215,31 @@ impl Bao {
                 Some((path.clone(), capabilities))
             })
             .collect()
+    }
+}
+
+/// `tenantgen ARGS` in `dir` with none of the caller's Vault or OpenBao
+/// variables and HOME inside `dir`, so no real token file is read.
+pub fn tenantgen_without_vault(dir: &Path, args: &str) -> Cli {
+    let mut cli = super::cli::tenantgen(dir, args);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("VAULT_") || name.starts_with("BAO_") {
+            cli = cli.env_remove(name);
+        }
+    }
+    cli.env("HOME", dir.join("home"))
+}
+
+impl Bao {
+    /// `tenantgen ARGS` in `dir` reading Vault from this server as root,
+    /// with no other Vault settings.
+    pub fn tenantgen(&self, dir: &Path, args: &str) -> Cli {
+        let cli = tenantgen_without_vault(dir, args)
+            .env("VAULT_ADDR", &self.address)
+            .env("VAULT_TOKEN", &self.root_token);
+        match &self.ca_cert {
+            Some(ca) => cli.env("VAULT_CACERT", ca),
+            None => cli,
+        }
     }
 }
