@@ -66,7 +66,7 @@ struct Stored {
     readopted: std::collections::BTreeSet<String>,
     #[serde(default)]
     grants: Option<GrantSettings>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::config::recorded_layout")]
     layout: Option<BTreeMap<String, String>>,
 }
 

@@ -910,3 +910,31 @@ fn variants_the_real_deployment_needs() {
         .exits(1)
         .stderr_has("user \"bob\": quota.storage = \"50Gi\": sets requests.storage, which quota.keys in tenantgen.hcl leaves out of every ResourceQuota");
 }
+
+/// The record's layout and grant settings come from the tree a pull request
+/// can edit: a planted value is refused, never printed or obeyed.
+#[test]
+fn planted_layout_and_grants_in_the_record_are_refused() {
+    let dir = rendered_workspace();
+    let path = dir.path().join("stacks-out/.tenantgen.json");
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for (field, value) in [
+        ("layout", json!({"rbac": "\u{1b}[2J../../etc"})),
+        ("layout", json!({"nonsense": "rbac"})),
+        (
+            "grants",
+            json!({"deployer_mode": "secrets-engine", "deployer_mount": "kubernetes",
+                   "deployer_rules": [{"api_groups": [""], "resources": ["pods\u{202e}"], "verbs": ["get"]}]}),
+        ),
+    ] {
+        let mut record = original.clone();
+        record[field] = value;
+        std::fs::write(&path, record.to_string()).unwrap();
+        tenantgen(dir.path(), "diff")
+            .exits(1)
+            .stderr_has("cannot be read as a tenantgen render record")
+            .stderr_lacks("\u{1b}[2J")
+            .stderr_lacks("\u{202e}");
+    }
+}

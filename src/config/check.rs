@@ -313,22 +313,24 @@ pub(super) fn rbac_rules<'de, D: Deserializer<'de>>(
 /// A stack directory: plain relative segments of letters, digits, `-`, `_`
 /// and `.`, none starting with `.` (no `..`, no hidden tool folders).
 pub(super) fn stack<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    checked(deserializer, |stack| {
-        let plain = stack.split('/').all(|segment| {
-            !segment.is_empty()
-                && !segment.starts_with('.')
-                && segment
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        });
-        if plain {
-            Ok(stack)
-        } else {
-            Err(format!(
-                "{stack:?} is not a stack directory; write a path relative to the output root in plain segments, e.g. \"vault\" or \"stacks/rbac\" (no `..`, no leading `/` or `.`)"
-            ))
-        }
-    })
+    checked(deserializer, |stack| stack_path(&stack).map(|()| stack))
+}
+
+pub(super) fn stack_path(stack: &str) -> Result<(), String> {
+    let plain = stack.split('/').all(|segment| {
+        !segment.is_empty()
+            && !segment.starts_with('.')
+            && segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    });
+    if plain {
+        Ok(())
+    } else {
+        Err(format!(
+            "{stack:?} is not a stack directory; write a path relative to the output root in plain segments, e.g. \"vault\" or \"stacks/rbac\" (no `..`, no leading `/` or `.`)"
+        ))
+    }
 }
 
 /// A list of role names, checked one by one so that the message names them.

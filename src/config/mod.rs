@@ -618,18 +618,56 @@ impl DeployerConfig {
 /// config change did to anyone's access.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+// Read back from the render record, which a pull request can edit: each
+// value is checked as tenantgen.hcl's is, so none reaches the summary raw.
 pub struct GrantSettings {
     pub deployer_mode: DeployerMode,
+    #[serde(deserialize_with = "check::vault_path")]
     pub deployer_mount: String,
+    #[serde(deserialize_with = "check::rbac_rules")]
     pub deployer_rules: Vec<RbacRule>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "check::optional_rbac_name"
+    )]
     pub power_user_cluster_role: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "check::rbac_rules"
+    )]
     pub power_user_extra_rules: Vec<RbacRule>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "check::vault_folder"
+    )]
     pub tenant_prefix: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "check::optional_rbac_name"
+    )]
     pub namespace_owner_cluster_role: Option<String>,
+}
+
+/// A layout as the render record keeps it (group → stack), checked as the
+/// `layout` block is.
+pub fn recorded_layout<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    use serde::de::Error as _;
+    let map = BTreeMap::<String, String>::deserialize(deserializer)?;
+    for (group, stack) in &map {
+        if !Group::ALL.iter().any(|known| known.name() == group) {
+            return Err(D::Error::custom(format!(
+                "layout: {group:?} is not a group"
+            )));
+        }
+        check::stack_path(stack).map_err(D::Error::custom)?;
+    }
+    Ok(Some(map))
 }
 
 impl Config {
