@@ -17,6 +17,7 @@ pub mod config;
 pub mod confine;
 pub mod diff;
 pub mod escape;
+pub mod guard;
 pub mod header;
 pub mod manifest;
 pub mod model;
@@ -395,6 +396,7 @@ fn record(loaded: &Loaded, plan: &mut plan::Plan, hashes: BTreeMap<String, Strin
     let mut manifest = Manifest::new(&loaded.origin, &loaded.validated.tenants, hashes, history);
     manifest.grants = Some(loaded.config.grant_settings());
     manifest.layout = Some(loaded.config.layout.to_map());
+    manifest.guard = loaded.config.guard.clone();
     manifest.adoption_replacements = replacements;
     manifest
 }

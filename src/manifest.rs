@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::config::GrantSettings;
+use crate::config::{GrantSettings, GuardConfig};
 use crate::model::{Role, Tenants};
 use crate::plan::lifecycle::NamespaceHistory;
 use crate::source::Origin;
@@ -43,6 +43,10 @@ pub struct Manifest {
     /// records of older versions, which used the default layout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<BTreeMap<String, String>>,
+    /// The `guard` block; left out when it is the default, as in records
+    /// of older versions.
+    #[serde(default, skip_serializing_if = "GuardConfig::is_default")]
+    pub guard: GuardConfig,
     /// Objects an adoption moves and then replaces (`address: old -> new
     /// name`); for the summary of this render, not recorded.
     #[serde(skip)]
@@ -68,6 +72,8 @@ struct Stored {
     grants: Option<GrantSettings>,
     #[serde(default, deserialize_with = "crate::config::recorded_layout")]
     layout: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    guard: GuardConfig,
 }
 
 impl From<Stored> for Manifest {
@@ -84,6 +90,7 @@ impl From<Stored> for Manifest {
             },
             grants: stored.grants,
             layout: stored.layout,
+            guard: stored.guard,
             adoption_replacements: Vec::new(),
         }
     }
@@ -141,6 +148,7 @@ impl Manifest {
             namespaces,
             grants: None,
             layout: None,
+            guard: GuardConfig::default(),
             adoption_replacements: Vec::new(),
         }
     }

@@ -496,6 +496,15 @@ pub fn summary(summary: &Summary, style: Style) -> String {
             ),
         );
     }
+    if let Some(change) = &summary.guard_change {
+        line(
+            "removal guard:",
+            style.paint(
+                YELLOW,
+                &format!("{change} (users one render may remove without --allow-removals)"),
+            ),
+        );
+    }
     let moved: Vec<String> = summary
         .stack_moves
         .iter()

@@ -156,6 +156,11 @@ pub(crate) fn check_size(size: u64, what: &str) -> Result<()> {
 
 pub(crate) fn parse_users(bytes: &[u8], what: &str) -> Result<(Vec<(String, Value)>, String)> {
     check_size(bytes.len() as u64, what)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        bail!(
+            "{what} is empty, not a users map: an empty source would revoke every user; restore it (`{{}}` is the map of no users)"
+        );
+    }
     let document: Document = serde_json::from_slice(bytes).map_err(|err| {
         anyhow::anyhow!("{what} is not valid JSON: {err}; fix it (a JSON object keyed by username)")
     })?;
@@ -202,6 +207,11 @@ pub(crate) fn parse_users(bytes: &[u8], what: &str) -> Result<(Vec<(String, Valu
 }
 
 fn parse_embedded(text: &str, what: &str) -> Result<Vec<(String, Json)>> {
+    if text.trim().is_empty() {
+        bail!(
+            "{what}: `{USERS_KEY}` is an empty string, not a users map: an empty value would revoke every user; restore it (`{{}}` is the map of no users)"
+        );
+    }
     let document: Document = serde_json::from_str(text).map_err(|err| {
         anyhow::anyhow!("{what}: the string holding k8s_users is not valid JSON: {err}; store the users map as a JSON object or a JSON-encoded string")
     })?;
@@ -379,5 +389,8 @@ mod tests {
         assert!(read("\"[1]\"").is_err());
         assert!(read("\"not json\"").is_err());
         assert!(read(r#"{"k8s_users": 3}"#).is_err());
+        assert!(format!("{:#}", read(" \n").unwrap_err()).contains("is empty"));
+        let blank = read(r#"{"k8s_users": " "}"#).unwrap_err();
+        assert!(format!("{blank:#}").contains("is an empty string"));
     }
 }

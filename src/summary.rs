@@ -48,6 +48,9 @@ pub struct Summary {
     /// Set when every tenant's pipelines log in as one service account
     /// (`deployer { mode = "auth-role" }`).
     pub shared_deployer_identity: Option<String>,
+    /// The `guard` block's change since the last render (or from the
+    /// default, on a first render).
+    pub guard_change: Option<String>,
     /// Objects whose stack changes with the layout: `(from, to, count)`.
     /// Terraform destroys and recreates them unless their state is moved.
     pub stack_moves: Vec<(String, String, usize)>,
@@ -151,6 +154,7 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
                     )
                 }
             }),
+        guard_change: crate::guard::change(changes.previous.as_ref(), &config.guard),
         ..Summary::default()
     };
     (summary.files, summary.stacks) = count_files(changes);

@@ -127,7 +127,7 @@ fn hand_written_files_are_never_touched() {
     let hand_written = dir.path().join("stacks-out/platform/versions.tf");
     let original = std::fs::read(&hand_written).unwrap();
     edit_users(dir.path(), |users| users.clear());
-    tenantgen(dir.path(), "render --yes").succeeds();
+    tenantgen(dir.path(), "render --yes --allow-removals 5").succeeds();
     assert_eq!(std::fs::read(&hand_written).unwrap(), original);
     assert!(dir.path().join("stacks-out/actualbudget/main.tf").exists());
     assert!(

@@ -106,7 +106,7 @@ fn invalid_utf8_and_malformed_json() {
     );
     rejected(b"\xef\xbb\xbf{}", "is not valid JSON");
     rejected(&b"[".repeat(10_000), "recursion limit exceeded");
-    rejected(b"", "EOF while parsing");
+    rejected(b"", "is empty, not a users map");
     rejected(
         b"{\"bob\": {\"role\": \"admin\"}} trailing",
         "trailing characters",

@@ -118,6 +118,8 @@ fn concurrent_renders_never_interleave() {
                     .args([
                         "render",
                         "--yes",
+                        "--allow-removals",
+                        "60",
                         "--color",
                         "never",
                         "--users",

@@ -422,6 +422,10 @@ fn failures_are_clear_and_write_nothing() {
         Some(r#"{"k8s_users": "[1, 2]"}"#),
     );
     bao.run_with(
+        &["kv", "put", "-mount=other", "blank", "-"],
+        Some(r#"{"k8s_users": ""}"#),
+    );
+    bao.run_with(
         &["kv", "put", "-mount=other", "number", "-"],
         Some(r#"{"k8s_users": 42}"#),
     );
@@ -529,6 +533,13 @@ fn failures_are_clear_and_write_nothing() {
             vec![],
             vec![],
             "must hold a JSON object keyed by username",
+        ),
+        case(
+            "an empty string",
+            "vault {\n  mount = \"other\"\n  path = \"blank\"\n}",
+            vec![],
+            vec![],
+            "key \"k8s_users\", is empty, not a users map",
         ),
         case(
             "a number",

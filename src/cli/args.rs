@@ -85,6 +85,14 @@ pub struct NamespaceArgs {
     pub forget_released: Vec<String>,
 }
 
+/// The guard against revoking everyone (`guard` in the config).
+#[derive(Debug, Default, Args)]
+pub struct GuardArgs {
+    /// Let this render remove up to N users, beyond guard.max_removed or leaving none
+    #[arg(long, value_name = "N")]
+    pub allow_removals: Option<usize>,
+}
+
 #[derive(Debug, Clone, Copy, Args)]
 pub struct ColorArgs {
     /// When to colour the output
@@ -140,6 +148,8 @@ pub enum Command {
         #[command(flatten)]
         namespaces: NamespaceArgs,
         #[command(flatten)]
+        guard: GuardArgs,
+        #[command(flatten)]
         color: ColorArgs,
         #[command(flatten)]
         review: Review,
@@ -153,6 +163,8 @@ pub enum Command {
         #[command(flatten)]
         namespaces: NamespaceArgs,
         #[command(flatten)]
+        guard: GuardArgs,
+        #[command(flatten)]
         format: FormatArgs,
         #[command(flatten)]
         color: ColorArgs,
@@ -162,7 +174,7 @@ pub enum Command {
     /// For CI: exit 0 when the generated files are up to date, 2 when stale or hand-edited
     Check {
         /// Without reading the users: check headers and the file set against the last render's record
-        #[arg(long, conflicts_with_all = ["users", "strict", "VaultArgs", "templates", "NamespaceArgs"])]
+        #[arg(long, conflicts_with_all = ["users", "strict", "VaultArgs", "templates", "NamespaceArgs", "GuardArgs"])]
         offline: bool,
         #[command(flatten)]
         users: UsersArgs,
@@ -170,6 +182,8 @@ pub enum Command {
         tree: TreeArgs,
         #[command(flatten)]
         namespaces: NamespaceArgs,
+        #[command(flatten)]
+        guard: GuardArgs,
         #[command(flatten)]
         format: FormatArgs,
         #[command(flatten)]

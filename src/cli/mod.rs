@@ -227,6 +227,7 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
     for warning in &loaded.validated.warnings {
         eprintln!("{} {warning}", style.warning_prefix());
     }
+    guard(&cli.command, &loaded, style)?;
     if !loaded.record_notes.is_empty() {
         eprintln!(
             "{} rebuilding the render record of {} (--rebuild-record):",
@@ -268,6 +269,38 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
         | Command::Users { .. }
         | Command::Completions { .. }
         | Command::Man => Ok(OK),
+    }
+}
+
+/// The guard against revoking everyone: `render` and `check` refuse (so a
+/// pull request that empties the users fails CI as a render would), `diff`
+/// warns and shows the diff.
+fn guard(command: &Command, loaded: &Loaded, style: Style) -> Result<()> {
+    let (allowed, refuses) = match command {
+        Command::Render { guard, .. } | Command::Check { guard, .. } => {
+            (guard.allow_removals, true)
+        }
+        Command::Diff { guard, .. } => (guard.allow_removals, false),
+        _ => return Ok(()),
+    };
+    let verdict = crate::guard::judge(
+        loaded.previous.as_ref(),
+        &loaded.validated.tenants,
+        &loaded.config.guard,
+        allowed,
+        &loaded.origin.describe(),
+    );
+    match verdict {
+        crate::guard::Verdict::Pass => Ok(()),
+        crate::guard::Verdict::Warn(warning) => {
+            eprintln!("{} {warning}", style.warning_prefix());
+            Ok(())
+        }
+        crate::guard::Verdict::Refuse(refusal) if refuses => bail!("{refusal}"),
+        crate::guard::Verdict::Refuse(refusal) => {
+            eprintln!("{} render would refuse: {refusal}", style.warning_prefix());
+            Ok(())
+        }
     }
 }
 

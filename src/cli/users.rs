@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value};
 
 use super::args::{
-    Cli, Command, EditArgs, FieldArgs, Format, ListChangeArgs, NamespaceArgs, Review, TreeArgs,
-    UsersAction,
+    Cli, Command, EditArgs, FieldArgs, Format, GuardArgs, ListChangeArgs, NamespaceArgs, Review,
+    TreeArgs, UsersAction,
 };
 use super::{Answer, ERROR, OK, Stream, ask, emit, options};
 use crate::UsersSource;
@@ -209,6 +209,7 @@ fn render_after(edit: &EditArgs, style: Style) -> Result<u8> {
             users: edit.users.clone(),
             tree: TreeArgs::default(),
             namespaces: NamespaceArgs::default(),
+            guard: GuardArgs::default(),
             color: edit.color,
             review: Review {
                 no_pager: false,

@@ -87,6 +87,24 @@ block! {
         /// each (README, "Add-on templates").
         #[serde(rename = "addon")]
         pub addons: BTreeMap<String, AddonConfig> = BTreeMap::new(),
+        pub guard: GuardConfig = GuardConfig::default(),
+    }
+}
+
+block! {
+    /// How many users one render may revoke (README, "Guard against
+    /// revoking everyone"); kept in the render record, so the summary shows
+    /// a change to it.
+    #[derive(Serialize)]
+    pub struct GuardConfig {
+        /// Most users one render may remove without `--allow-removals`.
+        pub max_removed: usize = 3,
+    }
+}
+
+impl GuardConfig {
+    pub fn is_default(&self) -> bool {
+        *self == GuardConfig::default()
     }
 }
 
