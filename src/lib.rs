@@ -377,7 +377,16 @@ fn plan_decided(loaded: &Loaded) -> Result<plan::Plan> {
     Ok(plan)
 }
 
+/// The plan-wide check. Two names from the config's patterns that collide
+/// are the config's to fix; anything else is a tenantgen bug.
 fn check_consistency(loaded: &Loaded, plan: &plan::Plan) -> Result<(), Problems> {
+    let collisions = plan::collisions::find(plan, &loaded.config.names);
+    if !collisions.is_empty() {
+        return Err(Problems::new(
+            format!("the names block of {}", config::DEFAULT_FILE),
+            collisions,
+        ));
+    }
     plan::check(plan, &loaded.config.woodpecker.static_admins).map_err(|problems| {
         let problems = problems.into_iter().map(|problem| Problem::new("", problem));
         Problems::new("the plan", problems.collect())

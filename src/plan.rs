@@ -14,6 +14,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub mod adoption;
+pub mod collisions;
 pub mod lifecycle;
 
 pub use crate::config::RbacRule;

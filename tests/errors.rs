@@ -504,3 +504,47 @@ fn a_lost_record_is_rebuilt_from_the_generated_files() {
         .exits(1)
         .stderr_has("is present and readable");
 }
+
+/// Two `names` patterns that give two users one name are the config's
+/// mistake, not tenantgen's: the message names both patterns and users.
+#[test]
+fn a_name_pattern_collision_names_the_patterns_and_the_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = |names: &str, users: serde_json::Value| {
+        std::fs::write(
+            dir.path().join("tenantgen.hcl"),
+            format!("users_file = \"users.json\"\nnames {{\n  {names}\n}}\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("users.json"), users.to_string()).unwrap();
+    };
+    workspace(
+        "power_user_binding = \"{user}-only\"",
+        serde_json::json!({
+            "bob": {"role": "namespace-owner", "namespaces": ["bob"]},
+            "bob-read": {"role": "power-user"},
+        }),
+    );
+    for command in ["render --yes", "check"] {
+        tenantgen(dir.path(), command)
+            .exits(1)
+            .stderr_has("the names block of tenantgen.hcl has 1 problem")
+            .stderr_has("user \"bob\" and user \"bob-read\": names.read_only_binding = \"{user}-read-only\" and names.power_user_binding = \"{user}-only\" give them the same ClusterRoleBinding name \"bob-read-only\"")
+            .stderr_has("change names.power_user_binding in tenantgen.hcl")
+            .stderr_lacks("tenantgen bug");
+    }
+    // One pattern for two users: no separator between its placeholders.
+    workspace(
+        "deployer = \"{user}{namespace}\"",
+        serde_json::json!({
+            "ab": {"role": "namespace-owner", "namespaces": ["c"]},
+            "a": {"role": "namespace-owner", "namespaces": ["bc"]},
+        }),
+    );
+    tenantgen(dir.path(), "render --yes")
+        .exits(1)
+        .stderr_has("user \"a\" and user \"ab\": names.deployer = \"{user}{namespace}\" gives them the same secret backend role name \"abc\"")
+        .stderr_has("a separator between its placeholders")
+        .stderr_lacks("tenantgen bug");
+    assert!(!dir.path().join("stacks-out").exists());
+}
