@@ -397,7 +397,15 @@ impl Checker<'_> {
             return None;
         };
         match check_email(email) {
-            Ok(()) => Some(email.to_string()),
+            Ok(()) => {
+                if let Some(warning) = script::mixed(email) {
+                    self.warnings.push(Problem::new(
+                        format!("{}: email = {}", subject(user), shown(value)),
+                        warning,
+                    ));
+                }
+                Some(email.to_string())
+            }
             Err(problem) => {
                 self.problem(user, "email", value, problem);
                 None
@@ -865,5 +873,6 @@ pub fn check_email(email: &str) -> Result<(), String> {
     Ok(())
 }
 
+mod script;
 #[cfg(test)]
 mod tests;

@@ -143,3 +143,28 @@ fn an_unreadable_output_root() {
     assert_eq!(result.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot read the output tree"), "{stderr}");
 }
+
+/// A look-alike email renders (it may be real) but never silently: the
+/// warning names the user, the field and both scripts.
+#[test]
+fn a_mixed_script_email_is_warned_about() {
+    let dir = example_workspace();
+    common::edit_users(dir.path(), |users| {
+        users["alice"]["email"] = json!("\u{0430}dmin@example.com");
+        users["bob"]["email"] = json!("\u{0438}\u{0432}\u{0430}\u{043d}@example.com");
+    });
+    let ran = tenantgen(dir.path(), "validate").succeeds().stderr_has(
+        "warning: user \"alice\": email = \"\u{0430}dmin@example.com\": \"\u{0430}dmin\" mixes the Cyrillic and Latin scripts",
+    );
+    // One script per part is an ordinary address.
+    assert!(!ran.stderr().contains("user \"bob\""), "{}", ran.stderr());
+    tenantgen(dir.path(), "render --yes")
+        .succeeds()
+        .stderr_has("mixes the Cyrillic and Latin scripts");
+    tenantgen(
+        dir.path(),
+        "users add mallory --role admin --email admin@ex\u{0430}mple.com --yes",
+    )
+    .exits(0)
+    .stderr_has("\"ex\u{0430}mple\" mixes the");
+}

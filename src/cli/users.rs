@@ -130,13 +130,15 @@ fn edited(
     if users::apply(&mut edited, change)? == Applied::Unchanged {
         return Ok(None);
     }
-    if let Err(invalid) = users::validate(&edited, config, strict) {
-        for warning in &invalid.warnings {
-            eprintln!("{} {warning}", style.warning_prefix());
-        }
-        return Err(invalid.into());
+    // Warnings (a look-alike email, say) are shown whether or not it is valid.
+    let (warnings, valid) = match users::validate(&edited, config, strict) {
+        Ok(validated) => (validated.warnings, Ok(Some(edited))),
+        Err(invalid) => (invalid.warnings.clone(), Err(invalid.into())),
+    };
+    for warning in &warnings {
+        eprintln!("{} {warning}", style.warning_prefix());
     }
-    Ok(Some(edited))
+    valid
 }
 
 fn field_values(fields: &FieldArgs) -> Result<Map<String, Value>> {
