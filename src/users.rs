@@ -280,8 +280,12 @@ pub fn user_diff(old: &Map<String, Value>, new: &Map<String, Value>, name: &str)
 }
 
 /// Writes `document` to `path` as stable pretty JSON, all or nothing: a new
-/// file beside it, synced, then renamed over it.
-pub fn write_file(path: &Path, document: &Document) -> Result<()> {
+/// file beside it, synced, then renamed over it. Check-and-set: the file
+/// must still hold `read`, the text the edit started from, or nothing is
+/// written and the answer is `false` (read it again). The staged file,
+/// created exclusively, is the lock: no other edit can stage or replace the
+/// file between the comparison and the rename.
+pub fn write_file(path: &Path, document: &Document, read: &str) -> Result<bool> {
     let mut text = serde_json::to_string_pretty(&document.root)?;
     text.push('\n');
     let dir = path
@@ -304,10 +308,19 @@ pub fn write_file(path: &Path, document: &Document) -> Result<()> {
                 staged.display()
             )
         })?;
-    let written = file
-        .write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .and_then(|()| std::fs::rename(&staged, path));
+    let unchanged = std::fs::read(path).map(|now| now == read.as_bytes());
+    let written = match unchanged {
+        Ok(false) => {
+            drop(file);
+            let _ = std::fs::remove_file(&staged);
+            return Ok(false);
+        }
+        Ok(true) => file
+            .write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .and_then(|()| std::fs::rename(&staged, path)),
+        Err(err) => Err(err),
+    };
     if written.is_err() {
         let _ = std::fs::remove_file(&staged);
     }
@@ -315,7 +328,7 @@ pub fn write_file(path: &Path, document: &Document) -> Result<()> {
     if let Ok(dir) = std::fs::File::open(dir) {
         let _ = dir.sync_all();
     }
-    Ok(())
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -102,26 +102,30 @@ fn eight_concurrent_adds_all_land() {
 
 /// Another writer changes the secret while an edit waits at its prompt: the
 /// write loses its check-and-set, reads again, re-applies, and both stay.
-#[test]
-fn a_concurrent_write_is_re_applied_not_lost() {
-    let bao = Bao::start();
-    let dir = vault_workspace(&bao);
+/// What a `tenantgen` run on a terminal has shown so far.
+type Shown = Arc<Mutex<String>>;
+
+/// Starts `tenantgen ARGS` on a terminal (`script`, so the prompt asks) in
+/// `dir`, and returns once it waits at its `[y/N]` prompt: the child, what
+/// it shows, and the thread reading it.
+fn waiting_at_the_prompt(
+    dir: &std::path::Path,
+    args: &str,
+    env: &[(&str, &str)],
+) -> (std::process::Child, Shown, std::thread::JoinHandle<()>) {
     let binary = assert_cmd::cargo::cargo_bin("tenantgen");
-    let command = format!(
-        "{} users add frank --role admin --email frank@example.com --vault --color never",
-        binary.display()
-    );
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .current_dir(dir.path())
-        .env("HOME", dir.path().join("home"))
-        .env("VAULT_ADDR", &bao.address)
-        .env("VAULT_TOKEN", &bao.root_token)
+    let mut command = Command::new("script");
+    command
+        .args(["-qec", &format!("{} {args}", binary.display()), "/dev/null"])
+        .current_dir(dir)
+        .env("HOME", dir.join("home"))
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("`script` from util-linux runs");
-    let shown = Arc::new(Mutex::new(String::new()));
+        .stdout(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("`script` from util-linux runs");
+    let shown = Shown::default();
     let mut stdout = child.stdout.take().unwrap();
     let reader = {
         let shown = shown.clone();
@@ -140,16 +144,49 @@ fn a_concurrent_write_is_re_applied_not_lost() {
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     while !shown.lock().unwrap().contains("[y/N]") {
-        assert!(
-            Instant::now() < deadline,
-            "no prompt: {}",
-            shown.lock().unwrap()
-        );
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("no prompt: {}", shown.lock().unwrap());
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
+    (child, shown, reader)
+}
+
+/// Waits for `child`, killed after a generous bound (a hang detector).
+fn finished(child: &mut std::process::Child, shown: &Shown) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after its answer: {}", shown.lock().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_concurrent_write_is_re_applied_not_lost() {
+    let bao = Bao::start();
+    let dir = vault_workspace(&bao);
+    let (mut child, shown, reader) = waiting_at_the_prompt(
+        dir.path(),
+        "users add frank --role admin --email frank@example.com --vault --color never",
+        &[
+            ("VAULT_ADDR", bao.address.as_str()),
+            ("VAULT_TOKEN", bao.root_token.as_str()),
+        ],
+    );
     bao.run(&["kv", "patch", "-mount=secret", "platform", "other=changed"]);
     child.stdin.take().unwrap().write_all(b"y\n").unwrap();
-    assert!(child.wait().unwrap().success(), "{}", shown.lock().unwrap());
+    assert!(
+        finished(&mut child, &shown).success(),
+        "{}",
+        shown.lock().unwrap()
+    );
     reader.join().unwrap();
     let shown = shown.lock().unwrap().clone();
     assert!(shown.contains("changed since it was read"), "{shown}");
@@ -322,4 +359,39 @@ fn onboarding_defaults_fill_in_an_add() {
     common::tenantgen(dir.path(), "users remove frank")
         .exits(1)
         .stderr_has("re-run with --yes");
+}
+
+/// An edit of a users file waiting at its prompt while another edit lands:
+/// the write finds the file changed, reads it again and re-applies the
+/// edit, so the other change is kept.
+#[test]
+fn a_users_file_changed_at_the_prompt_is_re_read_not_overwritten() {
+    let dir = example_workspace();
+    let (mut child, shown, reader) = waiting_at_the_prompt(
+        dir.path(),
+        "users add frank --role admin --email frank@example.com --color never",
+        &[],
+    );
+    common::edit_users(dir.path(), |users| {
+        users.insert("gina".into(), json!({"role": "admin"}));
+    });
+    child.stdin.take().unwrap().write_all(b"y\n").unwrap();
+    assert!(
+        finished(&mut child, &shown).success(),
+        "{}",
+        shown.lock().unwrap()
+    );
+    reader.join().unwrap();
+    let shown = shown.lock().unwrap().clone();
+    assert!(
+        shown.contains("examples/k8s_users.json changed since it was read (another writer)"),
+        "{shown}"
+    );
+    let users: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("examples/k8s_users.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(users["gina"]["role"], "admin", "the other edit survives");
+    assert_eq!(users["frank"]["email"], "frank@example.com");
+    assert!(users["alice"].is_object());
 }

@@ -1,7 +1,8 @@
 //! `tenantgen users list|add|set|remove`: one edit of the users map where
 //! it is kept, validated whole, shown as a diff, confirmed as `render`
-//! confirms, then written (a file atomically, Vault with check-and-set,
-//! re-applied when another writer came first).
+//! confirms, then written with check-and-set (a file atomically against
+//! the text read, Vault by version), re-applied when another writer came
+//! first.
 
 use std::collections::BTreeMap;
 
@@ -64,7 +65,7 @@ pub(super) fn run(action: &UsersAction, style: Style) -> Result<u8> {
     let source = crate::users_source(&options, &config)?;
     let store = Store::open(source, &config)?;
 
-    let (document, mut version) = store.read()?;
+    let (document, mut seen) = store.read()?;
     let old_users = document.users()?;
     let Some(new_users) = edited(&old_users, &change, &config, options.strict, style)? else {
         println!(
@@ -80,7 +81,7 @@ pub(super) fn run(action: &UsersAction, style: Style) -> Result<u8> {
     let mut document = document.with_users(new_users)?;
     let mut retries = 0;
     let written = loop {
-        match store.write(&document, version)? {
+        match store.write(&document, &seen)? {
             Written::Version(written) => break written,
             Written::Conflict if retries < MAX_RETRIES => {
                 retries += 1;
@@ -88,9 +89,9 @@ pub(super) fn run(action: &UsersAction, style: Style) -> Result<u8> {
                     "note: {} changed since it was read (another writer); reading it again and re-applying the edit ({retries} of {MAX_RETRIES})",
                     store.label()
                 );
-                let (fresh, fresh_version) = store.read()?;
+                let (fresh, fresh_seen) = store.read()?;
                 let fresh_users = fresh.users()?;
-                version = fresh_version;
+                seen = fresh_seen;
                 match edited(&fresh_users, &change, &config, options.strict, style)? {
                     Some(users) => document = fresh.with_users(users)?,
                     None => {
@@ -222,6 +223,13 @@ fn render_after(edit: &EditArgs, style: Style) -> Result<u8> {
     super::run(&render, style)
 }
 
+/// What an edit read, for the check-and-set of its write: the secret's
+/// version, or the users file's text.
+enum Seen {
+    Version(u64),
+    Text(String),
+}
+
 /// Where the users map is read and written.
 enum Store {
     File(std::path::PathBuf, String),
@@ -243,37 +251,42 @@ impl Store {
         }
     }
 
-    /// The document and its version (0 for a file).
-    fn read(&self) -> Result<(Document, u64)> {
+    /// The document, and what the write must find in place.
+    fn read(&self) -> Result<(Document, Seen)> {
         match self {
             Store::File(path, key) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read {}", self.label()))?;
                 let root: Value = serde_json::from_str(&text)
                     .with_context(|| format!("{} is not JSON", self.label()))?;
-                Ok((Document::from_file(root, key)?, 0))
+                Ok((Document::from_file(root, key)?, Seen::Text(text)))
             }
             Store::Vault(editor) => {
                 let (data, version) = editor.read()?;
                 let document = Document::from_secret(data, editor.key())
                     .with_context(|| format!("{} version {version}", self.label()))?;
-                Ok((document, version))
+                Ok((document, Seen::Version(version)))
             }
         }
     }
 
-    fn write(&self, document: &Document, version: u64) -> Result<Written> {
-        match self {
-            Store::File(path, _) => {
-                users::write_file(path, document)?;
-                Ok(Written::Version(0))
+    /// Writes `document` if the store still holds what was `seen`.
+    fn write(&self, document: &Document, seen: &Seen) -> Result<Written> {
+        match (self, seen) {
+            (Store::File(path, _), Seen::Text(text)) => {
+                Ok(if users::write_file(path, document, text)? {
+                    Written::Version(0)
+                } else {
+                    Written::Conflict
+                })
             }
-            Store::Vault(editor) => {
+            (Store::Vault(editor), Seen::Version(version)) => {
                 let Value::Object(data) = &document.root else {
                     bail!("a secret's data is an object");
                 };
-                editor.write(data, version)
+                editor.write(data, *version)
             }
+            _ => bail!("{} was read as another kind of store", self.label()),
         }
     }
 }
