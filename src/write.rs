@@ -3,7 +3,9 @@
 //! Every new file is staged beside its target first; a journal then lists
 //! the swaps, the swaps are renames, and removing the journal is the commit
 //! point. Any error before it rolls the tree back to exactly what it was; a
-//! run killed before it is rolled back by the next run ([`recover`]).
+//! run killed before it is rolled back by the next run ([`recover`]). After
+//! it, the new tree stands: an error or a kill leaves the committed journal,
+//! and the next run finishes the cleanup (`committed`).
 //! Termination signals wait until the swaps are done. Only paths the diff
 //! stage vetted are touched, never through a symlink, never outside the root.
 
@@ -20,6 +22,9 @@ use crate::confine;
 use crate::diff::{Changes, Status};
 use crate::header;
 use crate::manifest;
+
+mod committed;
+pub use committed::Unfinished as CommittedUnfinished;
 
 /// The journal of an unfinished write, relative to the output root.
 pub const JOURNAL: &str = ".tenantgen.journal";
@@ -217,13 +222,20 @@ impl<'a> Transaction<'a> {
         self.step()?;
         self.journal.committed = true;
         write_journal(self.root, &self.journal)?;
-        self.step()?;
-        finish_commit(self.root, &self.journal)
+        // From here on a failure rolls forward: the committed journal stays,
+        // and the next run finishes the cleanup (`recover`).
+        self.step()
+            .and_then(|()| finish_commit(self.root, &self.journal))
+            .map_err(|err| match err.downcast::<Crashed>() {
+                Ok(crashed) => anyhow!(crashed),
+                Err(err) => anyhow!(committed::Unfinished::new(self.root, err)),
+            })
     }
 
-    /// Rolls back after `err`, unless the injected fault simulated a crash.
+    /// Rolls back after `err`, unless the injected fault simulated a crash
+    /// or the write was already committed.
     fn abort(&self, err: anyhow::Error) -> anyhow::Error {
-        if err.is::<Crashed>() {
+        if err.is::<Crashed>() || err.is::<committed::Unfinished>() {
             return err;
         }
         match roll_back(self.root, &self.journal) {
@@ -964,8 +976,11 @@ mod tests {
         assert_eq!(tree(dir.path()), expected_after(&before));
     }
 
+    /// Before the commit point a failure rolls back; after it (the last
+    /// step, the cleanup) it rolls forward: the committed journal stays and
+    /// recovery finishes the new tree.
     #[test]
-    fn a_failure_at_any_step_leaves_the_tree_as_it_was() {
+    fn a_failure_at_any_step_leaves_the_old_tree_or_the_committed_new_one() {
         let steps = count_steps();
         assert!(steps >= 10, "{steps}");
         for at in 1..=steps {
@@ -975,11 +990,21 @@ mod tests {
                 .unwrap()
                 .run(Some(Fault::Fail(at)))
                 .unwrap_err();
+            if at < steps {
+                assert!(
+                    format!("{err:#}").contains("rolled back"),
+                    "step {at}: {err:#}"
+                );
+                assert_eq!(tree(dir.path()), before, "failure at step {at} of {steps}");
+                continue;
+            }
+            assert!(err.is::<CommittedUnfinished>(), "step {at}: {err:#}");
             assert!(
-                format!("{err:#}").contains("rolled back"),
-                "step {at}: {err:#}"
+                format!("{err:#}").contains("the write was committed"),
+                "{err:#}"
             );
-            assert_eq!(tree(dir.path()), before, "failure at step {at} of {steps}");
+            assert!(recover(dir.path()).unwrap(), "the journal stays");
+            assert_eq!(tree(dir.path()), expected_after(&before));
         }
     }
 

@@ -4,6 +4,7 @@
 //! sync it makes, one point per run. After each kill the next `render`
 //! settles the tree to exactly the old or exactly the new state, its summary
 //! is the true one for that state, and `render --yes` then `check` pass.
+//! An I/O error after the commit point rolls forward, never back.
 
 mod common;
 
@@ -141,4 +142,56 @@ fn a_render_killed_at_any_point_settles_to_the_old_or_the_new_tree() {
         settled_old > 0 && total > settled_old,
         "kills must land on both sides of the commit point: {outcomes:?}"
     );
+}
+
+/// An I/O error after the commit point (EIO at the 400th unlink, while the
+/// old copies of a 2,000 → 2,200-user render are removed) must not roll
+/// back: the tree is already the new one. The message says the write was
+/// committed, and the next render finishes the cleanup.
+#[test]
+fn an_io_error_after_the_commit_point_rolls_forward() {
+    let strace = strace();
+    let write_users = |dir: &Path, seed: u64, count: usize| {
+        std::fs::write(
+            dir.join("examples/k8s_users.json"),
+            common::random_users(seed, count).to_string(),
+        )
+        .unwrap();
+    };
+    let reference = example_workspace();
+    write_users(reference.path(), 1, 2_000);
+    tenantgen(reference.path(), "render --yes").succeeds();
+    write_users(reference.path(), 2, 2_200);
+    tenantgen(reference.path(), "render --yes --allow-removals 2000").succeeds();
+    let new = tree(&reference.path().join("stacks-out"));
+
+    let dir = example_workspace();
+    let out = dir.path().join("stacks-out");
+    write_users(dir.path(), 1, 2_000);
+    tenantgen(dir.path(), "render --yes").succeeds();
+    write_users(dir.path(), 2, 2_200);
+    let failed = Command::new(strace)
+        .args(["-f", "-o", "/dev/null", "-e", "trace=unlink,unlinkat"])
+        .args(["-e", "inject=unlink,unlinkat:error=EIO:when=400"])
+        .arg(assert_cmd::cargo::cargo_bin("tenantgen"))
+        .args(["render", "--yes", "--allow-removals", "2000", "--no-pager"])
+        .args(["--color", "never"])
+        .current_dir(dir.path())
+        .output()
+        .expect("strace runs");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the write was committed"), "{stderr}");
+    assert!(stderr.contains("Input/output error"), "{stderr}");
+    assert!(!stderr.contains("rolled back"), "{stderr}");
+    assert!(!stderr.contains("nothing was written"), "{stderr}");
+    assert!(out.join(".tenantgen.journal").exists(), "the journal stays");
+    assert!(stderr.contains("then run `tenantgen render`"), "{stderr}");
+    // The next render rolls forward: the new tree, and nothing to do.
+    tenantgen(dir.path(), "render --no-pager")
+        .succeeds()
+        .stderr_has("settled a write that an earlier run left unfinished")
+        .stdout_has("No changes");
+    assert_eq!(tree(&out), new);
+    tenantgen(dir.path(), "check").succeeds();
 }

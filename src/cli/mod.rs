@@ -102,8 +102,13 @@ pub fn main() -> ExitCode {
     };
     let code = match run(&cli, style) {
         Ok(code) => code,
+        // A committed write's error says itself what was written.
+        Err(err) if err.is::<write::CommittedUnfinished>() => {
+            eprintln!("{} {err:#}", style.error_prefix());
+            ERROR
+        }
         Err(err) => {
-            // Every failure happens before the first write, or rolls it back.
+            // Every other failure happens before the first write, or rolls it back.
             eprintln!("{} {err:#}\nnothing was written", style.error_prefix());
             ERROR
         }
