@@ -1,0 +1,132 @@
+//! A loopback HTTP server that records every connection and what was sent
+//! on it, then answers with a fixed response and closes.
+//!
+//! As a planted address it is the attacker's: any connection at all is a
+//! failure, whatever was sent. As the CI job's own `VAULT_ADDR` it stands in
+//! for the trusted Vault, which may receive the job's token but nothing the
+//! repository chose.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// What a connection may send before the server stops reading.
+const MAX_REQUEST: usize = 1 << 20;
+
+pub struct Capture {
+    address: SocketAddr,
+    log: Arc<Mutex<Vec<Vec<u8>>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Capture {
+    /// A server answering `403 permission denied`, as Vault does to a
+    /// token without access.
+    pub fn start() -> Capture {
+        Capture::replying(r#"{"errors":["permission denied"]}"#)
+    }
+
+    /// A server answering `403` with `body` (JSON or not).
+    pub fn replying(body: &str) -> Capture {
+        let response = format!(
+            "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        listener.set_nonblocking(true).unwrap();
+        let address = listener.local_addr().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (log, stop) = (Arc::clone(&log), Arc::clone(&stop));
+            std::thread::spawn(move || serve(&listener, response.as_bytes(), &log, &stop))
+        };
+        Capture {
+            address,
+            log,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// How many connections were accepted, whether or not anything was sent.
+    pub fn connections(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    /// Everything received, one entry per connection.
+    pub fn requests(&self) -> Vec<Vec<u8>> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve(listener: &TcpListener, response: &[u8], log: &Mutex<Vec<Vec<u8>>>, stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                // Counted before anything is read: a connection is the leak.
+                let index = {
+                    let mut log = log.lock().unwrap();
+                    log.push(Vec::new());
+                    log.len() - 1
+                };
+                let received = answer(stream, response);
+                log.lock().unwrap()[index] = received;
+            }
+            Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// Reads one request (headers and a `Content-Length` body, or until the
+/// client stops sending), then answers and closes.
+fn answer(mut stream: TcpStream, response: &[u8]) -> Vec<u8> {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 8192];
+    while received.len() < MAX_REQUEST && !complete(&received) {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => received.extend_from_slice(&buffer[..n]),
+        }
+    }
+    let _ = stream.write_all(response);
+    let _ = stream.flush();
+    received
+}
+
+/// Whether `received` holds a whole HTTP request.
+fn complete(received: &[u8]) -> bool {
+    let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let headers = String::from_utf8_lossy(&received[..end]).to_ascii_lowercase();
+    let length = headers
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|value| value.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    received.len() >= end + 4 + length
+}
