@@ -78,6 +78,12 @@ fn split(plant: impl Fn(&Fixture), rendering: Expect, users: Expect) {
     });
 }
 
+fn mkfifo(path: &std::path::Path) {
+    let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+}
+
 fn addon(fixture: &Fixture, name: &str, scope: &str, stack: &str, template: &str) {
     fixture.append_config(&format!(
         "addon \"{name}\" {{\n  template = \"{template}\"\n  for      = \"{scope}\"\n  stack    = \"{stack}\"\n}}"
@@ -150,7 +156,6 @@ fn the_capture_server_counts_a_bare_connection_and_records_a_request() {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 403"), "{response}");
-    std::thread::sleep(Duration::from_millis(100));
     assert_eq!(server.connections(), 2);
     let leaks: Vec<String> = server
         .requests()
@@ -302,15 +307,7 @@ fn n1_addon_template_fifo() {
     split(
         |fixture| {
             std::fs::create_dir_all(fixture.path("addons")).unwrap();
-            let path = std::ffi::CString::new(
-                fixture
-                    .path("addons/leak.tf.j2")
-                    .into_os_string()
-                    .into_encoded_bytes(),
-            )
-            .unwrap();
-            // SAFETY: a valid NUL-terminated path.
-            assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+            mkfifo(&fixture.path("addons/leak.tf.j2"));
             addon(fixture, "leak", "stack", "vault", "addons/leak.tf.j2");
         },
         refuses(&["template"]),
@@ -391,6 +388,37 @@ fn secret_id_file_outside_with_approle_at_a_planted_address() {
             ));
         },
         refuses(&["secret_id_file"]),
+    );
+}
+
+#[test]
+fn users_file_is_a_fifo() {
+    everywhere(
+        |fixture| {
+            let path = fixture.path("examples/k8s_users.json");
+            std::fs::remove_file(&path).unwrap();
+            mkfifo(&path);
+        },
+        refuses(&["k8s_users.json"]),
+    );
+}
+
+#[test]
+fn addon_stack_dot_dot_out_of_the_output_root() {
+    everywhere(
+        |fixture| {
+            fixture.write("addons/a.tf.j2", "# an add-on\n");
+            addon(fixture, "a", "stack", "../../outside", "addons/a.tf.j2");
+        },
+        refuses(&["addon.a.stack"]),
+    );
+}
+
+#[test]
+fn layout_stack_dot_dot_out_of_the_output_root() {
+    everywhere(
+        |fixture| fixture.append_config("layout {\n  vault = \"../../outside\"\n}"),
+        refuses(&["layout.vault"]),
     );
 }
 

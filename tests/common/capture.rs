@@ -8,7 +8,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -19,6 +19,8 @@ const MAX_REQUEST: usize = 1 << 20;
 pub struct Capture {
     address: SocketAddr,
     log: Arc<Mutex<Vec<Vec<u8>>>>,
+    /// How many times the server found no connection waiting.
+    idle: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -41,13 +43,15 @@ impl Capture {
         let address = listener.local_addr().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
+        let idle = Arc::new(AtomicU64::new(0));
         let thread = {
-            let (log, stop) = (Arc::clone(&log), Arc::clone(&stop));
-            std::thread::spawn(move || serve(&listener, response.as_bytes(), &log, &stop))
+            let (log, idle, stop) = (Arc::clone(&log), Arc::clone(&idle), Arc::clone(&stop));
+            std::thread::spawn(move || serve(&listener, response.as_bytes(), &log, &idle, &stop))
         };
         Capture {
             address,
             log,
+            idle,
             stop,
             thread: Some(thread),
         }
@@ -58,14 +62,27 @@ impl Capture {
         format!("http://{}", self.address)
     }
 
-    /// How many connections were accepted, whether or not anything was sent.
+    /// How many connections were made, whether or not anything was sent.
     pub fn connections(&self) -> usize {
+        self.settle();
         self.log.lock().unwrap().len()
     }
 
     /// Everything received, one entry per connection.
     pub fn requests(&self) -> Vec<Vec<u8>> {
+        self.settle();
         self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until the server has found its queue empty since the call, so
+    /// a connection made by a process that has ended is counted even when
+    /// the process did not wait for an answer.
+    fn settle(&self) {
+        let seen = self.idle.load(Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.idle.load(Ordering::SeqCst) < seen + 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }
 
@@ -78,7 +95,13 @@ impl Drop for Capture {
     }
 }
 
-fn serve(listener: &TcpListener, response: &[u8], log: &Mutex<Vec<Vec<u8>>>, stop: &AtomicBool) {
+fn serve(
+    listener: &TcpListener,
+    response: &[u8],
+    log: &Mutex<Vec<Vec<u8>>>,
+    idle: &AtomicU64,
+    stop: &AtomicBool,
+) {
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, _)) => {
@@ -92,6 +115,7 @@ fn serve(listener: &TcpListener, response: &[u8], log: &Mutex<Vec<Vec<u8>>>, sto
                 log.lock().unwrap()[index] = received;
             }
             Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                idle.fetch_add(1, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(5));
             }
             Err(_) => std::thread::sleep(Duration::from_millis(5)),
