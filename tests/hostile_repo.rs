@@ -21,7 +21,7 @@ use std::time::Duration;
 use common::bounded;
 use common::canary::{self, Canaries, Canary};
 use common::capture::Capture;
-use common::hostile::{Expect, Fixture, raw_controls, refuses, shows};
+use common::hostile::{Expect, Fixture, raw_controls, refuses, shows, warns};
 use serde_json::json;
 
 const CHECK: &str = "check";
@@ -791,6 +791,34 @@ fn n10_control_characters_in_a_vault_error_body() {
         &COMMANDS,
         from_vault,
         |_| refuses(&[]),
+    );
+}
+
+// ---- N6: bounded Vault responses ---------------------------------------
+
+#[test]
+fn n6_an_endless_vault_response_body() {
+    attack(
+        || Fixture::with_trusted(Capture::endless()),
+        &COMMANDS,
+        from_vault,
+        |_| refuses(&[]),
+    );
+}
+
+// ---- D8: look-alike characters ------------------------------------------
+
+#[test]
+fn d8_mixed_script_look_alike_email_is_warned_about() {
+    split(
+        |fixture| {
+            fixture.edit_users(|users| {
+                // A Cyrillic `о` in "bоb".
+                users["bob"]["email"] = json!("b\u{43e}b@example.com");
+            });
+        },
+        warns(&["bob", "Cyrillic"]),
+        Expect::Bounded,
     );
 }
 

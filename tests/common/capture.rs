@@ -34,10 +34,19 @@ impl Capture {
 
     /// A server answering `403` with `body` (JSON or not).
     pub fn replying(body: &str) -> Capture {
-        let response = format!(
+        Capture::serving(Reply::Whole(format!(
             "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
-        );
+        )))
+    }
+
+    /// A server answering `200` with a chunked JSON body that never ends,
+    /// until the client goes away.
+    pub fn endless() -> Capture {
+        Capture::serving(Reply::Endless)
+    }
+
+    fn serving(reply: Reply) -> Capture {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         listener.set_nonblocking(true).unwrap();
         let address = listener.local_addr().unwrap();
@@ -46,7 +55,7 @@ impl Capture {
         let idle = Arc::new(AtomicU64::new(0));
         let thread = {
             let (log, idle, stop) = (Arc::clone(&log), Arc::clone(&idle), Arc::clone(&stop));
-            std::thread::spawn(move || serve(&listener, response.as_bytes(), &log, &idle, &stop))
+            std::thread::spawn(move || serve(&listener, &reply, &log, &idle, &stop))
         };
         Capture {
             address,
@@ -95,9 +104,15 @@ impl Drop for Capture {
     }
 }
 
+/// What the server answers to every request.
+enum Reply {
+    Whole(String),
+    Endless,
+}
+
 fn serve(
     listener: &TcpListener,
-    response: &[u8],
+    reply: &Reply,
     log: &Mutex<Vec<Vec<u8>>>,
     idle: &AtomicU64,
     stop: &AtomicBool,
@@ -111,7 +126,7 @@ fn serve(
                     log.push(Vec::new());
                     log.len() - 1
                 };
-                let received = answer(stream, response);
+                let received = answer(stream, reply, stop);
                 log.lock().unwrap()[index] = received;
             }
             Err(err) if err.kind() == ErrorKind::WouldBlock => {
@@ -125,7 +140,7 @@ fn serve(
 
 /// Reads one request (headers and a `Content-Length` body, or until the
 /// client stops sending), then answers and closes.
-fn answer(mut stream: TcpStream, response: &[u8]) -> Vec<u8> {
+fn answer(mut stream: TcpStream, reply: &Reply, stop: &AtomicBool) -> Vec<u8> {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
     let mut received = Vec::new();
@@ -136,7 +151,20 @@ fn answer(mut stream: TcpStream, response: &[u8]) -> Vec<u8> {
             Ok(n) => received.extend_from_slice(&buffer[..n]),
         }
     }
-    let _ = stream.write_all(response);
+    match reply {
+        Reply::Whole(response) => {
+            let _ = stream.write_all(response.as_bytes());
+        }
+        Reply::Endless => {
+            let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+            let header = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n";
+            let chunk = format!("10000\r\n{}\r\n", " ".repeat(0x10000));
+            let mut sent = stream.write_all(header.as_bytes());
+            while sent.is_ok() && !stop.load(Ordering::SeqCst) {
+                sent = stream.write_all(chunk.as_bytes());
+            }
+        }
+    }
     let _ = stream.flush();
     received
 }

@@ -36,6 +36,8 @@ pub enum Expect {
     Refuses(Vec<&'static str>),
     /// Any exit status, with each text on stdout.
     Shows(Vec<&'static str>),
+    /// Any exit status, with each word on stderr (case-insensitively).
+    Warns(Vec<&'static str>),
     /// Only the bounds every run is held to.
     Bounded,
 }
@@ -46,6 +48,10 @@ pub fn refuses(words: &[&'static str]) -> Expect {
 
 pub fn shows(texts: &[&'static str]) -> Expect {
     Expect::Shows(texts.to_vec())
+}
+
+pub fn warns(words: &[&'static str]) -> Expect {
+    Expect::Warns(words.to_vec())
 }
 
 pub struct Fixture {
@@ -317,6 +323,13 @@ fn expectation(outcome: &Outcome, expect: &Expect) -> Vec<String> {
             for text in texts {
                 if !stdout.contains(text) {
                     broken.push(format!("stdout does not show {text:?}"));
+                }
+            }
+        }
+        Expect::Warns(words) => {
+            for word in words {
+                if !stderr.contains(&word.to_lowercase()) {
+                    broken.push(format!("stderr does not name {word:?}"));
                 }
             }
         }
