@@ -507,6 +507,40 @@ fn n3_generated_role_named_like_a_hand_written_one() {
     );
 }
 
+/// `access` judges a binding by the role it names: the built-in
+/// `cluster-admin` bound through `namespace_owner.cluster_role` is shown
+/// with its real rules, not as rules unknown.
+#[test]
+fn n3_a_bound_built_in_role_is_shown_with_its_rules() {
+    let fixture = Fixture::new();
+    fixture.append_config("namespace_owner {\n  cluster_role = \"cluster-admin\"\n}");
+    let args = "access bob --format json";
+    let (outcome, mut broken) = fixture.check(args, &Expect::Bounded);
+    let report: serde_json::Value = serde_json::from_slice(&outcome.stdout).unwrap_or_default();
+    let grants: Vec<&serde_json::Value> = report["principals"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|principal| principal["principal"] == "bob")
+        .flat_map(|principal| principal["kubernetes"].as_array().into_iter().flatten())
+        .filter(|grant| grant["role"] == "cluster-admin" && grant["scope"] == "cluster")
+        .collect();
+    if grants.is_empty() {
+        broken.push(format!(
+            "`{args}` shows no cluster-wide cluster-admin for bob:\n{}",
+            outcome.stdout()
+        ));
+    }
+    for grant in grants {
+        if grant["rules"].as_array().is_none_or(Vec::is_empty) || grant["write"] != true {
+            broken.push(format!(
+                "`{args}`: cluster-admin without its rules: {grant}"
+            ));
+        }
+    }
+    assert!(broken.is_empty(), "\n{}", broken.join("\n"));
+}
+
 // ---- N4: extra policies naming another tenant's policy ------------------
 
 #[test]
@@ -654,14 +688,30 @@ fn n7_planted_record_never_imports_a_namespace_nobody_is_given() {
     assert!(broken.is_empty(), "\n{}", broken.join("\n"));
 }
 
-/// An `import` block (or a summary line) naming longhorn-system.
+/// An `import` block or a summary line re-adopting longhorn-system.
 fn imports_longhorn(text: &str) -> bool {
-    text.split("import").skip(1).any(|after| {
+    let block = text.split("import {").skip(1).any(|after| {
         after
-            .split_inclusive('}')
+            .split('}')
             .next()
-            .is_some_and(|block| block.contains("longhorn-system"))
-    })
+            .is_some_and(|block| block.contains("longhorn"))
+    });
+    let summary = text
+        .lines()
+        .any(|line| line.contains("re-adopted") && line.contains("longhorn-system"));
+    block || summary
+}
+
+#[test]
+fn the_import_finder_finds_what_tenantgen_prints_for_a_re_adoption() {
+    let block = "+import {\n+  to = kubernetes_namespace_v1.longhorn_system\n+  id = \"longhorn-system\"\n+}\n";
+    assert!(imports_longhorn(block));
+    assert!(imports_longhorn(
+        "  namespaces re-adopted: longhorn-system (imported, not created)"
+    ));
+    assert!(!imports_longhorn(
+        "removed {\n  from = kubernetes_namespace_v1.longhorn_system\n}\nimport {\n  to = x.alice\n}"
+    ));
 }
 
 // ---- N8: unbounded templates --------------------------------------------
