@@ -25,7 +25,6 @@ pub struct Outcome {
     pub stderr: Vec<u8>,
     /// The child's own peak resident set, in KiB (`ru_maxrss`).
     pub peak_rss_kib: u64,
-    pub elapsed: Duration,
     /// Why the watchdog killed it, if it did.
     pub killed: Option<String>,
 }
@@ -82,7 +81,6 @@ pub fn run(command: Command, time: Duration, memory_kib: u64) -> Outcome {
         stdout: stdout.join().unwrap(),
         stderr: stderr.join().unwrap(),
         peak_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        elapsed: started.elapsed(),
         killed,
     }
 }
