@@ -356,7 +356,7 @@ fn out_dot_dot_outside() {
         |fixture| {
             fixture.replace_config("out        = \"stacks-out\"", "out = \"../outside/stacks\"")
         },
-        refuses(&["out"]),
+        refuses(&["outside/stacks"]),
         Expect::Bounded,
     );
 }
@@ -371,7 +371,7 @@ fn out_absolute_outside() {
             );
             fixture.replace_config("out        = \"stacks-out\"", &line);
         },
-        refuses(&["out"]),
+        refuses(&["outside/stacks"]),
         Expect::Bounded,
     );
 }
