@@ -11,7 +11,11 @@ use serde_json::Value;
 pub use {cli::tenantgen, users::random_users};
 
 pub mod bao;
+pub mod bounded;
+pub mod canary;
+pub mod capture;
 pub mod cli;
+pub mod hostile;
 pub mod property;
 pub mod schema;
 pub mod tools;
@@ -26,7 +30,12 @@ pub fn repo() -> PathBuf {
 /// at them and output `stacks-out`, the hand-written files of `stacks-out`.
 pub fn example_workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    let root = dir.path();
+    example_workspace_at(dir.path());
+    dir
+}
+
+/// Writes an [`example_workspace`] into the existing directory `root`.
+pub fn example_workspace_at(root: &Path) {
     std::fs::create_dir_all(root.join("examples")).unwrap();
     std::fs::copy(
         repo().join("examples/k8s_users.json"),
@@ -39,7 +48,6 @@ pub fn example_workspace() -> tempfile::TempDir {
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::write(target, contents).unwrap();
     }
-    dir
 }
 
 /// [`example_workspace`] after `tenantgen render --yes`.
