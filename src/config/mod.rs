@@ -8,6 +8,7 @@
 
 mod check;
 mod read;
+mod roles;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,163 @@
+//! What a configuration can grant, through the binary (issue 18, N3, N7):
+//! generated roles never take a built-in role's name, bindings name their
+//! generated role through its resource and wait for their namespace, and
+//! `access` judges a binding by the role it names.
+
+mod common;
+
+use std::path::Path;
+
+use common::{example_workspace, rendered_workspace, tenantgen, tree};
+use serde_json::{Value, json};
+
+fn add_config(dir: &Path, extra: &str) {
+    let path = dir.join("tenantgen.hcl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(path, format!("{text}\n{extra}\n")).unwrap();
+}
+
+fn read(dir: &Path, path: &str) -> String {
+    std::fs::read_to_string(dir.join("stacks-out").join(path)).unwrap()
+}
+
+#[test]
+fn a_generated_role_named_like_a_builtin_or_hand_written_one_is_refused() {
+    for (config, expected) in [
+        (
+            "names {\n  read_only_role = \"cluster-admin\"\n}",
+            "names.read_only_role: \"cluster-admin\" is a ClusterRole Kubernetes creates itself",
+        ),
+        (
+            "names {\n  power_user_role = \"view\"\n}",
+            "names.power_user_role: \"view\" is a ClusterRole Kubernetes creates itself",
+        ),
+        (
+            "names {\n  read_only_role = \"system:aggregate-to-edit\"\n}",
+            "names.read_only_role: \"system:aggregate-to-edit\" is a ClusterRole Kubernetes creates itself",
+        ),
+        (
+            "names {\n  deployer = \"system:{namespace}\"\n}",
+            "names.deployer: \"system:{namespace}\" is a ClusterRole Kubernetes creates itself",
+        ),
+        (
+            "namespace_owner {\n  cluster_role = \"ops-admin\"\n}\nnames {\n  power_user_role = \"ops-admin\"\n}",
+            "names.power_user_role: \"ops-admin\" is also namespace_owner.cluster_role, a ClusterRole written by hand",
+        ),
+        (
+            "names {\n  power_user_role = \"tenantgen-read-only\"\n}",
+            "names.power_user_role: \"tenantgen-read-only\" is also names.read_only_role",
+        ),
+    ] {
+        let dir = example_workspace();
+        add_config(dir.path(), config);
+        let before = tree(dir.path());
+        for command in ["check", "render --yes", "access bob", "diff"] {
+            tenantgen(dir.path(), command)
+                .exits(1)
+                .stderr_has(expected)
+                .stdout_lacks("cluster-admin");
+        }
+        assert_eq!(tree(dir.path()), before, "{config}");
+    }
+}
+
+#[test]
+fn bindings_take_a_generated_roles_name_from_its_resource() {
+    let dir = rendered_workspace();
+    for (file, role) in [
+        ("platform/tenant-alice.tf", "tenantgen_read_only"),
+        ("platform/tenant-dave.tf", "tenantgen_power_user"),
+    ] {
+        let text = read(dir.path(), file);
+        assert!(
+            text.contains(&format!(
+                "name      = kubernetes_cluster_role_v1.{role}.metadata[0].name"
+            )),
+            "{text}"
+        );
+        assert!(!text.contains("name      = \"tenantgen-"), "{text}");
+    }
+    let shared = read(dir.path(), "platform/tenantgen.tf");
+    assert!(
+        shared.contains("resource \"kubernetes_cluster_role_v1\" \"tenantgen_read_only\""),
+        "{shared}"
+    );
+    // A role tenantgen does not write is named as it is.
+    let erin = read(dir.path(), "platform/tenant-erin.tf");
+    assert!(erin.contains("name      = \"cluster-admin\""), "{erin}");
+}
+
+#[test]
+fn access_judges_a_binding_by_the_role_it_names() {
+    let dir = example_workspace();
+    add_config(
+        dir.path(),
+        "namespace_owner {\n  cluster_role = \"cluster-admin\"\n}",
+    );
+    let table = tenantgen(dir.path(), "access bob").succeeds().stdout();
+    let row = table
+        .lines()
+        .find(|line| line.contains("ClusterRole cluster-admin"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(row.trim_end().ends_with("yes"), "{row}");
+    assert!(
+        table.contains("Kubernetes v1.31 bootstrap policy"),
+        "{table}"
+    );
+    let report = tenantgen(dir.path(), "access bob --format json")
+        .succeeds()
+        .json();
+    let grants = report["principals"][0]["kubernetes"].as_array().unwrap();
+    let cluster = grants
+        .iter()
+        .find(|grant| grant["scope"] == "cluster")
+        .unwrap();
+    assert_eq!(cluster["role"], "cluster-admin");
+    assert_eq!(cluster["origin"], "built-in");
+    assert_eq!(cluster["write"], true);
+    assert_eq!(
+        cluster["rules"],
+        json!([{"api_groups": ["*"], "resources": ["*"], "verbs": ["*"]}])
+    );
+    // `admin` in the namespace: aggregated on the cluster, rules unknown.
+    let admin = grants
+        .iter()
+        .find(|grant| grant["role"] == "admin")
+        .unwrap();
+    assert_eq!(admin["origin"], "aggregated");
+    assert_eq!(admin["rules"], Value::Null);
+    assert_eq!(admin["write"], true);
+    assert!(table.contains("yes (aggregated; rules unknown)"), "{table}");
+
+    // The generated role, through its resource, reads only.
+    let dir = example_workspace();
+    let report = tenantgen(dir.path(), "access bob --format json")
+        .succeeds()
+        .json();
+    let grants = report["principals"][0]["kubernetes"].as_array().unwrap();
+    let cluster = grants
+        .iter()
+        .find(|grant| grant["scope"] == "cluster")
+        .unwrap();
+    assert_eq!(cluster["role"], "tenantgen-read-only");
+    assert_eq!(cluster["origin"], "generated");
+    assert_eq!(cluster["write"], false);
+}
+
+#[test]
+fn bindings_in_a_tenant_namespace_wait_for_it_in_the_same_stack() {
+    let dir = example_workspace();
+    add_config(dir.path(), "layout {\n  rbac = \"vault\"\n}");
+    tenantgen(dir.path(), "render --yes").succeeds();
+    let text = read(dir.path(), "vault/tenant-alice.tf");
+    let binding = text
+        .split("resource \"kubernetes_role_binding_v1\" \"alice_dev_admin\"")
+        .nth(1)
+        .and_then(|rest| rest.split("\n}\n").next())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        binding.contains("depends_on = [kubernetes_namespace_v1.alice_dev]"),
+        "{binding}"
+    );
+    tenantgen(dir.path(), "check").exits(0);
+}
