@@ -16,6 +16,8 @@ use crate::problem::{Problem, Problems};
 use crate::quantity;
 use crate::source::{Origin, RawUsers, TenantSpace};
 
+mod policies;
+
 /// The validated users, sorted by name.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Tenants {
@@ -803,6 +805,8 @@ impl Checker<'_> {
                 }
             }
         }
+        let collisions = policies::extra_policy_collisions(users, self.config);
+        self.problems.extend(collisions);
     }
 }
 

@@ -1,13 +1,14 @@
-//! What a configuration can grant, through the binary (issue 18, N3, N7):
-//! generated roles never take a built-in role's name, bindings name their
-//! generated role through its resource and wait for their namespace, and
-//! `access` judges a binding by the role it names.
+//! What a configuration can grant, through the binary (issue 18, N3, N4,
+//! N7): generated roles never take a built-in role's name, bindings name
+//! their generated role through its resource and wait for their namespace,
+//! `access` judges a binding by the role it names, and extra Vault policies
+//! are never a tenant's.
 
 mod common;
 
 use std::path::Path;
 
-use common::{example_workspace, rendered_workspace, tenantgen, tree};
+use common::{edit_users, example_workspace, rendered_workspace, tenantgen, tree};
 use serde_json::{Value, json};
 
 fn add_config(dir: &Path, extra: &str) {
@@ -142,6 +143,43 @@ fn access_judges_a_binding_by_the_role_it_names() {
     assert_eq!(cluster["role"], "tenantgen-read-only");
     assert_eq!(cluster["origin"], "generated");
     assert_eq!(cluster["write"], false);
+}
+
+#[test]
+fn an_extra_policy_naming_a_tenants_generated_policy_is_refused() {
+    for (extra, expected) in [
+        (
+            "\"{user}-x\"",
+            "\"{user}-x\" gives user \"alice\" the policy \"alice-x\", which is user \"alice-x\"'s generated policy (names.policy = \"{user}\")",
+        ),
+        (
+            "\"bob\"",
+            "\"bob\" gives user \"carol\" the policy \"bob\", which is user \"bob\"'s generated policy",
+        ),
+    ] {
+        let dir = example_workspace();
+        add_config(
+            dir.path(),
+            &format!(
+                "names {{\n  policy = \"{{user}}\"\n}}\nidentity {{\n  extra_policies = [{extra}]\n}}"
+            ),
+        );
+        edit_users(dir.path(), |users| {
+            users.insert("alice-x".into(), json!({"role": "namespace-owner"}));
+        });
+        let before = tree(dir.path());
+        for command in ["check", "render --yes", "access"] {
+            tenantgen(dir.path(), command).exits(1).stderr_has(expected);
+        }
+        assert_eq!(tree(dir.path()), before);
+    }
+    // Names that are no tenant's policy are fine.
+    let dir = example_workspace();
+    add_config(
+        dir.path(),
+        "identity {\n  extra_policies = [\"sops-user-{user}\"]\n}",
+    );
+    tenantgen(dir.path(), "check").exits(2);
 }
 
 #[test]
