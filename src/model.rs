@@ -514,12 +514,15 @@ impl Checker<'_> {
                     format!("is not a valid namespace name: it {problem}"),
                 );
                 ok = false;
-            } else if self.config.is_reserved_namespace(namespace) {
+            } else if let Some(why) = self.config.reserved_namespace(namespace) {
                 self.problem(
                     user,
                     &field,
                     &shown_value,
-                    format!("is reserved for the platform (default, kube-*, the deployer's namespace and namespaces.reserved); choose another, e.g. \"{user}-{namespace}\""),
+                    format!(
+                        "is reserved for the platform ({why}); choose another, e.g. \"{user}-{}\"",
+                        namespace.trim_end_matches("-system")
+                    ),
                 );
                 ok = false;
             } else if self.config.users_secret_beside(namespace) {

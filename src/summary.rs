@@ -48,6 +48,11 @@ pub struct Summary {
     /// Set when every tenant's pipelines log in as one service account
     /// (`deployer { mode = "auth-role" }`).
     pub shared_deployer_identity: Option<String>,
+    /// Well-known platform namespaces the config lets tenants claim
+    /// (`namespaces.allow`), shown on every render since a pull request
+    /// can edit the config.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub namespaces_allowed: Vec<String>,
     /// Objects whose stack changes with the layout: `(from, to, count)`.
     /// Terraform destroys and recreates them unless their state is moved.
     pub stack_moves: Vec<(String, String, usize)>,
@@ -294,6 +299,7 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
             config.deployer.namespace, config.deployer.service_account
         ));
     }
+    summary.namespaces_allowed = config.namespaces.allow.clone();
     summary.manual_steps = manual_steps(&summary, changes, config);
     summary
 }

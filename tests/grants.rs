@@ -1,8 +1,9 @@
 //! What a configuration can grant, through the binary (issue 18, N3, N4,
 //! N7): generated roles never take a built-in role's name, bindings name
 //! their generated role through its resource and wait for their namespace,
-//! `access` judges a binding by the role it names, and extra Vault policies
-//! are never a tenant's.
+//! `access` judges a binding by the role it names, extra Vault policies are
+//! never a tenant's, and no platform namespace becomes a tenant's, whatever
+//! the render record says.
 
 mod common;
 
@@ -180,6 +181,87 @@ fn an_extra_policy_naming_a_tenants_generated_policy_is_refused() {
         "identity {\n  extra_policies = [\"sops-user-{user}\"]\n}",
     );
     tenantgen(dir.path(), "check").exits(2);
+}
+
+#[test]
+fn platform_namespaces_are_reserved_and_the_floor_cannot_be_lifted() {
+    for namespace in [
+        "longhorn-system",
+        "flux-system",
+        "argocd",
+        "metallb-system",
+        "authentik",
+        "openbao",
+        "k8s-portal",
+        "kube-node-lease",
+        "default",
+    ] {
+        let dir = example_workspace();
+        edit_users(dir.path(), |users| {
+            users["alice"]["namespaces"] = json!([namespace]);
+        });
+        tenantgen(dir.path(), "check").exits(1).stderr_has(format!(
+            "namespaces[0] = \"{namespace}\": is reserved for the platform"
+        ));
+    }
+
+    // `allow` gives a well-known name to a tenant, and the summary says so.
+    let dir = example_workspace();
+    add_config(dir.path(), "namespaces {\n  allow = [\"argocd\"]\n}");
+    edit_users(dir.path(), |users| {
+        users["alice"]["namespaces"] = json!(["argocd"]);
+    });
+    tenantgen(dir.path(), "diff --color never")
+        .exits(2)
+        .stdout_has("namespaces.allow gives platform namespaces to tenants: argocd");
+
+    // `reserved` adds to the defaults; `allow` never lifts the floor.
+    let dir = example_workspace();
+    add_config(dir.path(), "namespaces {\n  reserved = [\"payments\"]\n}");
+    for namespace in ["payments", "argocd"] {
+        edit_users(dir.path(), |users| {
+            users["alice"]["namespaces"] = json!([namespace]);
+        });
+        tenantgen(dir.path(), "check")
+            .exits(1)
+            .stderr_has("is reserved for the platform");
+    }
+    let dir = example_workspace();
+    add_config(
+        dir.path(),
+        "namespaces {\n  allow = [\"longhorn-system\", \"woodpecker\"]\n}",
+    );
+    tenantgen(dir.path(), "check")
+        .exits(1)
+        .stderr_has("namespaces.allow: \"longhorn-system\" is always reserved")
+        .stderr_has("namespaces.allow: \"woodpecker\" is always reserved");
+}
+
+#[test]
+fn a_planted_render_record_never_imports_a_platform_namespace() {
+    let dir = rendered_workspace();
+    let record_path = dir.path().join("stacks-out/.tenantgen.json");
+    let mut record: Value =
+        serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+    record["released"] = json!({"longhorn-system": "alice", "argocd": "alice"});
+    std::fs::write(&record_path, serde_json::to_string_pretty(&record).unwrap()).unwrap();
+    edit_users(dir.path(), |users| {
+        users["alice"]["namespaces"] = json!(["alice-dev", "longhorn-system", "argocd"]);
+    });
+    let before = tree(dir.path());
+    for command in ["diff --color never", "render --yes", "check"] {
+        tenantgen(dir.path(), command)
+            .exits(1)
+            .stderr_has("namespaces[1] = \"longhorn-system\": is reserved for the platform")
+            .stderr_has("namespaces[2] = \"argocd\": is reserved for the platform")
+            .stdout_lacks("import {");
+    }
+    assert_eq!(tree(dir.path()), before);
+    assert!(
+        !dir.path()
+            .join("stacks-out/vault/tenantgen-lifecycle.tf")
+            .exists()
+    );
 }
 
 #[test]
