@@ -79,6 +79,8 @@ pub enum RoleOrigin {
     /// Kubernetes' `admin`, `edit` or `view`: rules aggregated on the
     /// cluster, not known here.
     Aggregated,
+    /// One of Kubernetes' `system:` roles, whose rules are not listed here.
+    System,
     /// A role written by hand on the cluster: rules not known here.
     ByHand,
 }
@@ -350,6 +352,9 @@ fn grant(
         (None, Some(Builtin::Aggregated { writes })) => {
             (RoleOrigin::Aggregated, None, Some(writes))
         }
+        (None, None) if role_kind == "ClusterRole" && builtin_roles::is_builtin(role) => {
+            (RoleOrigin::System, None, Some(true))
+        }
         (None, None) => (RoleOrigin::ByHand, None, Some(true)),
     };
     let write = write.unwrap_or_else(|| rules.as_deref().is_some_and(rules_write));
@@ -404,7 +409,10 @@ impl Report {
                     format!("{} {}", grant.role_kind, grant.role),
                     grant.writes_column(),
                 ]);
-                builtin |= matches!(grant.origin, RoleOrigin::BuiltIn | RoleOrigin::Aggregated);
+                builtin |= matches!(
+                    grant.origin,
+                    RoleOrigin::BuiltIn | RoleOrigin::Aggregated | RoleOrigin::System
+                );
                 if let (Some(rules), RoleOrigin::Generated) = (&grant.rules, grant.origin) {
                     let name = if grant.role_kind == "Role" {
                         format!("{} in {}", grant.role, grant.scope)
@@ -508,6 +516,7 @@ impl KubernetesGrant {
     fn writes_column(&self) -> String {
         match self.origin {
             RoleOrigin::ByHand => "yes? (written by hand; rules unknown)".to_string(),
+            RoleOrigin::System => "yes? (a Kubernetes system: role; rules not listed)".to_string(),
             RoleOrigin::Aggregated => {
                 format!("{} (aggregated; rules unknown)", yes_no(self.write))
             }

@@ -131,6 +131,18 @@ fn access_judges_a_binding_by_the_role_it_names() {
     assert_eq!(admin["write"], true);
     assert!(table.contains("yes (aggregated; rules unknown)"), "{table}");
 
+    // A `system:` role bound by hand is Kubernetes', its rules not listed.
+    let dir = example_workspace();
+    add_config(
+        dir.path(),
+        "power_user {\n  cluster_role = \"system:aggregate-to-edit\"\n}",
+    );
+    let table = tenantgen(dir.path(), "access dave").succeeds().stdout();
+    assert!(
+        table.contains("yes? (a Kubernetes system: role; rules not listed)"),
+        "{table}"
+    );
+
     // The generated role, through its resource, reads only.
     let dir = example_workspace();
     let report = tenantgen(dir.path(), "access bob --format json")
