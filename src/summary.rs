@@ -51,7 +51,6 @@ pub struct Summary {
     /// Well-known platform namespaces the config lets tenants claim
     /// (`namespaces.allow`), shown on every render since a pull request
     /// can edit the config.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub namespaces_allowed: Vec<String>,
     /// Objects whose stack changes with the layout: `(from, to, count)`.
     /// Terraform destroys and recreates them unless their state is moved.

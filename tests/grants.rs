@@ -226,6 +226,8 @@ fn platform_namespaces_are_reserved_and_the_floor_cannot_be_lifted() {
     tenantgen(dir.path(), "diff --color never")
         .exits(2)
         .stdout_has("namespaces.allow gives platform namespaces to tenants: argocd");
+    let report = tenantgen(dir.path(), "diff --format json").exits(2).json();
+    assert_eq!(report["summary"]["namespaces_allowed"], json!(["argocd"]));
 
     // `reserved` adds to the defaults; `allow` never lifts the floor.
     let dir = example_workspace();
