@@ -12,6 +12,7 @@ use anyhow::{Result, bail};
 
 pub mod access;
 pub mod addon;
+pub mod builtin_roles;
 pub mod cli;
 pub mod config;
 pub mod confine;

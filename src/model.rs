@@ -16,6 +16,8 @@ use crate::problem::{Problem, Problems};
 use crate::quantity;
 use crate::source::{Origin, RawUsers, TenantSpace};
 
+mod policies;
+
 /// The validated users, sorted by name.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Tenants {
@@ -520,12 +522,15 @@ impl Checker<'_> {
                     format!("is not a valid namespace name: it {problem}"),
                 );
                 ok = false;
-            } else if self.config.is_reserved_namespace(namespace) {
+            } else if let Some(why) = self.config.reserved_namespace(namespace) {
                 self.problem(
                     user,
                     &field,
                     &shown_value,
-                    format!("is reserved for the platform (default, kube-*, the deployer's namespace and namespaces.reserved); choose another, e.g. \"{user}-{namespace}\""),
+                    format!(
+                        "is reserved for the platform ({why}); choose another, e.g. \"{user}-{}\"",
+                        namespace.trim_end_matches("-system")
+                    ),
                 );
                 ok = false;
             } else if self.config.users_secret_beside(namespace) {
@@ -811,6 +816,8 @@ impl Checker<'_> {
                 }
             }
         }
+        let collisions = policies::extra_policy_collisions(users, self.config);
+        self.problems.extend(collisions);
     }
 }
 

@@ -124,8 +124,16 @@ pub enum Spec {
     },
     /// A RoleBinding or ClusterRoleBinding to a ClusterRole.
     Binding {
+        /// The ClusterRole's name.
         cluster_role: String,
+        /// Address of the generated ClusterRole in the same stack, which
+        /// `role_ref` takes the name from: a binding to a role whose create
+        /// failed is never applied. `None`: a role tenantgen does not write.
+        role_resource: Option<String>,
         subject: Subject,
+        /// Address of the namespace resource in the same stack: a binding
+        /// is never applied in a namespace that was not created.
+        depends_on: Option<String>,
     },
     ResourceQuota {
         /// `spec.hard`, sorted by resource name.
@@ -486,7 +494,7 @@ pub fn build(tenants: &Tenants, config: &Config) -> Plan {
 
     if config.deployer.mode == DeployerMode::AuthRole {
         for user in users.iter().filter(|user| !user.namespaces.is_empty()) {
-            woodpecker_tenant(&mut objects, user, config, &stacks);
+            woodpecker_tenant(&mut objects, user, config, &types, &stacks);
         }
     }
     for (app, app_config) in &config.apps {
@@ -788,7 +796,10 @@ fn platform_tenant(
             ns,
             Spec::Binding {
                 cluster_role: "admin".to_string(),
+                role_resource: None,
                 subject: user_subject(user, config),
+                depends_on: (config.layout.rbac == config.layout.namespaces)
+                    .then(|| format!("{}.{namespace_tf}", types.namespace)),
             },
         );
         platform.push(
@@ -867,28 +878,7 @@ fn platform_tenant(
             );
         }
     }
-    let names = &config.names;
-    let (suffix, pattern, cluster_role) = match user.role {
-        Role::NamespaceOwner => (
-            "read_only",
-            &names.read_only_binding,
-            config
-                .namespace_owner
-                .cluster_role
-                .as_deref()
-                .unwrap_or(&names.read_only_role),
-        ),
-        Role::PowerUser => (
-            "power_user",
-            &names.power_user_binding,
-            config
-                .power_user
-                .cluster_role
-                .as_deref()
-                .unwrap_or(&names.power_user_role),
-        ),
-        Role::Admin => ("cluster_admin", &names.admin_binding, "cluster-admin"),
-    };
+    let (suffix, pattern, cluster_role, role_resource) = cluster_binding(user.role, config);
     platform.push(
         types.cluster_role_binding,
         format!("{user_tf}_{suffix}"),
@@ -896,8 +886,10 @@ fn platform_tenant(
         name_from(pattern, &user.name, None, false),
         None,
         Spec::Binding {
-            cluster_role: cluster_role.to_string(),
+            cluster_role,
+            role_resource,
             subject: user_subject(user, config),
+            depends_on: None,
         },
     );
     let resource_type = match config.dns.provider_version {
@@ -932,7 +924,53 @@ fn platform_tenant(
     }
 }
 
-fn woodpecker_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, stacks: &Stacks) {
+/// A user's cluster-wide binding: its Terraform suffix, name pattern,
+/// ClusterRole, and the generated role's address when tenantgen writes it
+/// (always in the RBAC stack, like the binding).
+fn cluster_binding(role: Role, config: &Config) -> (&'static str, &str, String, Option<String>) {
+    let names = &config.names;
+    let generated = |by_hand: &Option<String>, name: &str, tf: &str| match by_hand {
+        Some(role) => (role.clone(), None),
+        None => (
+            name.to_string(),
+            Some(format!("kubernetes_cluster_role_v1.{tf}")),
+        ),
+    };
+    let (suffix, pattern, (cluster_role, role_resource)) = match role {
+        Role::NamespaceOwner => (
+            "read_only",
+            &names.read_only_binding,
+            generated(
+                &config.namespace_owner.cluster_role,
+                &names.read_only_role,
+                READ_ONLY_ROLE_TF,
+            ),
+        ),
+        Role::PowerUser => (
+            "power_user",
+            &names.power_user_binding,
+            generated(
+                &config.power_user.cluster_role,
+                &names.power_user_role,
+                POWER_USER_ROLE_TF,
+            ),
+        ),
+        Role::Admin => (
+            "cluster_admin",
+            &names.admin_binding,
+            ("cluster-admin".to_string(), None),
+        ),
+    };
+    (suffix, pattern, cluster_role, role_resource)
+}
+
+fn woodpecker_tenant(
+    objects: &mut Vec<Object>,
+    user: &User,
+    config: &Config,
+    types: &ResourceTypes,
+    stacks: &Stacks,
+) {
     let mut woodpecker = Placement {
         objects,
         stack: stacks.of(Group::Ci),
@@ -948,11 +986,14 @@ fn woodpecker_tenant(objects: &mut Vec<Object>, user: &User, config: &Config, st
             Some(namespace),
             Spec::Binding {
                 cluster_role: "edit".to_string(),
+                role_resource: None,
                 subject: Subject {
                     kind: "ServiceAccount",
                     name: config.deployer.service_account.clone(),
                     namespace: Some(config.deployer.namespace.clone()),
                 },
+                depends_on: (config.layout.ci == config.layout.namespaces)
+                    .then(|| format!("{}.{}", types.namespace, identifier(namespace))),
             },
         );
     }
@@ -1156,6 +1197,30 @@ fn repeats<T: Eq + std::hash::Hash + Copy>(items: impl Iterator<Item = T>) -> Ve
 
 /// Checks the plan as a whole before anything is rendered: what one object
 /// refers to, another creates; no two objects share an address or a name.
+/// A binding that names a generated role through an address its stack does
+/// not hold, or whose role has another name.
+fn unresolved_role(
+    object: &Object,
+    roles: &rustc_hash::FxHashMap<(&str, &str), &Object>,
+) -> Option<String> {
+    let Spec::Binding {
+        cluster_role,
+        role_resource: Some(role),
+        ..
+    } = &object.spec
+    else {
+        return None;
+    };
+    let target = roles.get(&(&*object.stack, role.as_str()));
+    target.is_none_or(|target| target.name != *cluster_role).then(|| {
+        format!(
+            "{} {} binds {cluster_role:?} through {role}, which its stack does not generate under that name",
+            object.kind,
+            object.address()
+        )
+    })
+}
+
 /// A problem here is a tenantgen bug, never bad input.
 pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
@@ -1178,7 +1243,7 @@ pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
     let mut namespace_addresses: rustc_hash::FxHashSet<(&str, &str)> = Default::default();
     for (object, address) in plan.objects.iter().zip(&addresses) {
         match object.kind {
-            "Role" => {
+            "Role" | "ClusterRole" => {
                 roles.insert((&*object.stack, address.as_str()), object);
             }
             "Namespace" => {
@@ -1235,6 +1300,10 @@ pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
         | Spec::TlsModule {
             depends_on: Some(namespace),
             ..
+        }
+        | Spec::Binding {
+            depends_on: Some(namespace),
+            ..
         } = &object.spec
             && !namespace_addresses.contains(&(&*object.stack, namespace.as_str()))
         {
@@ -1243,6 +1312,9 @@ pub fn check(plan: &Plan, static_admins: &[String]) -> Result<(), Vec<String>> {
                 object.kind,
                 object.address()
             ));
+        }
+        if let Some(problem) = unresolved_role(object, &roles) {
+            problems.push(problem);
         }
         if let Spec::EntityAlias { entity, .. } = &object.spec
             && !entities.contains(entity.as_str())

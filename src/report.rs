@@ -505,6 +505,18 @@ pub fn summary(summary: &Summary, style: Style) -> String {
             ),
         );
     }
+    if !summary.namespaces_allowed.is_empty() {
+        line(
+            "reserved:",
+            style.paint(
+                YELLOW,
+                &format!(
+                    "namespaces.allow gives platform namespaces to tenants: {}",
+                    summary.namespaces_allowed.join(", ")
+                ),
+            ),
+        );
+    }
     let moved: Vec<String> = summary
         .stack_moves
         .iter()

@@ -51,6 +51,10 @@ pub struct Summary {
     /// The `guard` block's change since the last render (or from the
     /// default, on a first render).
     pub guard_change: Option<String>,
+    /// Well-known platform namespaces the config lets tenants claim
+    /// (`namespaces.allow`), shown on every render since a pull request
+    /// can edit the config.
+    pub namespaces_allowed: Vec<String>,
     /// Objects whose stack changes with the layout: `(from, to, count)`.
     /// Terraform destroys and recreates them unless their state is moved.
     pub stack_moves: Vec<(String, String, usize)>,
@@ -298,6 +302,7 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
             config.deployer.namespace, config.deployer.service_account
         ));
     }
+    summary.namespaces_allowed = config.namespaces.allow.clone();
     summary.manual_steps = manual_steps(&summary, changes, config);
     summary
 }

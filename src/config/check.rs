@@ -646,6 +646,8 @@ pub(super) fn across_keys(config: &Config) -> Vec<Problem> {
     }
     apps(config, &mut problems);
     addon_names(config, &mut problems);
+    super::roles::generated_role_names(config, &mut problems);
+    super::namespaces::check(config, &mut problems);
     problems
 }
 

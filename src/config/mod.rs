@@ -7,7 +7,9 @@
 //! the value checks and the checks that look at several keys at once.
 
 mod check;
+mod namespaces;
 mod read;
+mod roles;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -835,15 +837,12 @@ fn default_quotas() -> BTreeMap<QuotaKey, String> {
 
 block! {
     pub struct NamespacesConfig {
-        pub reserved: Vec<String> = [
-            "vault",
-            "woodpecker",
-            "cert-manager",
-            "ingress-nginx",
-            "monitoring",
-        ]
-        .map(String::from)
-        .to_vec(),
+        /// Namespaces of this deployment no tenant may claim, besides
+        /// `namespaces::WELL_KNOWN` and the floor (`default`, `kube-*`,
+        /// `*-system`, the deployer's).
+        pub reserved: Vec<String> = Vec::new(),
+        /// Well-known platform namespaces this deployment gives to tenants.
+        pub allow: Vec<String> = Vec::new(),
         pub require_prefix: bool = false,
         pub max_per_user: usize = 10,
         /// Labels forced onto every tenant namespace.
@@ -1250,18 +1249,6 @@ impl Config {
         let folder = self.tenant_folder(namespace);
         let path = &self.vault.path;
         path == &folder || path.starts_with(&format!("{folder}/"))
-    }
-
-    /// Names that tenants may not claim as namespaces, besides `default` and `kube-*`.
-    pub fn is_reserved_namespace(&self, namespace: &str) -> bool {
-        namespace == "default"
-            || namespace.starts_with("kube-")
-            || namespace == self.deployer.namespace
-            || self
-                .namespaces
-                .reserved
-                .iter()
-                .any(|reserved| reserved == namespace)
     }
 }
 

@@ -635,6 +635,48 @@ fn offboarding_releases_namespaces_and_returning_imports_them() {
     }
 }
 
+/// A binding to a generated role names it through the role's resource
+/// (issue 18, N3), and with namespaces and bindings in one stack a binding
+/// waits for its namespace (N7): terraform plans and applies both.
+#[test]
+fn bindings_name_their_generated_role_and_wait_for_their_namespace() {
+    let setup = setup();
+    let users = example_users();
+    let dir = workspace(&users);
+    let out = dir.path().join("out");
+    assert_clean(&run(&setup, Mode::Plan, &out));
+    let platform = planned(&out, "platform");
+    let role_of = |plan: &Value, address: &str| -> Value {
+        planned_resources(plan)
+            .into_iter()
+            .find(|resource| resource["address"] == address)
+            .map(|resource| resource["values"]["role_ref"][0]["name"].clone())
+            .unwrap_or_else(|| panic!("{address} is not planned"))
+    };
+    for (binding, role) in [
+        ("alice_read_only", "tenantgen-read-only"),
+        ("dave_power_user", "tenantgen-power-user"),
+    ] {
+        let address = format!("kubernetes_cluster_role_binding_v1.{binding}");
+        assert_eq!(role_of(&platform, &address), role, "{address}");
+    }
+
+    let config = dir.path().join("tenantgen.hcl");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\nlayout {{\n  rbac = \"vault\"\n}}\n"),
+    )
+    .unwrap();
+    render(dir.path(), &users);
+    let tenant = std::fs::read_to_string(out.join("vault/tenant-alice.tf")).unwrap();
+    assert!(
+        tenant.contains("depends_on = [kubernetes_namespace_v1.alice_dev]"),
+        "{tenant}"
+    );
+    assert_clean(&run(&setup, Mode::Apply, &out));
+}
+
 #[test]
 fn destroying_a_namespace_takes_a_named_opt_in() {
     let setup = setup();
