@@ -62,6 +62,11 @@ pub(super) fn run(action: &UsersAction, style: Style) -> Result<u8> {
     };
     let name = change.name().to_string();
     let source = crate::users_source(&options, &config)?;
+    if let UsersSource::Vault(settings) = &source {
+        for warning in &settings.warnings {
+            eprintln!("{} {warning}", style.warning_prefix());
+        }
+    }
     let store = Store::open(source, &config)?;
 
     let (document, mut version) = store.read()?;
@@ -244,9 +249,8 @@ impl Store {
     fn read(&self) -> Result<(Document, u64)> {
         match self {
             Store::File(path, key) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", self.label()))?;
-                let root: Value = serde_json::from_str(&text)
+                let bytes = crate::source::read_users_bytes(path, &self.label())?;
+                let root: Value = serde_json::from_slice(&bytes)
                     .with_context(|| format!("{} is not JSON", self.label()))?;
                 Ok((Document::from_file(root, key)?, 0))
             }
