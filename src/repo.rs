@@ -2,8 +2,9 @@
 //! everything in it is the author's, so a path the config names (the users
 //! file, the output root, the AppRole secret-id file, add-on templates)
 //! must stay inside it: relative, no `..` out of it, no symbolic link out
-//! of it. Paths given on the command line are the operator's and are not
-//! confined.
+//! of it. The same holds for `vault.jwt_path`, whose default, the
+//! in-cluster token, is built in. Paths given on the command line or in
+//! the environment are the operator's and are not confined.
 
 use std::path::{Component, Path, PathBuf};
 

@@ -135,6 +135,16 @@ fn config_paths_stay_in_the_repository() {
             "vault.secret_id_file",
             "is absolute",
         ),
+        (
+            "vault {\n  jwt_path = \"/proc/self/environ\"\n}",
+            "vault.jwt_path",
+            "is absolute",
+        ),
+        (
+            "vault {\n  jwt_path = \"../token\"\n}",
+            "vault.jwt_path",
+            "leads out of",
+        ),
     ];
     for (setting, key, expected) in cases {
         let dir = example_workspace();
@@ -273,10 +283,8 @@ fn forbidden(stream: &mut TcpStream) {
 fn the_config_never_chooses_where_credentials_go_once_the_environment_names_vault() {
     let capture = Capture::start(forbidden);
     let real = Capture::start(forbidden);
-    let outside = tempfile::tempdir().unwrap();
-    let jwt = outside.path().join("token");
-    std::fs::write(&jwt, CANARY).unwrap();
     let dir = example_workspace();
+    std::fs::write(dir.path().join("sa-token"), CANARY).unwrap();
     let path = dir.path().join("tenantgen.hcl");
     let text = std::fs::read_to_string(&path)
         .unwrap()
@@ -284,9 +292,8 @@ fn the_config_never_chooses_where_credentials_go_once_the_environment_names_vaul
     std::fs::write(
         &path,
         format!(
-            "{text}\nvault {{\n  address = \"{}\"\n  auth = \"kubernetes\"\n  kubernetes_role = \"x\"\n  auth_mount = \"evil\"\n  jwt_path = \"{}\"\n  namespace = \"evil-ns\"\n}}\n",
+            "{text}\nvault {{\n  address = \"{}\"\n  auth = \"kubernetes\"\n  kubernetes_role = \"x\"\n  auth_mount = \"evil\"\n  jwt_path = \"sa-token\"\n  namespace = \"evil-ns\"\n}}\n",
             capture.address(),
-            jwt.display()
         ),
     )
     .unwrap();

@@ -1210,9 +1210,10 @@ impl Config {
         if let Some(path) = &mut self.vault.secret_id_file {
             confine("vault.secret_id_file", path);
         }
-        // Used only when the config also names the address
-        // (source/vault/routing.rs), which then decides everything anyway.
-        self.vault.jwt_path = self.vault.jwt_path.as_ref().map(|path| base.join(path));
+        // Unset, the in-cluster token is built in (source/vault/routing.rs).
+        if let Some(path) = &mut self.vault.jwt_path {
+            confine("vault.jwt_path", path);
+        }
         problems
     }
 

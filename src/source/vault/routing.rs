@@ -68,30 +68,8 @@ impl Routing {
         env: &dyn Fn(&str) -> Option<String>,
         var: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Routing> {
-        let (address, address_from) = match (flags.address.clone(), var("ADDR")) {
-            (Some(address), _) => (address, AddressFrom::Flag),
-            (None, Some(address)) => (address, AddressFrom::Environment),
-            (None, None) => (
-                config.address.clone().ok_or_else(|| anyhow!(
-                    "no Vault address: set VAULT_ADDR (or BAO_ADDR), pass --vault-addr, or set vault.address in tenantgen.hcl (or read a file with --users FILE)"
-                ))?,
-                AddressFrom::Config,
-            ),
-        };
         let mut warnings = Vec::new();
-        if address_from != AddressFrom::Config
-            && let Some(ignored) = &config.address
-            && ignored.trim().trim_end_matches('/') != address.trim().trim_end_matches('/')
-        {
-            warnings.push(Problem::new(
-                "vault.address",
-                format!(
-                    "tenantgen.hcl names Vault at {:?}, but {} names another address, which is used: a flag or the environment decides where credentials go, never the config (README, \"Running check on pull requests\"); remove vault.address or make it agree",
-                    super::redacted_text(ignored),
-                    address_from.describe()
-                ),
-            ));
-        }
+        let (address, address_from) = address(config, flags, var, &mut warnings)?;
         let mut pick = Picker {
             trusted: address_from == AddressFrom::Config,
             from: address_from,
@@ -159,6 +137,40 @@ impl Routing {
             warnings,
         })
     }
+}
+
+/// The address as the Vault CLI takes it, and a warning when the config's
+/// differs from the one used.
+fn address(
+    config: &VaultConfig,
+    flags: &VaultFlags,
+    var: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<Problem>,
+) -> Result<(String, AddressFrom)> {
+    let (address, address_from) = match (flags.address.clone(), var("ADDR")) {
+        (Some(address), _) => (address, AddressFrom::Flag),
+        (None, Some(address)) => (address, AddressFrom::Environment),
+        (None, None) => (
+            config.address.clone().ok_or_else(|| anyhow!(
+                "no Vault address: set VAULT_ADDR (or BAO_ADDR), pass --vault-addr, or set vault.address in tenantgen.hcl (or read a file with --users FILE)"
+            ))?,
+            AddressFrom::Config,
+        ),
+    };
+    if address_from != AddressFrom::Config
+        && let Some(ignored) = &config.address
+        && ignored.trim().trim_end_matches('/') != address.trim().trim_end_matches('/')
+    {
+        warnings.push(Problem::new(
+            "vault.address",
+            format!(
+                "tenantgen.hcl names Vault at {:?}, but {} names another address, which is used: a flag or the environment decides where credentials go, never the config (README, \"Running check on pull requests\"); remove vault.address or make it agree",
+                super::redacted_text(ignored),
+                address_from.describe()
+            ),
+        ));
+    }
+    Ok((address, address_from))
 }
 
 fn setting<'a>(key: &'static str, flag: &'static str, variable: &'a str) -> Setting<'a> {
