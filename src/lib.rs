@@ -109,7 +109,12 @@ pub fn users_source(options: &Options, config: &Config) -> Result<UsersSource> {
         (Some(_), Some(_), _) => {
             bail!("--users and --vault both name a users source; pass only one")
         }
-        (Some(users), None, _) => UsersSource::File(options.working_dir.join(users)),
+        (Some(users), None, _) => {
+            let path = options.working_dir.join(users);
+            repo::link_stays_beside(&path)
+                .map_err(|why| anyhow::anyhow!("users file (--users): {why}"))?;
+            UsersSource::File(path)
+        }
         (None, None, Some(users_file)) => UsersSource::File(users_file.clone()),
         (None, flags, _) => {
             let flags = flags.clone().unwrap_or_default();

@@ -11,6 +11,17 @@ use std::path::{Component, Path, PathBuf};
 /// `path` from the config, resolved against `base` (the config file's
 /// directory) and checked to stay inside it; `Err` says why not.
 pub fn inside(base: &Path, path: &Path) -> Result<PathBuf, String> {
+    resolve(base, path, true)
+}
+
+/// [`inside`] for the output root, whose own last component is left to
+/// `Session::open` (src/session.rs): it refuses a root that is a symbolic
+/// link, naming the target to pass as `--out`.
+pub fn root_inside(base: &Path, path: &Path) -> Result<PathBuf, String> {
+    resolve(base, path, false)
+}
+
+fn resolve(base: &Path, path: &Path, last_too: bool) -> Result<PathBuf, String> {
     let shown = path.display();
     let mut relative = PathBuf::new();
     for component in path.components() {
@@ -31,7 +42,11 @@ pub fn inside(base: &Path, path: &Path) -> Result<PathBuf, String> {
         }
     }
     let mut prefix = base.to_path_buf();
-    for part in relative.iter() {
+    let checked = relative
+        .iter()
+        .count()
+        .saturating_sub(usize::from(!last_too));
+    for part in relative.iter().take(checked) {
         prefix.push(part);
         match std::fs::symlink_metadata(&prefix) {
             Ok(metadata) if metadata.file_type().is_symlink() => {
@@ -45,12 +60,28 @@ pub fn inside(base: &Path, path: &Path) -> Result<PathBuf, String> {
     Ok(base.join(relative))
 }
 
+/// A file named on the command line may sit in the repository, which can
+/// make it a symbolic link to any file: it may lead only within its own
+/// directory (as Kubernetes' mounted secrets and config maps do).
+pub fn link_stays_beside(path: &Path) -> Result<(), String> {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink());
+    if !is_link {
+        return Ok(());
+    }
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    leads_inside(parent, path)
+}
+
 /// Whether the symbolic link `link` resolves inside `base`.
 fn leads_inside(base: &Path, link: &Path) -> Result<(), String> {
     let outside = || {
         format!(
-            "{} is a symbolic link leading outside the directory holding tenantgen.hcl; replace it with the file itself",
-            link.display()
+            "{} is a symbolic link leading outside {}; replace it with the file itself, or name the file it leads to",
+            link.display(),
+            base.display()
         )
     };
     let target = link.canonicalize().map_err(|_| {
@@ -69,7 +100,7 @@ fn leads_inside(base: &Path, link: &Path) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::inside;
+    use super::{inside, root_inside};
     use std::path::Path;
 
     #[test]
@@ -104,5 +135,9 @@ mod tests {
             inside(base, Path::new("dir/../a.j2")).unwrap(),
             base.join("a.j2")
         );
+        // The root's own link is Session::open's to refuse; its parents are not.
+        assert!(root_inside(base, Path::new("out-link")).is_ok());
+        assert!(root_inside(base, Path::new("out-link/stacks")).is_err());
+        assert_eq!(root_inside(base, Path::new(".")).unwrap(), base);
     }
 }

@@ -87,6 +87,36 @@ fn an_addon_template_outside_the_repository_is_refused() {
 }
 
 #[test]
+fn a_config_or_users_file_linked_out_of_its_directory_is_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    let environ = outside.path().join("environ");
+    std::fs::write(&environ, format!("PATH=/usr/bin\0CI_TOKEN={CANARY}\0")).unwrap();
+    let dir = example_workspace();
+    std::fs::remove_file(dir.path().join("tenantgen.hcl")).unwrap();
+    std::os::unix::fs::symlink(&environ, dir.path().join("tenantgen.hcl")).unwrap();
+    for command in ["check", "validate --config tenantgen.hcl"] {
+        let ran = run(dir.path(), command)
+            .exits(1)
+            .stderr_has("tenantgen.hcl is a symbolic link leading outside");
+        lacks_canary(&ran);
+    }
+    let dir = example_workspace();
+    std::os::unix::fs::symlink(&environ, dir.path().join("users.json")).unwrap();
+    let ran = run(dir.path(), "validate --users users.json")
+        .exits(1)
+        .stderr_has("users.json is a symbolic link leading outside");
+    lacks_canary(&ran);
+    // A link within its directory, as Kubernetes mounts secrets, is read.
+    std::fs::copy(
+        dir.path().join("examples/k8s_users.json"),
+        dir.path().join("examples/real.json"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("real.json", dir.path().join("examples/users.json")).unwrap();
+    run(dir.path(), "validate --users examples/users.json").succeeds();
+}
+
+#[test]
 fn an_addon_template_that_is_not_a_regular_file_is_refused_without_waiting() {
     let dir = example_workspace();
     std::fs::create_dir(dir.path().join("addons")).unwrap();

@@ -1142,6 +1142,9 @@ impl Config {
                 candidate
             }
         };
+        // Parse errors quote the text: a link must not make it another file.
+        crate::repo::link_stays_beside(&path)
+            .map_err(|why| anyhow::anyhow!("config file: {why}"))?;
         let cannot = || {
             format!(
                 "cannot read config file {}; check the path given to --config",
@@ -1199,20 +1202,23 @@ impl Config {
     /// ([`crate::repo`]): each must stay inside it.
     fn resolve_paths(&mut self, base: &Path) -> Vec<Problem> {
         let mut problems = Vec::new();
-        let mut confine = |key: &str, path: &mut PathBuf| match crate::repo::inside(base, path) {
-            Ok(inside) => *path = inside,
-            Err(why) => problems.push(Problem::new(key, why)),
-        };
+        let mut confine =
+            |key: &str, path: &mut PathBuf, resolve: fn(&Path, &Path) -> _| match resolve(
+                base, path,
+            ) {
+                Ok(inside) => *path = inside,
+                Err(why) => problems.push(Problem::new(key, why)),
+            };
         if let Some(path) = &mut self.users_file {
-            confine("users_file", path);
+            confine("users_file", path, crate::repo::inside);
         }
-        confine("out", &mut self.out);
+        confine("out", &mut self.out, crate::repo::root_inside);
         if let Some(path) = &mut self.vault.secret_id_file {
-            confine("vault.secret_id_file", path);
+            confine("vault.secret_id_file", path, crate::repo::inside);
         }
         // Unset, the in-cluster token is built in (source/vault/routing.rs).
         if let Some(path) = &mut self.vault.jwt_path {
-            confine("vault.jwt_path", path);
+            confine("vault.jwt_path", path, crate::repo::inside);
         }
         problems
     }

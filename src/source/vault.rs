@@ -1,8 +1,10 @@
-//! Reading `k8s_users` from a Vault (or OpenBao) KV v2 secret with vaultrs.
+//! Reading `k8s_users` from a Vault (or OpenBao) KV v2 secret with vaultrs's
+//! endpoints, sent through tenantgen's bounded client ([`bounded`]).
 //!
-//! Settings come from flags, then `tenantgen.hcl`, then the usual `VAULT_*`
-//! variables or OpenBao's `BAO_*` names, which win as they do for `bao`. Every failure is one message that says what to do, and no
-//! message ever contains a token.
+//! Settings come from flags, then the usual `VAULT_*` variables or OpenBao's
+//! `BAO_*` names (which win as they do for `bao`), then `tenantgen.hcl`;
+//! where credentials go follows the address ([`routing`]). Every failure is
+//! one message that says what to do, and no message ever contains a token.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -32,7 +34,8 @@ use bounded::Connection;
 pub use routing::LoginFlags;
 use routing::Routing;
 
-/// Vault settings given on the command line; they win over the config.
+/// Vault settings given on the command line; they win over the
+/// environment and the config.
 #[derive(Debug, Clone, Default)]
 pub struct VaultFlags {
     pub address: Option<String>,
