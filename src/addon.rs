@@ -84,29 +84,49 @@ fn read_template(path: &Path) -> Result<String, String> {
     }
 }
 
-/// minijinja's message with its causes, on one line, cut short and with
-/// control characters escaped.
-fn minijinja_message(err: &minijinja::Error) -> String {
-    let mut message = err.to_string();
+/// minijinja's message with its causes, on one line: what it quotes of the
+/// template cut short and with control characters escaped, then where.
+pub(crate) fn minijinja_message(err: &minijinja::Error) -> String {
+    let mut message = match err.detail() {
+        Some(detail) => format!("{}: {}", err.kind(), excerpt(detail)),
+        None => err.kind().to_string(),
+    };
+    if let Some(name) = err.name() {
+        let line = err.line().unwrap_or(0);
+        message.push_str(&format!(" (in {}:{line})", escaped(name)));
+    }
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
         message.push_str(": ");
-        message.push_str(&cause.to_string());
+        message.push_str(&excerpt(&cause.to_string()));
         source = cause.source();
     }
-    let mut shown: String = message
-        .chars()
-        .take(MAX_MESSAGE_CHARS)
-        .flat_map(|c| {
-            let hidden = c.is_control() || matches!(c, '\u{200e}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-            let escaped: Vec<char> = if hidden { c.escape_default().collect() } else { vec![c] };
-            escaped
-        })
-        .collect();
-    if message.chars().nth(MAX_MESSAGE_CHARS).is_some() {
+    message
+}
+
+/// At most [`MAX_MESSAGE_CHARS`] of `text`, escaped.
+fn excerpt(text: &str) -> String {
+    let mut shown: String = escaped(&text.chars().take(MAX_MESSAGE_CHARS).collect::<String>());
+    if text.chars().nth(MAX_MESSAGE_CHARS).is_some() {
         shown.push_str("...");
     }
     shown
+}
+
+/// Control and bidirectional-override characters as `\u{..}` escapes.
+fn escaped(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let hidden = c.is_control()
+                || matches!(c, '\u{200e}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            let escaped: Vec<char> = if hidden {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
 
 /// The add-on's template in the environment: its file, which errors name.

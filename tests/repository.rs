@@ -150,6 +150,24 @@ fn a_template_error_quotes_only_a_short_escaped_excerpt() {
 }
 
 #[test]
+fn a_render_error_quotes_only_a_short_excerpt_and_says_where() {
+    let dir = example_workspace();
+    std::fs::create_dir(dir.path().join("addons")).unwrap();
+    let filter = "a".repeat(5_000);
+    std::fs::write(
+        dir.path().join("addons/bad.j2"),
+        format!("{{{{ users | {filter} }}}}\n"),
+    )
+    .unwrap();
+    config_with(dir.path(), &addon("addons/bad.j2"));
+    let ran = run(dir.path(), "check")
+        .exits(1)
+        .stderr_has("unknown filter")
+        .stderr_has("addons/bad.j2:1)");
+    assert!(!ran.stderr().contains(&filter[..300]), "{}", ran.stderr());
+}
+
+#[test]
 fn config_paths_stay_in_the_repository() {
     let cases = [
         ("users_file = \"/etc/passwd\"", "users_file", "is absolute"),
