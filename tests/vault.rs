@@ -316,6 +316,12 @@ fn kubernetes_login_end_to_end() {
     bao::tenantgen_without_vault(dir.path(), "check --vault")
         .exits(1)
         .stderr_has("Kubernetes login as role \"tenantgen\"");
+
+    // With VAULT_ADDR set, the config's login is set aside, with a warning.
+    bao.tenantgen(dir.path(), "check --vault")
+        .succeeds()
+        .stderr_has("vault.auth = \"kubernetes\" in tenantgen.hcl is not used")
+        .stderr_has("vault.jwt_path");
 }
 
 #[test]

@@ -54,10 +54,10 @@ pub struct Routing {
 }
 
 /// One routing setting: its config key, flag and variable.
-struct Setting<'a> {
+struct Setting {
     key: &'static str,
     flag: &'static str,
-    variable: &'a str,
+    variable: &'static str,
 }
 
 impl Routing {
@@ -76,7 +76,12 @@ impl Routing {
             env,
             warnings: &mut warnings,
         };
-        let auth = match pick.text(setting("auth", "--vault-auth", "TENANTGEN_VAULT_AUTH"), flags.login.auth.clone(), config_auth(config.auth)) {
+        let auth = pick.text(
+            setting("auth", "--vault-auth", "TENANTGEN_VAULT_AUTH"),
+            flags.login.auth.clone(),
+            config_auth(config.auth),
+        );
+        let auth = match auth {
             Some(name) => VaultAuth::try_from(name).map_err(|err| {
                 anyhow!("the Vault login method (--vault-auth, TENANTGEN_VAULT_AUTH or vault.auth) {err}")
             })?,
@@ -117,11 +122,7 @@ impl Routing {
             config.secret_id_file.clone(),
         );
         let namespace = pick.text(
-            Setting {
-                key: "namespace",
-                flag: "--vault-namespace",
-                variable: "VAULT_NAMESPACE",
-            },
+            setting("namespace", "--vault-namespace", "VAULT_NAMESPACE"),
             flags.namespace.clone().or_else(|| var("NAMESPACE")),
             config.namespace.clone(),
         );
@@ -173,7 +174,7 @@ fn address(
     Ok((address, address_from))
 }
 
-fn setting<'a>(key: &'static str, flag: &'static str, variable: &'a str) -> Setting<'a> {
+fn setting(key: &'static str, flag: &'static str, variable: &'static str) -> Setting {
     Setting {
         key,
         flag,
@@ -203,7 +204,7 @@ impl Picker<'_, '_> {
     /// chose the address; a config value set aside and different is reported.
     fn text(
         &mut self,
-        setting: Setting<'_>,
+        setting: Setting,
         flag: Option<String>,
         config: Option<String>,
     ) -> Option<String> {
@@ -232,7 +233,7 @@ impl Picker<'_, '_> {
 
     fn path(
         &mut self,
-        setting: Setting<'_>,
+        setting: Setting,
         flag: Option<PathBuf>,
         config: Option<PathBuf>,
     ) -> Option<PathBuf> {
