@@ -7,7 +7,7 @@
 //! one message that says what to do, and no message ever contains a token.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -24,13 +24,15 @@ use vaultrs::client::{VaultClient, VaultClientSettingsBuilder};
 use vaultrs::error::ClientError;
 
 use super::{Origin, RawUsers, TenantSpace};
-use crate::config::{VaultAuth, VaultConfig};
+use crate::config::VaultConfig;
 use crate::problem::Problem;
 
 mod bounded;
+mod credentials;
 pub mod routing;
 
 use bounded::Connection;
+use credentials::{checked_token, login};
 pub use routing::LoginFlags;
 use routing::Routing;
 
@@ -182,62 +184,6 @@ impl Settings {
     }
 }
 
-/// The login the routing settings name (`routing`).
-fn login(
-    config: &VaultConfig,
-    routing: &Routing,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Login> {
-    let var = |name: &str| variable(env, name);
-    Ok(match routing.auth {
-        VaultAuth::Token => Login::Token(token(env)?),
-        VaultAuth::AppRole => {
-            let role_id = var("ROLE_ID").or_else(|| config.role_id.clone()).ok_or_else(|| {
-                anyhow!("AppRole login needs a role id: set VAULT_ROLE_ID or vault.role_id in tenantgen.hcl")
-            })?;
-            let secret_id = match (var("SECRET_ID"), &routing.secret_id_file) {
-                (Some(secret_id), _) => secret_id,
-                (None, Some(file)) => read_secret_file(
-                    file,
-                    "AppRole secret id",
-                    "--vault-secret-id-file, TENANTGEN_VAULT_SECRET_ID_FILE or vault.secret_id_file",
-                )?,
-                (None, None) => bail!(
-                    "AppRole login needs a secret id: set VAULT_SECRET_ID, or name its file with --vault-secret-id-file, TENANTGEN_VAULT_SECRET_ID_FILE or vault.secret_id_file"
-                ),
-            };
-            Login::AppRole {
-                mount: routing
-                    .auth_mount
-                    .clone()
-                    .unwrap_or_else(|| "approle".into()),
-                role_id: role_id.trim().to_string(),
-                secret_id: Secret(secret_id.trim().to_string()),
-            }
-        }
-        VaultAuth::Kubernetes => {
-            let role = routing.kubernetes_role.clone().ok_or_else(|| {
-                anyhow!(
-                    "Kubernetes login needs a role: pass --vault-kubernetes-role, set TENANTGEN_VAULT_KUBERNETES_ROLE or vault.kubernetes_role in tenantgen.hcl"
-                )
-            })?;
-            let jwt = read_secret_file(
-                &routing.jwt_path,
-                "service-account token",
-                "--vault-jwt-path, TENANTGEN_VAULT_JWT_PATH or vault.jwt_path",
-            )?;
-            Login::Kubernetes {
-                mount: routing
-                    .auth_mount
-                    .clone()
-                    .unwrap_or_else(|| "kubernetes".into()),
-                role,
-                jwt: Secret(jwt.trim().to_string()),
-            }
-        }
-    })
-}
-
 /// What a password in the Vault address shows as in messages, as curl does.
 const REDACTED: &str = "*****";
 
@@ -290,72 +236,10 @@ fn variable(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> 
         .find(|value| !value.trim().is_empty())
 }
 
-/// `BAO_TOKEN` or `VAULT_TOKEN`, else the token `vault login` (or `bao
-/// login`) leaves in `~/.vault-token`.
-fn token(env: &dyn Fn(&str) -> Option<String>) -> Result<Secret> {
-    if let Some(token) = variable(env, "TOKEN") {
-        return checked_token(&token, "VAULT_TOKEN (or BAO_TOKEN)");
-    }
-    if let Some(home) = env("HOME").filter(|home| !home.is_empty()) {
-        let file = Path::new(&home).join(".vault-token");
-        if let Ok(token) = read_text_bounded(&file)
-            && !token.trim().is_empty()
-        {
-            return checked_token(&token, &file.display().to_string());
-        }
-    }
-    bail!(
-        "no Vault token: set VAULT_TOKEN (or BAO_TOKEN) or run `vault login` (which writes ~/.vault-token), or configure vault.auth = \"approle\" or \"kubernetes\""
-    )
-}
-
-/// Most bytes read from a token or secret-id file: far more than any token.
-const MAX_SECRET_BYTES: u64 = 64 * 1024;
-
-/// The text of a credential file, read through a bounded reader: `path`
-/// may name a device or a FIFO.
-fn read_text_bounded(path: &Path) -> std::io::Result<String> {
-    let bytes = match super::read_regular(path, MAX_SECRET_BYTES)? {
-        super::Bounded::Read(bytes) => bytes,
-        super::Bounded::NotRegular(kind) => {
-            return Err(std::io::Error::other(format!(
-                "it is {kind}, not a regular file"
-            )));
-        }
-        super::Bounded::TooLarge(_) => {
-            return Err(std::io::Error::other(format!(
-                "it holds more than {} KiB, too much for a credential",
-                MAX_SECRET_BYTES / 1024
-            )));
-        }
-    };
-    String::from_utf8(bytes).map_err(|_| std::io::Error::other("it is not UTF-8 text"))
-}
-
 /// A line break or other control character in a header value makes the
 /// HTTP client panic; tokens are refused before any request is made.
 fn has_control(value: &str) -> bool {
     value.chars().any(|c| c.is_control())
-}
-
-/// The token found in `origin`, trimmed; never printed.
-fn checked_token(token: &str, origin: &str) -> Result<Secret> {
-    let token = token.trim();
-    if has_control(token) {
-        bail!(
-            "the Vault token in {origin} contains a control character (such as a line break), so it is not a token; set it again to the token alone"
-        );
-    }
-    Ok(Secret(token.to_string()))
-}
-
-fn read_secret_file(path: &Path, what: &str, key: &str) -> Result<String> {
-    let text = read_text_bounded(path)
-        .with_context(|| format!("cannot read the {what} at {}; check {key}", path.display()))?;
-    if text.trim().is_empty() {
-        bail!("the {what} file {} is empty; check {key}", path.display());
-    }
-    Ok(text)
 }
 
 /// The mount's type and options, as `vault kv` preflights them.
@@ -883,6 +767,7 @@ fn transport_error(err: &ClientError, settings: &Settings, action: &str) -> anyh
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::VaultAuth;
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
