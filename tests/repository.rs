@@ -234,9 +234,13 @@ fn users_input_that_is_not_a_regular_file_is_refused_in_every_command() {
     for users in [Path::new("/dev/zero"), fifo.as_path(), Path::new("/tmp")] {
         for command in [
             "users add frank --role admin --email frank@example.com --yes",
+            "users set alice --role admin --yes",
+            "users remove bob --yes",
             "users list",
             "validate",
             "check",
+            "diff",
+            "render --yes",
             "access alice",
         ] {
             run(dir.path(), command)
