@@ -352,6 +352,7 @@ fn the_config_never_chooses_where_credentials_go_once_the_environment_names_vaul
     for command in [
         "check",
         "validate",
+        "users list",
         "users add frank --role admin --email f@example.com --yes",
     ] {
         let ran = run(dir.path(), command)

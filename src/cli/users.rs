@@ -32,7 +32,7 @@ enum Asked<'a> {
 
 pub(super) fn run(action: &UsersAction, style: Style) -> Result<u8> {
     let (edit, name, asked) = match action {
-        UsersAction::List { users, format, .. } => return list(users, format.format),
+        UsersAction::List { users, format, .. } => return list(users, format.format, style),
         UsersAction::Add { name, fields, edit } => (edit, name, Asked::Add(fields)),
         UsersAction::Set {
             name,
@@ -280,9 +280,12 @@ impl Store {
 }
 
 /// `users list`: a table, or the map itself as JSON.
-fn list(users_args: &super::args::UsersArgs, format: Format) -> Result<u8> {
+fn list(users_args: &super::args::UsersArgs, format: Format, style: Style) -> Result<u8> {
     let options = options(users_args, None, None, false)?;
     let loaded = crate::load_users(&options)?;
+    for warning in &loaded.1.warnings {
+        eprintln!("{} {warning}", style.warning_prefix());
+    }
     match format {
         Format::Json => {
             let map: Map<String, Value> = loaded.0;
