@@ -1202,23 +1202,27 @@ impl Config {
     /// ([`crate::repo`]): each must stay inside it.
     fn resolve_paths(&mut self, base: &Path) -> Vec<Problem> {
         let mut problems = Vec::new();
-        let mut confine =
-            |key: &str, path: &mut PathBuf, resolve: fn(&Path, &Path) -> _| match resolve(
-                base, path,
-            ) {
+        let mut confine = |key: &str, path: &mut PathBuf, is_root: bool| {
+            let resolved = if is_root {
+                crate::repo::root_inside(base, path)
+            } else {
+                crate::repo::inside(base, path)
+            };
+            match resolved {
                 Ok(inside) => *path = inside,
                 Err(why) => problems.push(Problem::new(key, why)),
-            };
+            }
+        };
         if let Some(path) = &mut self.users_file {
-            confine("users_file", path, crate::repo::inside);
+            confine("users_file", path, false);
         }
-        confine("out", &mut self.out, crate::repo::root_inside);
+        confine("out", &mut self.out, true);
         if let Some(path) = &mut self.vault.secret_id_file {
-            confine("vault.secret_id_file", path, crate::repo::inside);
+            confine("vault.secret_id_file", path, false);
         }
         // Unset, the in-cluster token is built in (source/vault/routing.rs).
         if let Some(path) = &mut self.vault.jwt_path {
-            confine("vault.jwt_path", path, crate::repo::inside);
+            confine("vault.jwt_path", path, false);
         }
         problems
     }
