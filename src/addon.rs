@@ -23,19 +23,29 @@ use crate::model::{Tenants, User};
 use crate::plan::{Object, Plan, Spec};
 use crate::problem::{Problem, Problems};
 use crate::render::{self, Job, RenderedFile, Templates};
+use crate::source::Bounded;
 use crate::verify::{self, GeneratedFile};
 
-/// Larger than any template a person writes; the path may name a device.
+/// Larger than any template a person writes.
 const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
 
-/// Reads and compiles every add-on's template (paths already resolved),
-/// keeping its text in the config; each failure is a problem at
-/// `addon.<name>.template`.
-pub fn load_templates(addons: &mut BTreeMap<String, AddonConfig>) -> Vec<Problem> {
+/// Most characters of minijinja's message quoted in an error: it may quote
+/// the template, which could be any file (README, "Running check on pull
+/// requests").
+const MAX_MESSAGE_CHARS: usize = 200;
+
+/// Reads and compiles every add-on's template, its path resolved inside the
+/// repository (`base`, [`crate::repo`]), keeping its text in the config;
+/// each failure is a problem at `addon.<name>.template`.
+pub fn load_templates(addons: &mut BTreeMap<String, AddonConfig>, base: &Path) -> Vec<Problem> {
     let mut problems = Vec::new();
     for (name, addon) in addons.iter_mut() {
         let subject = format!("addon.{name}.template");
-        match read_template(&addon.template) {
+        let read = crate::repo::inside(base, &addon.template).and_then(|path| {
+            addon.template = path;
+            read_template(&addon.template)
+        });
+        match read {
             Ok(source) => {
                 let mut env = render::environment();
                 match env.add_template_owned(template_name(addon), source.clone()) {
@@ -57,39 +67,66 @@ pub fn load_templates(addons: &mut BTreeMap<String, AddonConfig>) -> Vec<Problem
 }
 
 fn read_template(path: &Path) -> Result<String, String> {
+    let shown = path.display();
     let cannot = |err: std::io::Error| {
-        format!(
-            "cannot read {}: {err}; give the template's path relative to the config file",
-            path.display()
-        )
+        format!("cannot read {shown}: {err}; give the template's path relative to the config file")
     };
-    let file = std::fs::File::open(path).map_err(cannot)?;
-    if file.metadata().is_ok_and(|meta| meta.is_dir()) {
-        return Err(format!(
-            "{} is a directory; name the template file",
-            path.display()
-        ));
+    match crate::source::read_regular(path, MAX_TEMPLATE_BYTES).map_err(cannot)? {
+        Bounded::Read(bytes) => {
+            String::from_utf8(bytes).map_err(|_| format!("{shown} is not UTF-8 text"))
+        }
+        Bounded::NotRegular(kind) => Err(format!(
+            "{shown} is {kind}, not a regular file; name the template file"
+        )),
+        Bounded::TooLarge(_) => Err(format!(
+            "{shown} holds more than 1 MiB, so it is not a template; check the path"
+        )),
     }
-    let bytes = crate::source::read_bounded(file, MAX_TEMPLATE_BYTES).map_err(cannot)?;
-    if bytes.len() as u64 > MAX_TEMPLATE_BYTES {
-        return Err(format!(
-            "{} holds more than 1 MiB, so it is not a template; check the path",
-            path.display()
-        ));
-    }
-    String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))
 }
 
-/// minijinja's message with its causes, on one line.
-fn minijinja_message(err: &minijinja::Error) -> String {
-    let mut message = err.to_string();
+/// minijinja's message with its causes, on one line: what it quotes of the
+/// template cut short and with control characters escaped, then where.
+pub(crate) fn minijinja_message(err: &minijinja::Error) -> String {
+    let mut message = match err.detail() {
+        Some(detail) => format!("{}: {}", err.kind(), excerpt(detail)),
+        None => err.kind().to_string(),
+    };
+    if let Some(name) = err.name() {
+        let line = err.line().unwrap_or(0);
+        message.push_str(&format!(" (in {}:{line})", escaped(name)));
+    }
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
         message.push_str(": ");
-        message.push_str(&cause.to_string());
+        message.push_str(&excerpt(&cause.to_string()));
         source = cause.source();
     }
     message
+}
+
+/// At most [`MAX_MESSAGE_CHARS`] of `text`, escaped.
+fn excerpt(text: &str) -> String {
+    let mut shown: String = escaped(&text.chars().take(MAX_MESSAGE_CHARS).collect::<String>());
+    if text.chars().nth(MAX_MESSAGE_CHARS).is_some() {
+        shown.push_str("...");
+    }
+    shown
+}
+
+/// Control and bidirectional-override characters as `\u{..}` escapes.
+fn escaped(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let hidden = c.is_control()
+                || matches!(c, '\u{200e}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            let escaped: Vec<char> = if hidden {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
 
 /// The add-on's template in the environment: its file, which errors name.

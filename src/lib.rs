@@ -27,6 +27,7 @@ pub mod plan;
 pub mod problem;
 pub mod quantity;
 pub mod render;
+pub mod repo;
 pub mod report;
 pub mod session;
 pub mod source;
@@ -110,7 +111,12 @@ pub fn users_source(options: &Options, config: &Config) -> Result<UsersSource> {
         (Some(_), Some(_), _) => {
             bail!("--users and --vault both name a users source; pass only one")
         }
-        (Some(users), None, _) => UsersSource::File(options.working_dir.join(users)),
+        (Some(users), None, _) => {
+            let path = options.working_dir.join(users);
+            repo::link_stays_beside(&path)
+                .map_err(|why| anyhow::anyhow!("users file (--users): {why}"))?;
+            UsersSource::File(path)
+        }
         (None, None, Some(users_file)) => UsersSource::File(users_file.clone()),
         (None, flags, _) => {
             let flags = flags.clone().unwrap_or_default();
@@ -130,11 +136,37 @@ pub fn users_source(options: &Options, config: &Config) -> Result<UsersSource> {
     })
 }
 
-/// The raw users from the source the options and config name.
-fn read_users(options: &Options, config: &Config) -> Result<source::RawUsers> {
+/// A failure that comes with warnings found before it (the Vault settings
+/// the config could not choose): the command line shows both. It prints
+/// as the failure itself.
+#[derive(Debug)]
+pub struct Warned {
+    pub error: anyhow::Error,
+    pub warnings: Vec<Problem>,
+}
+
+impl std::fmt::Display for Warned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl std::error::Error for Warned {}
+
+/// The raw users from the source the options and config name, and the
+/// warnings about the Vault settings.
+fn read_users(options: &Options, config: &Config) -> Result<(source::RawUsers, Vec<Problem>)> {
     match users_source(options, config)? {
-        UsersSource::File(path) => source::read_file(&path),
-        UsersSource::Vault(settings) => source::vault::read(&settings),
+        UsersSource::File(path) => Ok((source::read_file(&path)?, Vec::new())),
+        UsersSource::Vault(settings) => match source::vault::read(&settings) {
+            Ok(raw) => Ok((raw, settings.warnings.clone())),
+            Err(error) if !settings.warnings.is_empty() => Err(Warned {
+                error,
+                warnings: settings.warnings.clone(),
+            }
+            .into()),
+            Err(error) => Err(error),
+        },
     }
 }
 
@@ -143,16 +175,18 @@ pub fn load_users(
     options: &Options,
 ) -> Result<(serde_json::Map<String, serde_json::Value>, Validated)> {
     let (config, _) = Config::discover(options.config.as_deref(), &options.working_dir)?;
-    let raw = read_users(options, &config)?;
-    let validated = model::build(&raw, &config, options.strict)?;
+    let (raw, warnings) = read_users(options, &config)?;
+    let mut validated = model::build(&raw, &config, options.strict)?;
+    validated.warnings.extend(warnings);
     Ok((raw.entries.into_iter().collect(), validated))
 }
 
 /// Reads the config and the users source and validates the users.
 pub fn load(options: &Options) -> Result<Loaded> {
     let (config, out_root) = output_root(options)?;
-    let raw = read_users(options, &config)?;
-    let validated = model::build(&raw, &config, options.strict)?;
+    let (raw, warnings) = read_users(options, &config)?;
+    let mut validated = model::build(&raw, &config, options.strict)?;
+    validated.warnings.extend(warnings);
     // The last render's record carries what happened to namespaces before.
     let (previous, previous_namespaces, record_notes) = if options.rebuild_record {
         let rebuilt = diff::rebuild_record(&out_root, &raw.origin, &validated.tenants)?;

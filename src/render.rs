@@ -100,14 +100,10 @@ impl Templates {
     fn render(&self, name: &str, ctx: Value, path: &str) -> Result<String> {
         let template = self.env.get_template(name)?;
         template.render(ctx).map_err(|err| {
-            let mut message = format!("rendering {path} with template {name} failed: {err}");
-            let mut source = std::error::Error::source(&err);
-            while let Some(cause) = source {
-                let _ = write!(message, ": {cause}");
-                source = cause.source();
-            }
+            // minijinja's message may quote the template: cut short, escaped.
             anyhow::anyhow!(
-                "{message}\nif it is an add-on template, or you override templates with --templates, fix that template"
+                "rendering {path} with template {name} failed: {}\nif it is an add-on template, or you override templates with --templates, fix that template",
+                crate::addon::minijinja_message(&err)
             )
         })
     }

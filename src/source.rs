@@ -96,30 +96,69 @@ impl Origin {
     }
 }
 
-/// Reads the users file at `path`.
+/// Reads the users file at `path`: every users file tenantgen reads, in
+/// every command, comes through here.
 pub fn read_file(path: &Path) -> Result<RawUsers> {
-    let shown = path.display();
-    if path.is_dir() {
-        bail!("users file {shown} is a directory; pass the JSON file with --users FILE");
-    }
-    let what = format!("users file {shown}");
-    let cannot = || {
-        format!("cannot read users file {shown}; check the path given with --users or users_file")
-    };
-    let file = std::fs::File::open(path).with_context(cannot)?;
-    // A regular file too large is refused before reading a byte of it.
-    let metadata = file.metadata().with_context(cannot)?;
-    if metadata.is_file() {
-        check_size(metadata.len(), &what)?;
-    }
-    let bytes = read_bounded(file, MAX_INPUT_BYTES).with_context(cannot)?;
-    if bytes.len() as u64 > MAX_INPUT_BYTES {
-        bail!(
-            "{what} holds more than {cap} MB; tenantgen reads at most {cap} MB of users (about ten times 10,000 users), so this is not a users map",
-            cap = MAX_INPUT_BYTES / (1024 * 1024),
-        );
-    }
+    let what = format!("users file {}", path.display());
+    let bytes = read_users_bytes(path, &what)?;
     parse(&bytes, &what)
+}
+
+/// The bytes of the users file at `path`, bounded by [`MAX_INPUT_BYTES`];
+/// `what` names it in errors.
+pub(crate) fn read_users_bytes(path: &Path, what: &str) -> Result<Vec<u8>> {
+    let cannot = || format!("cannot read {what}; check the path given with --users or users_file");
+    match read_regular(path, MAX_INPUT_BYTES).with_context(cannot)? {
+        Bounded::Read(bytes) => Ok(bytes),
+        Bounded::NotRegular(kind) => bail!(
+            "{what} is {kind}, not a regular file; pass the JSON file itself with --users FILE"
+        ),
+        Bounded::TooLarge(size) => Err(too_large(size, what)),
+    }
+}
+
+/// What [`read_regular`] found.
+pub(crate) enum Bounded {
+    Read(Vec<u8>),
+    /// What the path is instead: "a directory", "a FIFO", ...
+    NotRegular(&'static str),
+    /// More than the cap: the file's size (or the cap + 1 when it grew).
+    TooLarge(u64),
+}
+
+/// Reads the regular file at `path`, at most `cap` bytes. Opened without
+/// blocking, so a FIFO cannot hang the open, and refused unless the open
+/// handle is a regular file: a device or FIFO has no end to wait for.
+pub(crate) fn read_regular(path: &Path, cap: u64) -> std::io::Result<Bounded> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let metadata = file.metadata()?;
+    let kind = metadata.file_type();
+    let not_regular = if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        ""
+    };
+    if !not_regular.is_empty() {
+        return Ok(Bounded::NotRegular(not_regular));
+    }
+    if metadata.len() > cap {
+        return Ok(Bounded::TooLarge(metadata.len()));
+    }
+    let bytes = read_bounded(file, cap)?;
+    if bytes.len() as u64 > cap {
+        return Ok(Bounded::TooLarge(bytes.len() as u64));
+    }
+    Ok(Bounded::Read(bytes))
 }
 
 /// Reads `source` to its end or to one byte past `cap`, whichever comes
@@ -145,13 +184,17 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<RawUsers> {
 /// Refuses sources too large to be a real users map before reading them.
 pub(crate) fn check_size(size: u64, what: &str) -> Result<()> {
     if size > MAX_INPUT_BYTES {
-        bail!(
-            "{what} is {:.1} MB; tenantgen reads at most {} MB of users (about ten times 10,000 users), so this is not a users map",
-            size as f64 / 1e6,
-            MAX_INPUT_BYTES / (1024 * 1024)
-        );
+        return Err(too_large(size, what));
     }
     Ok(())
+}
+
+fn too_large(size: u64, what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{what} is {:.1} MB; tenantgen reads at most {} MB of users (about ten times 10,000 users), so this is not a users map",
+        size as f64 / 1e6,
+        MAX_INPUT_BYTES / (1024 * 1024)
+    )
 }
 
 pub(crate) fn parse_users(bytes: &[u8], what: &str) -> Result<(Vec<(String, Value)>, String)> {

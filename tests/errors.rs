@@ -180,7 +180,7 @@ fn flags_a_command_does_not_use_are_rejected() {
 #[test]
 fn documented_invocations_parse() {
     let dir = example_workspace();
-    let accepted: [&[&str]; 16] = [
+    let accepted: [&[&str]; 18] = [
         &["render"],
         &["render", "--yes", "--force", "--color", "never"],
         &[
@@ -212,6 +212,24 @@ fn documented_invocations_parse() {
         ],
         &["diff", "--format", "json", "--destroy-namespace", "x"],
         &["check"],
+        &[
+            "check",
+            "--vault-auth",
+            "kubernetes",
+            "--vault-kubernetes-role",
+            "tenantgen",
+            "--vault-jwt-path",
+            "token",
+            "--vault-auth-mount",
+            "k8s",
+        ],
+        &[
+            "diff",
+            "--vault-auth",
+            "approle",
+            "--vault-secret-id-file",
+            "secret-id",
+        ],
         &[
             "check",
             "--vault",

@@ -98,34 +98,26 @@ fn line_counts_match_the_diffs() {
 }
 
 /// `validate` on the users at `users` in an [`example_workspace`], which
-/// must fail quickly, naming the size limit.
-fn refuses_as_too_large(users: &Path) {
+/// must fail quickly: only a regular file is read.
+fn refuses_as_not_regular(users: &Path, kind: &str) {
     let dir = example_workspace();
-    let start = Instant::now();
     tenantgen(dir.path(), "validate --users")
         .arg(users)
         .timeout(Duration::from_secs(20))
         .exits(1)
         .stderr_has(format!(
-            "users file {} holds more than 32 MB",
+            "users file {} is {kind}, not a regular file",
             users.display()
-        ))
-        .stderr_has("tenantgen reads at most 32 MB of users");
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "{} took {:?}",
-        users.display(),
-        start.elapsed()
-    );
+        ));
 }
 
 #[test]
-fn an_endless_device_is_refused_at_the_size_limit() {
-    refuses_as_too_large(Path::new("/dev/zero"));
+fn an_endless_device_is_refused_before_it_is_read() {
+    refuses_as_not_regular(Path::new("/dev/zero"), "a device");
 }
 
 #[test]
-fn a_fifo_is_refused_at_the_size_limit() {
+fn a_fifo_is_refused_without_waiting_for_a_writer() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("users.json");
     let made = std::process::Command::new("mkfifo")
@@ -133,22 +125,7 @@ fn a_fifo_is_refused_at_the_size_limit() {
         .status()
         .expect("mkfifo runs (apt-get install coreutils)");
     assert!(made.success(), "mkfifo {}", fifo.display());
-    let writer_path = fifo.clone();
-    // Writes 200 MB unless the reader goes away first (then the write fails).
-    let writer = std::thread::spawn(move || {
-        use std::io::Write;
-        let mut pipe = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&writer_path)
-            .unwrap();
-        let chunk = vec![b' '; 1024 * 1024];
-        (0..200).try_for_each(|_| pipe.write_all(&chunk)).is_err()
-    });
-    refuses_as_too_large(&fifo);
-    assert!(
-        writer.join().unwrap(),
-        "tenantgen read all 200 MB from the FIFO"
-    );
+    refuses_as_not_regular(&fifo, "a FIFO");
 }
 
 /// `tenantgen ARGS --vault` in an [`example_workspace`] with no Vault
@@ -255,10 +232,10 @@ fn a_dangling_config_link_is_an_error_naming_it() {
 }
 
 #[test]
-fn an_endless_config_file_is_refused() {
+fn an_endless_config_file_is_refused_before_it_is_read() {
     let dir = example_workspace();
     tenantgen(dir.path(), "validate --config /dev/zero")
         .timeout(Duration::from_secs(20))
         .exits(1)
-        .stderr_has("config file /dev/zero holds more than 1 MiB");
+        .stderr_has("config file /dev/zero is a device, not a regular file");
 }

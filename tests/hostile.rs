@@ -122,9 +122,9 @@ fn the_users_file_is_a_directory() {
     let dir = example_workspace();
     std::fs::remove_file(dir.path().join("examples/k8s_users.json")).unwrap();
     std::fs::create_dir(dir.path().join("examples/k8s_users.json")).unwrap();
-    tenantgen(dir.path(), "render --yes")
-        .exits(1)
-        .stderr_has("is a directory; pass the JSON file with --users FILE");
+    tenantgen(dir.path(), "render --yes").exits(1).stderr_has(
+        "is a directory, not a regular file; pass the JSON file itself with --users FILE",
+    );
     assert!(!dir.path().join("stacks-out/vault/tenant-alice.tf").exists());
 }
 

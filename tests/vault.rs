@@ -136,29 +136,26 @@ fn approle_login() {
         .to_string();
 
     let dir = example_workspace();
-    add_config(dir.path(), "vault {\n  auth = \"approle\"\n}");
-    bao::tenantgen_without_vault(dir.path(), "render --yes --vault")
+    bao::tenantgen_without_vault(dir.path(), "render --yes --vault --vault-auth approle")
         .env("VAULT_ADDR", &bao.address)
         .env("VAULT_ROLE_ID", &role_id)
         .env("VAULT_SECRET_ID", &secret_id)
         .succeeds();
     assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
 
-    // The same through the config: role id in it, secret id in a file.
+    // The same through the config, which names the address: role id in
+    // it, secret id in a file.
     std::fs::write(dir.path().join("secret-id"), &secret_id).unwrap();
-    add_config(dir.path(), "");
-    let config = std::fs::read_to_string(dir.path().join("tenantgen.hcl")).unwrap();
-    let config = config.replace(
-        "auth = \"approle\"",
-        &format!("auth = \"approle\"\n  role_id = \"{role_id}\"\n  secret_id_file = \"secret-id\""),
+    add_config(
+        dir.path(),
+        &format!(
+            "vault {{\n  address = \"{}\"\n  auth = \"approle\"\n  role_id = \"{role_id}\"\n  secret_id_file = \"secret-id\"\n}}",
+            bao.address
+        ),
     );
-    std::fs::write(dir.path().join("tenantgen.hcl"), config).unwrap();
-    bao::tenantgen_without_vault(dir.path(), "check --vault")
-        .env("VAULT_ADDR", &bao.address)
-        .exits(0);
+    bao::tenantgen_without_vault(dir.path(), "check --vault").exits(0);
 
     bao::tenantgen_without_vault(dir.path(), "check --vault")
-        .env("VAULT_ADDR", &bao.address)
         .env("VAULT_SECRET_ID", "wrong-secret-id")
         .exits(1)
         .stderr_has("AppRole login at auth/approle")
@@ -291,12 +288,12 @@ fn kubernetes_login_end_to_end() {
     ]);
     let dir = example_workspace();
     std::fs::write(dir.path().join("sa-token"), &jwt).unwrap();
-    add_config(
-        dir.path(),
-        "vault {\n  auth            = \"kubernetes\"\n  kubernetes_role = \"tenantgen\"\n  jwt_path        = \"sa-token\"\n}",
-    );
+    // The environment names Vault, so the login comes from it too.
     bao::tenantgen_without_vault(dir.path(), "render --yes --vault")
         .env("VAULT_ADDR", &bao.address)
+        .env("TENANTGEN_VAULT_AUTH", "kubernetes")
+        .env("TENANTGEN_VAULT_KUBERNETES_ROLE", "tenantgen")
+        .env("TENANTGEN_VAULT_JWT_PATH", "sa-token")
         .succeeds();
     assert_eq!(outputs(dir.path()).0, rendered_from_file().0);
     assert!(
@@ -304,12 +301,27 @@ fn kubernetes_login_end_to_end() {
         "the TokenReview responder was consulted"
     );
 
+    // Or the config names the address and the login with it.
+    add_config(
+        dir.path(),
+        &format!(
+            "vault {{\n  address         = \"{}\"\n  auth            = \"kubernetes\"\n  kubernetes_role = \"tenantgen\"\n  jwt_path        = \"sa-token\"\n}}",
+            bao.address
+        ),
+    );
+    bao::tenantgen_without_vault(dir.path(), "check --vault").succeeds();
+
     // A token the cluster does not vouch for is refused, with a hint.
     std::fs::write(dir.path().join("sa-token"), service_account_jwt(8)).unwrap();
     bao::tenantgen_without_vault(dir.path(), "check --vault")
-        .env("VAULT_ADDR", &bao.address)
         .exits(1)
         .stderr_has("Kubernetes login as role \"tenantgen\"");
+
+    // With VAULT_ADDR set, the config's login is set aside, with a warning.
+    bao.tenantgen(dir.path(), "check --vault")
+        .succeeds()
+        .stderr_has("vault.auth = \"kubernetes\" in tenantgen.hcl is not used")
+        .stderr_has("vault.jwt_path");
 }
 
 #[test]

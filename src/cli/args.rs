@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::source::vault::VaultFlags;
+use crate::source::vault::{LoginFlags, VaultFlags};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -61,6 +61,21 @@ pub struct VaultArgs {
     /// Give up on the Vault read after this many seconds [default: vault.timeout or 10]
     #[arg(long, value_name = "SECONDS")]
     pub vault_timeout: Option<u64>,
+    /// Login method: token, approle or kubernetes; overrides TENANTGEN_VAULT_AUTH (and vault.auth)
+    #[arg(long, value_name = "METHOD")]
+    pub vault_auth: Option<String>,
+    /// Mount of the login method; overrides TENANTGEN_VAULT_AUTH_MOUNT (and vault.auth_mount)
+    #[arg(long, value_name = "PATH")]
+    pub vault_auth_mount: Option<String>,
+    /// Vault role for the Kubernetes login; overrides TENANTGEN_VAULT_KUBERNETES_ROLE (and vault.kubernetes_role)
+    #[arg(long, value_name = "ROLE")]
+    pub vault_kubernetes_role: Option<String>,
+    /// Service-account token sent by the Kubernetes login; overrides TENANTGEN_VAULT_JWT_PATH (and vault.jwt_path)
+    #[arg(long, value_name = "FILE")]
+    pub vault_jwt_path: Option<PathBuf>,
+    /// AppRole secret-id file; overrides TENANTGEN_VAULT_SECRET_ID_FILE (and vault.secret_id_file)
+    #[arg(long, value_name = "FILE")]
+    pub vault_secret_id_file: Option<PathBuf>,
 }
 
 /// The output tree and the templates that fill it.
@@ -117,13 +132,21 @@ impl VaultArgs {
             skip_verify: self.vault_skip_verify,
             version: self.vault_version,
             timeout: self.vault_timeout.map(Duration::from_secs),
+            login: LoginFlags {
+                auth: self.vault_auth.clone(),
+                auth_mount: self.vault_auth_mount.clone(),
+                kubernetes_role: self.vault_kubernetes_role.clone(),
+                jwt_path: self.vault_jwt_path.clone(),
+                secret_id_file: self.vault_secret_id_file.clone(),
+            },
         };
         let any_flag = flags.address.is_some()
             || flags.namespace.is_some()
             || flags.ca_cert.is_some()
             || flags.skip_verify
             || flags.version.is_some()
-            || flags.timeout.is_some();
+            || flags.timeout.is_some()
+            || flags.login.any();
         (self.vault || any_flag).then_some(flags)
     }
 }

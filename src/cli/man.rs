@@ -6,10 +6,10 @@ use clap::CommandFactory;
 use super::Cli;
 
 /// Every environment variable tenantgen reads, with what it does.
-const ENVIRONMENT: [(&str, &str); 10] = [
+const ENVIRONMENT: [(&str, &str); 11] = [
     (
         "VAULT_ADDR, BAO_ADDR",
-        "Vault (or OpenBao) address, when neither --vault-addr nor vault.address gives one.",
+        "Vault (or OpenBao) address, unless --vault-addr; wins over vault.address, and then the config chooses none of the login settings.",
     ),
     (
         "VAULT_TOKEN, BAO_TOKEN",
@@ -17,7 +17,7 @@ const ENVIRONMENT: [(&str, &str); 10] = [
     ),
     (
         "VAULT_NAMESPACE, BAO_NAMESPACE",
-        "Vault namespace, when neither --vault-namespace nor vault.namespace gives one.",
+        "Vault namespace, unless --vault-namespace; vault.namespace applies only when the config names the address.",
     ),
     (
         "VAULT_CACERT, BAO_CACERT",
@@ -29,7 +29,11 @@ const ENVIRONMENT: [(&str, &str); 10] = [
     ),
     (
         "VAULT_ROLE_ID, BAO_ROLE_ID, VAULT_SECRET_ID, BAO_SECRET_ID",
-        "AppRole credentials for vault.auth = \"approle\"; they win over vault.role_id and vault.secret_id_file.",
+        "AppRole credentials for the approle login; they win over vault.role_id and the secret-id file.",
+    ),
+    (
+        "TENANTGEN_VAULT_AUTH, TENANTGEN_VAULT_AUTH_MOUNT, TENANTGEN_VAULT_KUBERNETES_ROLE, TENANTGEN_VAULT_JWT_PATH, TENANTGEN_VAULT_SECRET_ID_FILE",
+        "Login method, its mount, Kubernetes role, token file and secret-id file, unless the matching --vault-* flag; the config's values apply only when it names the address.",
     ),
     ("HOME", "Where ~/.vault-token is looked for."),
     (

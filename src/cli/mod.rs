@@ -108,6 +108,11 @@ pub fn main() -> ExitCode {
             ERROR
         }
         Err(err) => {
+            if let Some(warned) = err.downcast_ref::<crate::Warned>() {
+                for warning in &warned.warnings {
+                    eprintln!("{} {warning}", style.warning_prefix());
+                }
+            }
             // Every other failure happens before the first write, or rolls it back.
             eprintln!("{} {err:#}\nnothing was written", style.error_prefix());
             ERROR

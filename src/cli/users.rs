@@ -33,7 +33,7 @@ enum Asked<'a> {
 
 pub(super) fn run(action: &UsersAction, style: Style) -> Result<u8> {
     let (edit, name, asked) = match action {
-        UsersAction::List { users, format, .. } => return list(users, format.format),
+        UsersAction::List { users, format, .. } => return list(users, format.format, style),
         UsersAction::Add { name, fields, edit } => (edit, name, Asked::Add(fields)),
         UsersAction::Set {
             name,
@@ -63,6 +63,11 @@ pub(super) fn run(action: &UsersAction, style: Style) -> Result<u8> {
     };
     let name = change.name().to_string();
     let source = crate::users_source(&options, &config)?;
+    if let UsersSource::Vault(settings) = &source {
+        for warning in &settings.warnings {
+            eprintln!("{} {warning}", style.warning_prefix());
+        }
+    }
     let store = Store::open(source, &config)?;
 
     let (document, mut seen) = store.read()?;
@@ -255,8 +260,9 @@ impl Store {
     fn read(&self) -> Result<(Document, Seen)> {
         match self {
             Store::File(path, key) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", self.label()))?;
+                let bytes = crate::source::read_users_bytes(path, &self.label())?;
+                let text = String::from_utf8(bytes)
+                    .with_context(|| format!("{} is not UTF-8 text", self.label()))?;
                 let root: Value = serde_json::from_str(&text)
                     .with_context(|| format!("{} is not JSON", self.label()))?;
                 Ok((Document::from_file(root, key)?, Seen::Text(text)))
@@ -292,9 +298,12 @@ impl Store {
 }
 
 /// `users list`: a table, or the map itself as JSON.
-fn list(users_args: &super::args::UsersArgs, format: Format) -> Result<u8> {
+fn list(users_args: &super::args::UsersArgs, format: Format, style: Style) -> Result<u8> {
     let options = options(users_args, None, None, false)?;
     let loaded = crate::load_users(&options)?;
+    for warning in &loaded.1.warnings {
+        eprintln!("{} {warning}", style.warning_prefix());
+    }
     match format {
         Format::Json => {
             let map: Map<String, Value> = loaded.0;

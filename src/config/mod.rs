@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Role;
 use crate::problem::{Problem, Problems};
+use crate::source::Bounded;
 
 pub use check::parse_duration;
 
@@ -183,8 +184,8 @@ block! {
         pub metadata_capabilities: Vec<String> = vec!["list".into()],
         pub auth: VaultAuth = VaultAuth::Token,
         pub kubernetes_role: Option<String> = None,
-        pub jwt_path: PathBuf =
-            PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount/token"),
+        /// `None`: the in-cluster token (`source::vault::routing::DEFAULT_JWT_PATH`).
+        pub jwt_path: Option<PathBuf> = None,
         /// Terraform expression for the OIDC auth mount accessor.
         #[serde(deserialize_with = "check::expression")]
         pub oidc_accessor: String = "var.tenantgen_oidc_accessor".into(),
@@ -1158,6 +1159,9 @@ impl Config {
                 candidate
             }
         };
+        // Parse errors quote the text: a link must not make it another file.
+        crate::repo::link_stays_beside(&path)
+            .map_err(|why| anyhow::anyhow!("config file: {why}"))?;
         let cannot = || {
             format!(
                 "cannot read config file {}; check the path given to --config",
@@ -1167,14 +1171,19 @@ impl Config {
         // Bounded like the users file (src/source.rs): the path may name a
         // device or a FIFO.
         const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
-        let file = std::fs::File::open(&path).with_context(cannot)?;
-        let bytes = crate::source::read_bounded(file, MAX_CONFIG_BYTES).with_context(cannot)?;
-        if bytes.len() as u64 > MAX_CONFIG_BYTES {
-            anyhow::bail!(
+        let bytes = match crate::source::read_regular(&path, MAX_CONFIG_BYTES)
+            .with_context(cannot)?
+        {
+            Bounded::Read(bytes) => bytes,
+            Bounded::NotRegular(kind) => anyhow::bail!(
+                "config file {} is {kind}, not a regular file; check the path given to --config",
+                path.display()
+            ),
+            Bounded::TooLarge(_) => anyhow::bail!(
                 "config file {} holds more than 1 MiB, so it is not a tenantgen.hcl; check the path given to --config",
                 path.display()
-            );
-        }
+            ),
+        };
         let text = String::from_utf8(bytes).map_err(|_| {
             anyhow::anyhow!(
                 "config file {} is not UTF-8 text; save it as UTF-8",
@@ -1198,26 +1207,41 @@ impl Config {
         let mut config =
             read::read(text, &mut problems).with_context(|| format!("invalid {what}"))?;
         problems.extend(check::across_keys(&config));
-        config.resolve_paths(base);
-        problems.extend(crate::addon::load_templates(&mut config.addons));
+        problems.extend(config.resolve_paths(base));
+        problems.extend(crate::addon::load_templates(&mut config.addons, base));
         Problems::new(what, problems)
             .hint("every key is described in the README's configuration reference")
             .into_result()?;
         Ok(config)
     }
 
-    fn resolve_paths(&mut self, base: &Path) {
-        self.users_file = self.users_file.as_ref().map(|path| base.join(path));
-        self.out = base.join(&self.out);
-        self.vault.jwt_path = base.join(&self.vault.jwt_path);
-        self.vault.secret_id_file = self
-            .vault
-            .secret_id_file
-            .as_ref()
-            .map(|path| base.join(path));
-        for addon in self.addons.values_mut() {
-            addon.template = base.join(&addon.template);
+    /// Resolves the config's paths against `base`, the repository
+    /// ([`crate::repo`]): each must stay inside it.
+    fn resolve_paths(&mut self, base: &Path) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut confine = |key: &str, path: &mut PathBuf, is_root: bool| {
+            let resolved = if is_root {
+                crate::repo::root_inside(base, path)
+            } else {
+                crate::repo::inside(base, path)
+            };
+            match resolved {
+                Ok(inside) => *path = inside,
+                Err(why) => problems.push(Problem::new(key, why)),
+            }
+        };
+        if let Some(path) = &mut self.users_file {
+            confine("users_file", path, false);
         }
+        confine("out", &mut self.out, true);
+        if let Some(path) = &mut self.vault.secret_id_file {
+            confine("vault.secret_id_file", path, false);
+        }
+        // Unset, the in-cluster token is built in (source/vault/routing.rs).
+        if let Some(path) = &mut self.vault.jwt_path {
+            confine("vault.jwt_path", path, false);
+        }
+        problems
     }
 
     /// The folder of the KV mount whose secrets `namespace`'s owner may

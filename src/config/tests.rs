@@ -66,7 +66,7 @@ fn every_key_is_read_into_its_field() {
     assert_eq!(config.vault.address.as_deref(), Some("https://v"));
     assert_eq!(config.vault.auth, VaultAuth::AppRole);
     assert_eq!(config.vault.auth_mount.as_deref(), Some("ci/approle"));
-    assert_eq!(config.vault.jwt_path, PathBuf::from("/repo/jwt"));
+    assert_eq!(config.vault.jwt_path, Some(PathBuf::from("/repo/jwt")));
     assert_eq!(
         config.vault.secret_id_file,
         Some(PathBuf::from("/repo/sid"))

@@ -1,11 +1,13 @@
-//! Reading `k8s_users` from a Vault (or OpenBao) KV v2 secret with vaultrs.
+//! Reading `k8s_users` from a Vault (or OpenBao) KV v2 secret with vaultrs's
+//! endpoints, sent through tenantgen's bounded client ([`bounded`]).
 //!
-//! Settings come from flags, then `tenantgen.hcl`, then the usual `VAULT_*`
-//! variables or OpenBao's `BAO_*` names, which win as they do for `bao`. Every failure is one message that says what to do, and no
-//! message ever contains a token.
+//! Settings come from flags, then the usual `VAULT_*` variables or OpenBao's
+//! `BAO_*` names (which win as they do for `bao`), then `tenantgen.hcl`;
+//! where credentials go follows the address ([`routing`]). Every failure is
+//! one message that says what to do, and no message ever contains a token.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -13,17 +15,34 @@ use rustify_derive::Endpoint;
 use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
-use vaultrs::api::kv2::requests::ReadSecretRequest;
-use vaultrs::client::{Client, VaultClient, VaultClientSettingsBuilder};
+use vaultrs::api::auth::approle::requests::LoginWithApproleRequest;
+use vaultrs::api::auth::kubernetes::requests::LoginWithKubernetesRequest;
+use vaultrs::api::kv2::requests::{
+    ListSecretsRequest, ReadSecretRequest, SetSecretRequest, SetSecretRequestOptions,
+};
+use vaultrs::client::{VaultClient, VaultClientSettingsBuilder};
 use vaultrs::error::ClientError;
 
 use super::{Origin, RawUsers, TenantSpace};
-use crate::config::{VaultAuth, VaultConfig};
+use crate::config::VaultConfig;
+use crate::problem::Problem;
 
-/// Vault settings given on the command line; they win over the config.
+mod bounded;
+mod credentials;
+pub mod routing;
+
+use bounded::Connection;
+use credentials::{checked_token, login};
+pub use routing::LoginFlags;
+use routing::Routing;
+
+/// Vault settings given on the command line; they win over the
+/// environment and the config.
 #[derive(Debug, Clone, Default)]
 pub struct VaultFlags {
     pub address: Option<String>,
+    /// Where credentials go: login method, mount, role and files.
+    pub login: LoginFlags,
     pub namespace: Option<String>,
     pub ca_cert: Option<PathBuf>,
     pub skip_verify: bool,
@@ -79,6 +98,8 @@ pub struct Settings {
     pub version: Option<u64>,
     /// The folder of `mount` listed for what tenants' namespaces would open up.
     pub tenant_prefix: String,
+    /// Config settings set aside (`routing`), to show as warnings.
+    pub warnings: Vec<Problem>,
 }
 
 impl Settings {
@@ -89,69 +110,17 @@ impl Settings {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Settings> {
         let var = |name: &str| variable(env, name);
-        let address_text = flags
-            .address
-            .clone()
-            .or_else(|| config.address.clone())
-            .or_else(|| var("ADDR"))
-            .ok_or_else(|| {
-                anyhow!("no Vault address: set VAULT_ADDR (or BAO_ADDR), vault.address in tenantgen.hcl or --vault-addr (or read a file with --users FILE)")
-            })?;
-        let address = parse_address(&address_text)?;
-        let namespace = flags
-            .namespace
-            .clone()
-            .or_else(|| config.namespace.clone())
-            .or_else(|| var("NAMESPACE"));
+        let routing = Routing::resolve(config, flags, env, &var)?;
+        let address = parse_address(&routing.address)?;
+        let namespace = routing.namespace.clone();
         if let Some(namespace) = &namespace
             && has_control(namespace)
         {
             bail!(
-                "Vault namespace {namespace:?} contains a control character, which cannot be sent in a request header; check --vault-namespace, vault.namespace in tenantgen.hcl and VAULT_NAMESPACE (or BAO_NAMESPACE)"
+                "Vault namespace {namespace:?} contains a control character, which cannot be sent in a request header; check --vault-namespace, VAULT_NAMESPACE (or BAO_NAMESPACE) and vault.namespace in tenantgen.hcl"
             );
         }
-        let login = match config.auth {
-            VaultAuth::Token => Login::Token(token(env)?),
-            VaultAuth::AppRole => {
-                let role_id = var("ROLE_ID").or_else(|| config.role_id.clone()).ok_or_else(|| {
-                    anyhow!("AppRole login needs a role id: set VAULT_ROLE_ID or vault.role_id in tenantgen.hcl")
-                })?;
-                let secret_id = match (var("SECRET_ID"), &config.secret_id_file) {
-                    (Some(secret_id), _) => secret_id,
-                    (None, Some(file)) => {
-                        read_secret_file(file, "AppRole secret id", "vault.secret_id_file")?
-                    }
-                    (None, None) => bail!(
-                        "AppRole login needs a secret id: set VAULT_SECRET_ID or vault.secret_id_file in tenantgen.hcl"
-                    ),
-                };
-                Login::AppRole {
-                    mount: config
-                        .auth_mount
-                        .clone()
-                        .unwrap_or_else(|| "approle".into()),
-                    role_id: role_id.trim().to_string(),
-                    secret_id: Secret(secret_id.trim().to_string()),
-                }
-            }
-            VaultAuth::Kubernetes => {
-                let role = config.kubernetes_role.clone().ok_or_else(|| {
-                    anyhow!(
-                        "Kubernetes login needs a role: set vault.kubernetes_role in tenantgen.hcl"
-                    )
-                })?;
-                let jwt =
-                    read_secret_file(&config.jwt_path, "service-account token", "vault.jwt_path")?;
-                Login::Kubernetes {
-                    mount: config
-                        .auth_mount
-                        .clone()
-                        .unwrap_or_else(|| "kubernetes".into()),
-                    role,
-                    jwt: Secret(jwt.trim().to_string()),
-                }
-            }
-        };
+        let login = login(config, &routing, env)?;
         let skip_verify = flags.skip_verify
             || var("SKIP_VERIFY")
                 .is_some_and(|value| !matches!(value.to_lowercase().as_str(), "0" | "f" | "false"));
@@ -167,6 +136,7 @@ impl Settings {
                 .timeout
                 .unwrap_or(Duration::from_secs(config.timeout_seconds)),
             login,
+            warnings: routing.warnings,
             mount: config.mount.clone(),
             path: config.path.clone(),
             key: config.key.clone(),
@@ -266,65 +236,10 @@ fn variable(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> 
         .find(|value| !value.trim().is_empty())
 }
 
-/// `BAO_TOKEN` or `VAULT_TOKEN`, else the token `vault login` (or `bao
-/// login`) leaves in `~/.vault-token`.
-fn token(env: &dyn Fn(&str) -> Option<String>) -> Result<Secret> {
-    if let Some(token) = variable(env, "TOKEN") {
-        return checked_token(&token, "VAULT_TOKEN (or BAO_TOKEN)");
-    }
-    if let Some(home) = env("HOME").filter(|home| !home.is_empty()) {
-        let file = Path::new(&home).join(".vault-token");
-        if let Ok(token) = read_text_bounded(&file)
-            && !token.trim().is_empty()
-        {
-            return checked_token(&token, &file.display().to_string());
-        }
-    }
-    bail!(
-        "no Vault token: set VAULT_TOKEN (or BAO_TOKEN) or run `vault login` (which writes ~/.vault-token), or configure vault.auth = \"approle\" or \"kubernetes\""
-    )
-}
-
-/// Most bytes read from a token or secret-id file: far more than any token.
-const MAX_SECRET_BYTES: u64 = 64 * 1024;
-
-/// The text of a credential file, read through a bounded reader: `path`
-/// may name a device or a FIFO.
-fn read_text_bounded(path: &Path) -> std::io::Result<String> {
-    let bytes = super::read_bounded(std::fs::File::open(path)?, MAX_SECRET_BYTES)?;
-    if bytes.len() as u64 > MAX_SECRET_BYTES {
-        return Err(std::io::Error::other(format!(
-            "it holds more than {} KiB, too much for a credential",
-            MAX_SECRET_BYTES / 1024
-        )));
-    }
-    String::from_utf8(bytes).map_err(|_| std::io::Error::other("it is not UTF-8 text"))
-}
-
 /// A line break or other control character in a header value makes the
 /// HTTP client panic; tokens are refused before any request is made.
 fn has_control(value: &str) -> bool {
     value.chars().any(|c| c.is_control())
-}
-
-/// The token found in `origin`, trimmed; never printed.
-fn checked_token(token: &str, origin: &str) -> Result<Secret> {
-    let token = token.trim();
-    if has_control(token) {
-        bail!(
-            "the Vault token in {origin} contains a control character (such as a line break), so it is not a token; set it again to the token alone"
-        );
-    }
-    Ok(Secret(token.to_string()))
-}
-
-fn read_secret_file(path: &Path, what: &str, key: &str) -> Result<String> {
-    let text = read_text_bounded(path)
-        .with_context(|| format!("cannot read the {what} at {}; check {key}", path.display()))?;
-    if text.trim().is_empty() {
-        bail!("the {what} file {} is empty; check {key}", path.display());
-    }
-    Ok(text)
 }
 
 /// The mount's type and options, as `vault kv` preflights them.
@@ -385,8 +300,8 @@ async fn read_async(settings: &Settings) -> Result<RawUsers> {
 }
 
 /// A client with a token: the given one, or one from the configured login.
-async fn logged_in(settings: &Settings) -> Result<VaultClient> {
-    let mut client = client(settings)?;
+async fn logged_in(settings: &Settings) -> Result<Connection> {
+    let mut client = Connection::new(client(settings)?);
     match &settings.login {
         Login::Token(token) => client.set_token(token.expose()),
         Login::AppRole {
@@ -394,30 +309,38 @@ async fn logged_in(settings: &Settings) -> Result<VaultClient> {
             role_id,
             secret_id,
         } => {
-            let auth = vaultrs::auth::approle::login(&client, mount, role_id, secret_id.expose())
-                .await
-                .map_err(|err| {
-                    explain(
-                        err,
-                        settings,
-                        &format!("AppRole login at auth/{mount}"),
-                        LoginHint::AppRole,
-                    )
-                })?;
+            let login = LoginWithApproleRequest::builder()
+                .mount(mount)
+                .role_id(role_id)
+                .secret_id(secret_id.expose())
+                .build()
+                .map_err(|err| anyhow!("cannot build the Vault request: {err}"))?;
+            let auth = client.auth(login).await.map_err(|err| {
+                explain(
+                    err,
+                    settings,
+                    &format!("AppRole login at auth/{mount}"),
+                    LoginHint::AppRole,
+                )
+            })?;
             let token = checked_token(&auth.client_token, &format!("the answer of auth/{mount}"))?;
             client.set_token(token.expose());
         }
         Login::Kubernetes { mount, role, jwt } => {
-            let auth = vaultrs::auth::kubernetes::login(&client, mount, role, jwt.expose())
-                .await
-                .map_err(|err| {
-                    explain(
-                        err,
-                        settings,
-                        &format!("Kubernetes login as role {role:?} at auth/{mount}"),
-                        LoginHint::Kubernetes,
-                    )
-                })?;
+            let login = LoginWithKubernetesRequest::builder()
+                .mount(mount)
+                .role(role)
+                .jwt(jwt.expose())
+                .build()
+                .map_err(|err| anyhow!("cannot build the Vault request: {err}"))?;
+            let auth = client.auth(login).await.map_err(|err| {
+                explain(
+                    err,
+                    settings,
+                    &format!("Kubernetes login as role {role:?} at auth/{mount}"),
+                    LoginHint::Kubernetes,
+                )
+            })?;
             let token = checked_token(&auth.client_token, &format!("the answer of auth/{mount}"))?;
             client.set_token(token.expose());
         }
@@ -428,7 +351,7 @@ async fn logged_in(settings: &Settings) -> Result<VaultClient> {
 
 /// The secret's data and its version: `version`, or the latest.
 async fn secret_data(
-    client: &VaultClient,
+    client: &Connection,
     settings: &Settings,
     version: Option<u64>,
 ) -> Result<(serde_json::Map<String, Value>, u64)> {
@@ -438,16 +361,14 @@ async fn secret_data(
         .version(version)
         .build()
         .map_err(|err| anyhow!("cannot build the Vault request: {err}"))?;
-    let response = vaultrs::api::exec_with_result(client, request)
-        .await
-        .map_err(|err| {
-            explain(
-                err,
-                settings,
-                &format!("reading {}", settings.secret()),
-                LoginHint::Read,
-            )
-        })?;
+    let response = client.data(request).await.map_err(|err| {
+        explain(
+            err,
+            settings,
+            &format!("reading {}", settings.secret()),
+            LoginHint::Read,
+        )
+    })?;
     let version = response.metadata.version;
     match response.data {
         Value::Object(data) => Ok((data, version)),
@@ -459,7 +380,7 @@ async fn secret_data(
     }
 }
 
-async fn read_logged_in(client: &VaultClient, settings: &Settings) -> Result<RawUsers> {
+async fn read_logged_in(client: &Connection, settings: &Settings) -> Result<RawUsers> {
     let (data, version) = secret_data(client, settings, settings.version).await?;
     let shown = format!("Vault secret {} version {version}", settings.secret());
     let Some(users) = data.get(&settings.key) else {
@@ -501,15 +422,20 @@ async fn read_logged_in(client: &VaultClient, settings: &Settings) -> Result<Raw
 
 /// Lists the folder where each tenant namespace gets a folder of secrets,
 /// so that no namespace opens up secrets someone else put there.
-async fn list_tenant_space(client: &VaultClient, settings: &Settings) -> Result<TenantSpace> {
+async fn list_tenant_space(client: &Connection, settings: &Settings) -> Result<TenantSpace> {
     let folder = &settings.tenant_prefix;
     let listed = if folder.is_empty() {
         format!("{}/", settings.mount)
     } else {
         format!("{}/{folder}/", settings.mount)
     };
-    let keys = match vaultrs::kv2::list(client, &settings.mount, folder).await {
-        Ok(keys) => keys,
+    let list = ListSecretsRequest::builder()
+        .mount(settings.mount.as_str())
+        .path(folder.as_str())
+        .build()
+        .map_err(|err| anyhow!("cannot build the Vault request: {err}"))?;
+    let keys = match client.data(list).await {
+        Ok(listed) => listed.keys,
         // An empty folder does not exist in KV v2: nothing to collide with.
         Err(err) if status_of(&err) == Some(404) => Vec::new(),
         Err(ClientError::APIError { code: 403, .. }) => bail!(
@@ -550,7 +476,7 @@ pub enum Written {
 /// writes it back with check-and-set, each call bounded by the timeout.
 pub struct Editor {
     runtime: tokio::runtime::Runtime,
-    client: VaultClient,
+    client: Connection,
     settings: Settings,
 }
 
@@ -580,16 +506,14 @@ impl Editor {
         let settings = &self.settings;
         let cas = u32::try_from(version)
             .map_err(|_| anyhow!("version {version} is beyond what check-and-set takes"))?;
-        let written = self.bounded(async {
-            Ok(vaultrs::kv2::set_with_options(
-                &self.client,
-                &settings.mount,
-                &settings.path,
-                data,
-                vaultrs::api::kv2::requests::SetSecretRequestOptions { cas },
-            )
-            .await)
-        })?;
+        let request = SetSecretRequest::builder()
+            .mount(settings.mount.as_str())
+            .path(settings.path.as_str())
+            .data(Value::Object(data.clone()))
+            .options(SetSecretRequestOptions { cas })
+            .build()
+            .map_err(|err| anyhow!("cannot build the Vault request: {err}"))?;
+        let written = self.bounded(async { Ok(self.client.data(request).await) })?;
         match written {
             Ok(metadata) => Ok(Written::Version(metadata.version)),
             Err(ClientError::APIError { code: 400, errors })
@@ -670,12 +594,12 @@ fn client(settings: &Settings) -> Result<VaultClient> {
 }
 
 /// A KV v1 mount answers a v2 read with a bare 404; tell the two apart first.
-async fn check_kv_version(client: &VaultClient, settings: &Settings) -> Result<()> {
+async fn check_kv_version(client: &Connection, settings: &Settings) -> Result<()> {
     let request = MountInfoRequest {
         mount: settings.mount.clone(),
     };
     // Tokens without access to the preflight endpoint still get the read.
-    let Ok(info) = vaultrs::api::exec_with_result(client, request).await else {
+    let Ok(info) = client.data(request).await else {
         return Ok(());
     };
     let version = info.options.and_then(|options| options.version);
@@ -800,6 +724,11 @@ fn transport_error(err: &ClientError, settings: &Settings, action: &str) -> anyh
     let mut connect = false;
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(current) = source {
+        if let Some(too_large) = current.downcast_ref::<bounded::TooLarge>() {
+            return anyhow!(
+                "{action} on {at}: {too_large}, so it was abandoned; check that the Vault address points at Vault (README, \"Running check on pull requests\")"
+            );
+        }
         if let Some(reqwest_err) = current.downcast_ref::<reqwest::Error>() {
             timed_out |= reqwest_err.is_timeout();
             connect |= reqwest_err.is_connect();
@@ -838,6 +767,7 @@ fn transport_error(err: &ClientError, settings: &Settings, action: &str) -> anyh
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::VaultAuth;
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
@@ -853,8 +783,21 @@ mod tests {
     }
 
     #[test]
-    fn flags_beat_config_beats_environment() {
+    fn flags_beat_environment_beats_config() {
         let mut config = config();
+        config.address = Some("http://config:8200".into());
+        config.namespace = Some("config-ns".into());
+        config.auth = VaultAuth::Kubernetes;
+        config.kubernetes_role = Some("config-role".into());
+        config.jwt_path = Some("/config/jwt".into());
+        // The config names the address: its routing settings apply.
+        let settings_err =
+            Settings::resolve(&config, &VaultFlags::default(), &env_of(&[])).unwrap_err();
+        assert!(
+            format!("{settings_err:#}").contains("/config/jwt"),
+            "{settings_err:#}"
+        );
+        // The environment names it: none of them does, and each is reported.
         let env = env_of(&[
             ("VAULT_ADDR", "http://env:8200"),
             ("VAULT_TOKEN", "t"),
@@ -863,11 +806,20 @@ mod tests {
         let settings = Settings::resolve(&config, &VaultFlags::default(), &env).unwrap();
         assert_eq!(settings.address.as_str(), "http://env:8200/");
         assert_eq!(settings.namespace.as_deref(), Some("env-ns"));
-        config.address = Some("http://config:8200".into());
-        config.namespace = Some("config-ns".into());
-        let settings = Settings::resolve(&config, &VaultFlags::default(), &env).unwrap();
-        assert_eq!(settings.address.as_str(), "http://config:8200/");
-        assert_eq!(settings.namespace.as_deref(), Some("config-ns"));
+        assert_eq!(settings.login, Login::Token(Secret("t".into())));
+        let warned: Vec<String> = settings.warnings.iter().map(ToString::to_string).collect();
+        for key in [
+            "vault.address",
+            "vault.namespace",
+            "vault.auth",
+            "vault.kubernetes_role",
+            "vault.jwt_path",
+        ] {
+            assert!(
+                warned.iter().any(|warning| warning.contains(key)),
+                "{key}: {warned:?}"
+            );
+        }
         let flags = VaultFlags {
             address: Some("https://flag:8200".into()),
             namespace: Some("flag-ns".into()),
@@ -876,6 +828,15 @@ mod tests {
         let settings = Settings::resolve(&config, &flags, &env).unwrap();
         assert_eq!(settings.address.as_str(), "https://flag:8200/");
         assert_eq!(settings.namespace.as_deref(), Some("flag-ns"));
+        // The environment's own routing variables apply.
+        let env = env_of(&[
+            ("VAULT_ADDR", "http://env:8200"),
+            ("TENANTGEN_VAULT_AUTH", "kubernetes"),
+            ("TENANTGEN_VAULT_KUBERNETES_ROLE", "env-role"),
+            ("TENANTGEN_VAULT_JWT_PATH", "/env/jwt"),
+        ]);
+        let err = Settings::resolve(&config, &VaultFlags::default(), &env).unwrap_err();
+        assert!(format!("{err:#}").contains("/env/jwt"), "{err:#}");
     }
 
     #[test]
@@ -944,8 +905,9 @@ mod tests {
     #[test]
     fn approle_and_kubernetes_need_their_credentials() {
         let mut config = config();
+        config.address = Some("http://v:1".into());
         config.auth = VaultAuth::AppRole;
-        let env = env_of(&[("VAULT_ADDR", "http://v:1"), ("VAULT_ROLE_ID", "role")]);
+        let env = env_of(&[("VAULT_ROLE_ID", "role")]);
         let err = Settings::resolve(&config, &VaultFlags::default(), &env).unwrap_err();
         assert!(format!("{err:#}").contains("VAULT_SECRET_ID"), "{err:#}");
         config.auth = VaultAuth::Kubernetes;
@@ -955,7 +917,7 @@ mod tests {
             "{err:#}"
         );
         config.kubernetes_role = Some("tenantgen".into());
-        config.jwt_path = "/nonexistent/token".into();
+        config.jwt_path = Some("/nonexistent/token".into());
         let err = Settings::resolve(&config, &VaultFlags::default(), &env).unwrap_err();
         assert!(
             format!("{err:#}").contains("service-account token at /nonexistent/token"),

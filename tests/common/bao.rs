@@ -218,12 +218,13 @@ impl Bao {
     }
 }
 
-/// `tenantgen ARGS` in `dir` with none of the caller's Vault or OpenBao
-/// variables and HOME inside `dir`, so no real token file is read.
+/// `tenantgen ARGS` in `dir` with none of the caller's Vault, OpenBao or
+/// `TENANTGEN_` variables and HOME inside `dir`, so no real token file is read.
 pub fn tenantgen_without_vault(dir: &Path, args: &str) -> Cli {
     let mut cli = super::cli::tenantgen(dir, args);
     for (name, _) in std::env::vars() {
-        if name.starts_with("VAULT_") || name.starts_with("BAO_") {
+        if name.starts_with("VAULT_") || name.starts_with("BAO_") || name.starts_with("TENANTGEN_")
+        {
             cli = cli.env_remove(name);
         }
     }
