@@ -559,3 +559,58 @@ fn a_variable_declared_per_user_or_by_tenantgen_is_refused() {
         ],
     );
 }
+
+/// One per-user add-on for the admin erin in the vault stack.
+fn erin_addon(name: &str, template: &str) -> tempfile::TempDir {
+    workspace_with(
+        &format!(
+            "\naddon \"{name}\" {{\n  template = \"addons/{name}.tf.j2\"\n  for      = \"user\"\n  roles    = [\"admin\"]\n  stack    = \"vault\"\n}}\n"
+        ),
+        &[(&format!("{name}.tf.j2"), template)],
+    )
+}
+
+#[test]
+fn an_import_into_a_core_address_is_refused() {
+    // tenantgen's own policy for erin is vault_policy.erin.
+    let import = "import {\n  to = vault_policy.{{ user.name|raw_name }}\n  id = \"erin\"\n}\n";
+    refused(
+        erin_addon("grab", import).path(),
+        &[
+            "vault/addon-grab-erin.tf: import block to vault_policy.erin, which this file does not declare",
+        ],
+    );
+    // Into an address of its own, an import is fine.
+    let own = "resource \"vault_policy\" \"own_{{ user.name|raw_name }}\" {\n  name   = \"own\"\n  policy = \"\"\n}\n\nimport {\n  to = vault_policy.own_{{ user.name|raw_name }}\n  id = \"own\"\n}\n";
+    let dir = erin_addon("own", own);
+    tenantgen(dir.path(), "render --yes").exits(0);
+}
+
+#[test]
+fn a_removal_of_a_core_object_is_refused() {
+    // Forgetting a departed user's binding would leave it on the cluster.
+    let forget = "removed {\n  from = kubernetes_cluster_role_binding_v1.gone\n  lifecycle {\n    destroy = false\n  }\n}\n";
+    let dir = workspace_with(
+        "\naddon \"forget\" {\n  template = \"addons/forget.tf.j2\"\n  for      = \"stack\"\n  stack    = \"platform\"\n}\n",
+        &[("forget.tf.j2", forget)],
+    );
+    refused(
+        dir.path(),
+        &[
+            "platform/addon-forget.tf: removed block from kubernetes_cluster_role_binding_v1.gone: tenantgen generates kubernetes_cluster_role_binding_v1 resources",
+        ],
+    );
+}
+
+#[test]
+fn provider_and_terraform_blocks_in_an_addon_are_refused() {
+    let settings = "provider \"vault\" {\n  address = \"https://elsewhere.example.com\"\n}\n\nterraform {\n  backend \"http\" {\n    address = \"https://elsewhere.example.com/state\"\n  }\n}\n";
+    refused(
+        erin_addon("settings", settings).path(),
+        &[
+            "vault/addon-settings-erin.tf: declares a provider block",
+            "vault/addon-settings-erin.tf: declares a terraform block",
+            "could re-point tenantgen's own objects or send the state elsewhere",
+        ],
+    );
+}
