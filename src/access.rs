@@ -11,11 +11,16 @@ use serde::Serialize;
 
 use crate::plan::{Object, Plan, RbacRule, Spec};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub mod addons;
+pub mod rendered;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PrincipalKind {
     User,
     CiDeployer,
+    /// A subject or Vault entity or group only an add-on grants to.
+    Other,
 }
 
 impl PrincipalKind {
@@ -23,6 +28,7 @@ impl PrincipalKind {
         match self {
             PrincipalKind::User => "user",
             PrincipalKind::CiDeployer => "ci-deployer",
+            PrincipalKind::Other => "other",
         }
     }
 }
@@ -63,6 +69,9 @@ pub struct KubernetesGrant {
     /// Whether any verb changes something (or runs code, like exec); true for
     /// a role written by hand, whose rules are not known here.
     pub write: bool,
+    /// The add-on whose file grants it; `None` for tenantgen's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addon: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -71,6 +80,9 @@ pub struct VaultGrant {
     pub capabilities: Vec<String>,
     /// The policy that grants it.
     pub policy: String,
+    /// The add-on whose file grants it; `None` for tenantgen's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addon: Option<String>,
 }
 
 impl VaultGrant {
@@ -88,6 +100,12 @@ impl VaultGrant {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     pub principals: Vec<Principal>,
+    /// The add-ons in the config, whose grants are marked with their name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addons: Vec<String>,
+    /// What add-ons declare that may grant access but cannot be analysed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<rendered::UnknownGrant>,
 }
 
 /// Verbs that change objects or act as someone else.
@@ -207,6 +225,7 @@ pub fn report(plan: &Plan) -> Report {
                         path: rule.path.clone(),
                         capabilities: rule.capabilities.iter().map(|c| c.to_string()).collect(),
                         policy: policy.name.clone(),
+                        addon: None,
                     })
                     .collect()
             })
@@ -310,7 +329,11 @@ pub fn report(plan: &Plan) -> Report {
     }
     principals
         .sort_by(|a, b| (a.kind, &a.user, &a.principal).cmp(&(b.kind, &b.user, &b.principal)));
-    Report { principals }
+    Report {
+        principals,
+        addons: Vec::new(),
+        unknown: Vec::new(),
+    }
 }
 
 fn grant(
@@ -334,6 +357,7 @@ fn grant(
         via: via.to_string(),
         rules,
         write,
+        addon: None,
     }
 }
 
@@ -342,6 +366,13 @@ impl Report {
     pub fn only(mut self, users: &BTreeSet<String>) -> Report {
         self.principals
             .retain(|principal| users.contains(&principal.user));
+        // What a per-stack add-on declares may reach anyone.
+        self.unknown.retain(|unknown| {
+            unknown
+                .user
+                .as_ref()
+                .is_none_or(|user| users.contains(user))
+        });
         self
     }
 
@@ -373,7 +404,12 @@ impl Report {
                 };
                 grants.push([
                     place,
-                    format!("{} {}", grant.role_kind, grant.role),
+                    format!(
+                        "{} {}{}",
+                        grant.role_kind,
+                        grant.role,
+                        via_addon(grant.addon.as_deref())
+                    ),
                     if grant.rules.is_none() && !BUILTIN_ROLES.contains(&grant.role.as_str()) {
                         "yes? (written by hand; rules unknown)".to_string()
                     } else {
@@ -385,7 +421,7 @@ impl Report {
                         format!("{} in {}", grant.role, grant.scope)
                     } else {
                         grant.role.clone()
-                    };
+                    } + &via_addon(grant.addon.as_deref());
                     generated
                         .entry((grant.role_kind, rules))
                         .or_default()
@@ -395,7 +431,11 @@ impl Report {
             for grant in &principal.vault {
                 grants.push([
                     format!("vault {}", grant.path),
-                    grant.capabilities.join(", "),
+                    format!(
+                        "{}{}",
+                        grant.capabilities.join(", "),
+                        via_addon(grant.addon.as_deref())
+                    ),
                     yes_no(grant.writes()),
                 ]);
             }
@@ -414,6 +454,8 @@ impl Report {
                 PrincipalKind::CiDeployer => {
                     format!("{} ({})", principal.principal, principal.user)
                 }
+                PrincipalKind::Other if principal.user.is_empty() => principal.principal.clone(),
+                PrincipalKind::Other => format!("{} ({})", principal.principal, principal.user),
             };
             for (index, [place, what, writes]) in grants.into_iter().enumerate() {
                 let (who, kind) = if index == 0 {
@@ -425,6 +467,7 @@ impl Report {
             }
         }
         let mut out = crate::report::table(&rows);
+        out.push_str(&self.addon_notes());
         let mut sources: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for principal in &self.principals {
             if let Some(source) = &principal.obtained_through {
@@ -469,6 +512,38 @@ impl Report {
         }
         out
     }
+}
+
+impl Report {
+    /// The add-ons in use, and what they declare that is not analysed.
+    fn addon_notes(&self) -> String {
+        let mut out = String::new();
+        if !self.addons.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nAdd-ons in use: {} (their grants are marked `via addon \"NAME\"`)",
+                self.addons.join(", ")
+            );
+        }
+        if !self.unknown.is_empty() {
+            out.push_str(
+                "\nUNKNOWN: add-ons declare what may grant access and cannot be analysed; review it by hand:\n",
+            );
+            for unknown in &self.unknown {
+                let _ = writeln!(
+                    out,
+                    "  addon {:?}, {} {}: {}",
+                    unknown.addon, unknown.file, unknown.address, unknown.reason
+                );
+            }
+        }
+        out
+    }
+}
+
+/// ` via addon "NAME"` for an add-on's grant.
+fn via_addon(addon: Option<&str>) -> String {
+    addon.map_or_else(String::new, |addon| format!(" via addon {addon:?}"))
 }
 
 fn yes_no(write: bool) -> String {
@@ -561,7 +636,7 @@ pub fn changes(before: &Report, after: &Report) -> Vec<String> {
 fn display_name(principal: &Principal) -> &str {
     match principal.kind {
         PrincipalKind::User => &principal.user,
-        PrincipalKind::CiDeployer => &principal.principal,
+        PrincipalKind::CiDeployer | PrincipalKind::Other => &principal.principal,
     }
 }
 

@@ -173,6 +173,28 @@ fn stack_file(stack: &str, name: &str) -> String {
     format!("{stack}/addon-{name}.tf")
 }
 
+/// Every add-on file `tenants` make: path → (add-on, the user it is
+/// rendered for).
+pub fn owners(config: &Config, tenants: &Tenants) -> BTreeMap<String, (String, Option<String>)> {
+    let mut owners = BTreeMap::new();
+    for (name, addon) in &config.addons {
+        match addon.scope {
+            AddonScope::Stack => {
+                owners.insert(stack_file(&addon.stack, name), (name.clone(), None));
+            }
+            AddonScope::User | AddonScope::Namespace => {
+                for user in tenants.users.iter().filter(|user| addon.covers(user.role)) {
+                    owners.insert(
+                        user_file(&addon.stack, name, &user.name),
+                        (name.clone(), Some(user.name.clone())),
+                    );
+                }
+            }
+        }
+    }
+    owners
+}
+
 /// Every add-on file to render, add-on by add-on, user by user.
 pub fn jobs<'a>(config: &'a Config, tenants: &'a Tenants) -> Vec<Job<'a>> {
     let zone = config.zone.as_str();

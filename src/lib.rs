@@ -316,6 +316,39 @@ fn templates(loaded: &Loaded, templates_dir: Option<&Path>) -> Result<render::Te
     Ok(templates)
 }
 
+/// Everyone's access: the plan's grants and what the add-on files grant,
+/// read back from their rendered text.
+pub fn access_report(loaded: &Loaded) -> Result<(plan::Plan, access::Report)> {
+    let plan = plan::build(&loaded.validated.tenants, &loaded.config);
+    let mut report = access::report(&plan);
+    let mut templates = render::Templates::load(None)?;
+    addon::register(&mut templates, &loaded.config)?;
+    let owners = addon::owners(&loaded.config, &loaded.validated.tenants);
+    let mut texts = Vec::new();
+    for job in addon::jobs(&loaded.config, &loaded.validated.tenants) {
+        let rendered = templates.render_job(&job)?;
+        if let Some((name, user)) = owners.get(&rendered.path) {
+            texts.push((rendered.path, name.as_str(), user.as_deref(), rendered.text));
+        }
+    }
+    let files: Vec<access::rendered::AddonFile<'_>> = texts
+        .iter()
+        .map(|(path, addon, user, text)| access::rendered::AddonFile {
+            path,
+            addon,
+            user: *user,
+            text,
+        })
+        .collect();
+    let found = access::rendered::read(&plan, &report, &files);
+    access::rendered::merge(
+        &mut report,
+        found,
+        loaded.config.addons.keys().cloned().collect(),
+    );
+    Ok((plan, report))
+}
+
 /// Every file of the plan, then the add-on files from the index returned.
 fn jobs<'a>(loaded: &'a Loaded, plan: &'a plan::Plan) -> (Vec<render::Job<'a>>, usize) {
     let mut jobs = render::jobs(plan);

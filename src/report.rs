@@ -487,6 +487,32 @@ pub fn summary(summary: &Summary, style: Style) -> String {
         })
         .collect();
     line("role grants:", aligned(&role_grants));
+    let addon_access: Vec<String> = summary
+        .addon_access_changes
+        .iter()
+        .map(|change| {
+            if change.contains(" gains ") && change.contains("(write)") {
+                style.paint(RED, change)
+            } else {
+                change.clone()
+            }
+        })
+        .collect();
+    line("add-on access:", aligned(&addon_access));
+    let unknown: Vec<String> = summary
+        .addon_unknown_grants
+        .iter()
+        .map(|unknown| {
+            style.paint(
+                YELLOW,
+                &format!(
+                    "UNKNOWN {} {} (addon {:?}): {}",
+                    unknown.file, unknown.address, unknown.addon, unknown.reason
+                ),
+            )
+        })
+        .collect();
+    line("add-on grants:", aligned(&unknown));
     if let Some(identity) = &summary.shared_deployer_identity {
         line(
             "CI deployer:",

@@ -45,6 +45,13 @@ pub struct Summary {
     /// Generated roles whose rules change: an escalation when anything is
     /// gained, a reduction when anything is lost.
     pub role_grant_changes: Vec<RoleGrantChange>,
+    /// What the changed add-on files grant that they did not before, and
+    /// the reverse ("bob gains ClusterRole cluster-admin cluster-wide
+    /// (write) via addon \"boost\""); on a first render, all they grant.
+    pub addon_access_changes: Vec<String>,
+    /// What the changed add-on files declare that may grant access and
+    /// cannot be analysed.
+    pub addon_unknown_grants: Vec<access::rendered::UnknownGrant>,
     /// Set when every tenant's pipelines log in as one service account
     /// (`deployer { mode = "auth-role" }`).
     pub shared_deployer_identity: Option<String>,
@@ -284,10 +291,26 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
     let after = plan::build(&users_of(&current.tenants, config), config);
     summary.objects = plan::compare_objects(&before.objects, &after.objects, &released);
     summary.stack_moves = plan::stack_moves(&before.objects, &after.objects);
+    let (before_access, after_access) = (access::report(&before), access::report(&after));
     if summary.has_previous_render {
-        summary.access_changes = access::changes(&access::report(&before), &access::report(&after));
+        summary.access_changes = access::changes(&before_access, &after_access);
         summary.role_grant_changes = access::role_changes(&before, &after);
     }
+    let before_users = users_of(previous, config);
+    let before_owners = crate::addon::owners(&previous_config, &before_users);
+    let after_owners = crate::addon::owners(config, &users_of(&current.tenants, config));
+    let side = |plan, report, owners| access::addons::Side {
+        plan,
+        report,
+        owners,
+    };
+    let addons = access::addons::compare(
+        changes,
+        &side(&before, &before_access, &before_owners),
+        &side(&after, &after_access, &after_owners),
+    );
+    summary.addon_access_changes = addons.access;
+    summary.addon_unknown_grants = addons.unknown;
     if config.deployer.mode == DeployerMode::AuthRole && !after.objects.is_empty() {
         summary.shared_deployer_identity = Some(format!(
             "{}/{}",

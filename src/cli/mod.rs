@@ -361,8 +361,7 @@ fn command_name(command: &Command) -> &'static str {
 
 /// `tenantgen access`: who can do what, from the plan of the current users.
 fn access(loaded: &Loaded, only: &[String], format: Format) -> Result<u8> {
-    let plan = crate::plan::build(&loaded.validated.tenants, &loaded.config);
-    let mut report = crate::access::report(&plan);
+    let (plan, mut report) = crate::access_report(loaded)?;
     if !only.is_empty() {
         let known: BTreeSet<String> = plan.roles.keys().cloned().collect();
         let unknown: Vec<&String> = only.iter().filter(|user| !known.contains(*user)).collect();

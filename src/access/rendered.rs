@@ -1,0 +1,707 @@
+//! What add-on files grant, read back from their rendered text (add-ons
+//! have no objects in the plan): Kubernetes roles and bindings, Vault
+//! policies and the entities and groups that carry them. Whatever may grant
+//! access but cannot be read as data (an expression where a name or a
+//! policy text belongs, a manifest, a module, a resource type not known
+//! here) is listed as unknown, never left out.
+
+use std::collections::HashMap;
+
+use hcl::{Block, Body, Expression, TraversalOperator};
+use serde::Serialize;
+
+use super::{KubernetesGrant, Principal, PrincipalKind, Report, VaultGrant};
+use crate::config::RbacRule;
+use crate::plan::{Object, Plan, Spec};
+
+/// One rendered add-on file.
+#[derive(Debug, Clone, Copy)]
+pub struct AddonFile<'a> {
+    /// Relative to the output root: `<stack>/addon-<name>[-<user>].tf`.
+    pub path: &'a str,
+    pub addon: &'a str,
+    /// The user a per-user or per-namespace add-on was rendered for.
+    pub user: Option<&'a str>,
+    pub text: &'a str,
+}
+
+/// Something an add-on declares that may grant access and that tenantgen
+/// cannot analyse.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct UnknownGrant {
+    pub addon: String,
+    pub file: String,
+    /// The user a per-user or per-namespace add-on file is rendered for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The block, `type.name`.
+    pub address: String,
+    pub reason: String,
+}
+
+/// Who an add-on's grant reaches.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Holder {
+    pub kind: PrincipalKind,
+    pub principal: String,
+    pub user: String,
+}
+
+/// Everything the add-on files grant.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    pub kubernetes: Vec<(Holder, KubernetesGrant)>,
+    pub vault: Vec<(Holder, VaultGrant)>,
+    pub unknown: Vec<UnknownGrant>,
+}
+
+/// Resource types that grant nothing by themselves: they hold data, or
+/// reach principals only through what the reader follows (a group alias
+/// names the group whose policies are listed).
+const INERT: [&str; 16] = [
+    "kubernetes_config_map",
+    "kubernetes_config_map_v1",
+    "kubernetes_namespace",
+    "kubernetes_namespace_v1",
+    "kubernetes_resource_quota",
+    "kubernetes_resource_quota_v1",
+    "kubernetes_limit_range",
+    "kubernetes_limit_range_v1",
+    "kubernetes_network_policy",
+    "kubernetes_network_policy_v1",
+    "vault_transit_secret_backend_key",
+    "vault_kv_secret_v2",
+    "vault_mount",
+    "vault_identity_group_alias",
+    "cloudflare_record",
+    "random_password",
+];
+
+/// Read from the file's text, so an add-on's binding can name a role
+/// another add-on file declares.
+type Rules = Option<Vec<RbacRule>>;
+type PolicyRules = Option<Vec<(String, Vec<String>)>>;
+
+/// One resource block of an add-on file.
+struct Resource<'a> {
+    file: AddonFile<'a>,
+    stack: &'a str,
+    kind: String,
+    tf: String,
+    block: &'a Block,
+}
+
+/// The roles and policies every add-on file declares, by stack.
+#[derive(Default)]
+struct Index {
+    /// (namespace, name) → rules; `None` rules are not literal.
+    roles: HashMap<(Option<String>, String), Rules>,
+    /// (stack, Terraform name) and (stack, policy name) → rules.
+    policies_by_tf: HashMap<(String, String), (String, PolicyRules)>,
+    policies_by_name: HashMap<(String, String), PolicyRules>,
+    /// (stack, Terraform name) → the entity or group it is.
+    holders: HashMap<(String, String, String), Holder>,
+}
+
+/// Everything `files` grant, their subjects matched with `report`'s
+/// principals and their role and policy references with `plan`'s objects.
+pub fn read(plan: &Plan, report: &Report, files: &[AddonFile<'_>]) -> Found {
+    let mut found = Found::default();
+    let bodies: Vec<(AddonFile<'_>, Body)> = files
+        .iter()
+        .filter_map(|file| match hcl::parse(file.text) {
+            Ok(body) => Some((*file, body)),
+            Err(err) => {
+                found
+                    .unknown
+                    .push(unknown(file, "(file)", &format!("does not parse: {err}")));
+                None
+            }
+        })
+        .collect();
+    let mut resources = Vec::new();
+    for (file, body) in &bodies {
+        let stack = file.path.rsplit_once('/').map_or("", |(stack, _)| stack);
+        for block in body.blocks() {
+            let labels: Vec<&str> = block.labels().iter().map(|label| label.as_str()).collect();
+            match (block.identifier(), labels.as_slice()) {
+                ("resource", [kind, tf]) => resources.push(Resource {
+                    file: *file,
+                    stack,
+                    kind: kind.to_string(),
+                    tf: tf.to_string(),
+                    block,
+                }),
+                ("module", [name]) => found.unknown.push(unknown(
+                    file,
+                    &format!("module.{name}"),
+                    "a module may declare anything; review what it grants",
+                )),
+                _ => {}
+            }
+        }
+    }
+    let index = index(&resources);
+    let context = Context {
+        plan,
+        users: report
+            .principals
+            .iter()
+            .filter(|principal| principal.kind == PrincipalKind::User)
+            .map(|principal| (principal.principal.as_str(), principal.user.as_str()))
+            .collect(),
+        index,
+    };
+    for resource in &resources {
+        context.grants_of(resource, &mut found);
+    }
+    found.kubernetes.sort();
+    found.vault.sort();
+    found.unknown.sort();
+    found.unknown.dedup();
+    found
+}
+
+/// Adds what add-on files grant to `report`, each grant marked with its
+/// add-on, and the add-ons' names.
+pub fn merge(report: &mut Report, found: Found, addons: Vec<String>) {
+    let mut at: HashMap<(PrincipalKind, String, String), usize> = report
+        .principals
+        .iter()
+        .enumerate()
+        .map(|(index, principal)| {
+            let key = (
+                principal.kind,
+                principal.user.clone(),
+                principal.principal.clone(),
+            );
+            (key, index)
+        })
+        .collect();
+    let mut principal = |report: &mut Report, holder: Holder| -> usize {
+        let key = (holder.kind, holder.user.clone(), holder.principal.clone());
+        *at.entry(key).or_insert_with(|| {
+            report.principals.push(Principal {
+                principal: holder.principal,
+                user: holder.user,
+                kind: holder.kind,
+                obtained_through: None,
+                kubernetes: Vec::new(),
+                vault: Vec::new(),
+                other_policies: Vec::new(),
+            });
+            report.principals.len() - 1
+        })
+    };
+    for (holder, grant) in found.kubernetes {
+        let index = principal(report, holder);
+        report.principals[index].kubernetes.push(grant);
+    }
+    for (holder, grant) in found.vault {
+        let index = principal(report, holder);
+        report.principals[index].vault.push(grant);
+    }
+    for principal in &mut report.principals {
+        principal.kubernetes.sort();
+        principal.vault.sort();
+    }
+    report
+        .principals
+        .sort_by(|a, b| (a.kind, &a.user, &a.principal).cmp(&(b.kind, &b.user, &b.principal)));
+    report.unknown = found.unknown;
+    report.addons = addons;
+}
+
+fn unknown(file: &AddonFile<'_>, address: &str, reason: &str) -> UnknownGrant {
+    UnknownGrant {
+        addon: file.addon.to_string(),
+        file: file.path.to_string(),
+        user: file.user.map(str::to_string),
+        address: address.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn is_binding(kind: &str) -> bool {
+    matches!(
+        kind,
+        "kubernetes_cluster_role_binding"
+            | "kubernetes_cluster_role_binding_v1"
+            | "kubernetes_role_binding"
+            | "kubernetes_role_binding_v1"
+    )
+}
+
+fn is_role(kind: &str) -> bool {
+    matches!(
+        kind,
+        "kubernetes_cluster_role"
+            | "kubernetes_cluster_role_v1"
+            | "kubernetes_role"
+            | "kubernetes_role_v1"
+    )
+}
+
+/// The roles, policies, entities and groups the add-on files declare.
+fn index(resources: &[Resource<'_>]) -> Index {
+    let mut index = Index::default();
+    for resource in resources {
+        let body = resource.block.body();
+        let stack = resource.stack.to_string();
+        match resource.kind.as_str() {
+            kind if is_role(kind) => {
+                let metadata = block(body, "metadata");
+                let name = metadata.and_then(|metadata| literal(attribute(metadata, "name")?));
+                let namespace =
+                    metadata.and_then(|metadata| literal(attribute(metadata, "namespace")?));
+                if let Some(name) = name {
+                    index.roles.insert((namespace, name), role_rules(body));
+                }
+            }
+            "vault_policy" => {
+                let rules = attribute(body, "policy").and_then(policy_rules);
+                let name = attribute(body, "name")
+                    .and_then(literal)
+                    .unwrap_or_default();
+                index.policies_by_tf.insert(
+                    (stack.clone(), resource.tf.clone()),
+                    (name.clone(), rules.clone()),
+                );
+                index.policies_by_name.insert((stack, name), rules);
+            }
+            "vault_identity_entity" | "vault_identity_group" => {
+                let what = if resource.kind == "vault_identity_entity" {
+                    "entity"
+                } else {
+                    "group"
+                };
+                let name = attribute(body, "name")
+                    .and_then(literal)
+                    .unwrap_or_else(|| format!("{}.{}", resource.kind, resource.tf));
+                index.holders.insert(
+                    (stack, resource.kind.clone(), resource.tf.clone()),
+                    Holder {
+                        kind: PrincipalKind::Other,
+                        principal: format!("vault {what} {name}"),
+                        user: resource.file.user.unwrap_or_default().to_string(),
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+    index
+}
+
+/// What the grants are read against.
+struct Context<'a> {
+    plan: &'a Plan,
+    /// A user principal's identity → their user name.
+    users: HashMap<&'a str, &'a str>,
+    index: Index,
+}
+
+impl Context<'_> {
+    fn grants_of(&self, resource: &Resource<'_>, found: &mut Found) {
+        let body = resource.block.body();
+        let address = format!("{}.{}", resource.kind, resource.tf);
+        let file = &resource.file;
+        if body
+            .blocks()
+            .any(|inner| matches!(inner.identifier(), "provisioner" | "dynamic"))
+        {
+            found.unknown.push(unknown(
+                file,
+                &address,
+                "has a provisioner or dynamic block, which tenantgen does not read",
+            ));
+        }
+        match resource.kind.as_str() {
+            kind if is_binding(kind) => self.binding(resource, &address, found),
+            kind if is_role(kind) || kind == "vault_policy" => {}
+            "vault_identity_entity" | "vault_identity_group" => {
+                let key = (
+                    resource.stack.to_string(),
+                    resource.kind.clone(),
+                    resource.tf.clone(),
+                );
+                if let Some(holder) = self.index.holders.get(&key) {
+                    self.policies(resource, &address, holder, found);
+                    if resource.kind == "vault_identity_group" {
+                        self.members(resource, &address, found);
+                    }
+                }
+            }
+            "vault_identity_entity_policies" | "vault_identity_group_policies" => {
+                let key = if resource.kind == "vault_identity_entity_policies" {
+                    "entity_id"
+                } else {
+                    "group_id"
+                };
+                match attribute(body, key).and_then(|id| self.holder_of(resource.stack, id)) {
+                    Some(holder) => self.policies(resource, &address, &holder, found),
+                    None => found.unknown.push(unknown(
+                        file,
+                        &address,
+                        &format!(
+                            "its {key} is not an entity or group tenantgen or an add-on declares"
+                        ),
+                    )),
+                }
+            }
+            kind if INERT.contains(&kind) => {}
+            kind => found.unknown.push(unknown(
+                file,
+                &address,
+                &format!("tenantgen cannot analyse what a {kind} grants; review it by hand"),
+            )),
+        }
+    }
+
+    /// A binding's role and subjects.
+    fn binding(&self, resource: &Resource<'_>, address: &str, found: &mut Found) {
+        let body = resource.block.body();
+        let file = &resource.file;
+        let cluster_wide = resource.kind.starts_with("kubernetes_cluster_role_binding");
+        // A RoleBinding without a namespace is in `default`.
+        let scope = if cluster_wide {
+            Some(None)
+        } else {
+            match block(body, "metadata").and_then(|metadata| attribute(metadata, "namespace")) {
+                Some(namespace) => literal(namespace).map(Some),
+                None => Some(Some("default".to_string())),
+            }
+        };
+        let role_ref = block(body, "role_ref");
+        let role = role_ref.and_then(|role_ref| literal(attribute(role_ref, "name")?));
+        let role_kind = role_ref
+            .and_then(|role_ref| literal(attribute(role_ref, "kind")?))
+            .unwrap_or_else(|| "ClusterRole".to_string());
+        let (Some(role), Some(scope)) = (role, scope) else {
+            found.unknown.push(unknown(
+                file,
+                address,
+                "its role or namespace is an expression, not a name",
+            ));
+            return;
+        };
+        let role_kind: &'static str = if role_kind == "Role" {
+            "Role"
+        } else {
+            "ClusterRole"
+        };
+        let via = block(body, "metadata")
+            .and_then(|metadata| literal(attribute(metadata, "name")?))
+            .unwrap_or_else(|| address.to_string());
+        let grant = self.kubernetes_grant(file, scope, &role, role_kind, &via);
+        let subjects: Vec<&Block> = body
+            .blocks()
+            .filter(|inner| inner.identifier() == "subject")
+            .collect();
+        for subject in subjects {
+            match self.subject_holder(file, subject) {
+                Some(holder) => found.kubernetes.push((holder, grant.clone())),
+                None => found.unknown.push(unknown(
+                    file,
+                    address,
+                    "a subject's kind, name or namespace is an expression, not a name",
+                )),
+            }
+        }
+    }
+
+    fn kubernetes_grant(
+        &self,
+        file: &AddonFile<'_>,
+        scope: Option<String>,
+        role: &str,
+        role_kind: &'static str,
+        via: &str,
+    ) -> KubernetesGrant {
+        let role_scope = (role_kind == "Role").then(|| scope.clone()).flatten();
+        let generated = self.plan.objects.iter().find(|object| {
+            matches!(object.spec, Spec::Role { .. })
+                && object.name == role
+                && object.namespace == role_scope
+        });
+        let mut grant = super::grant(scope, role, role_kind, via, generated);
+        if generated.is_none()
+            && let Some(rules) = self.index.roles.get(&(role_scope, role.to_string()))
+        {
+            grant.write = rules.as_deref().is_none_or(super::rules_write);
+            grant.rules.clone_from(rules);
+        }
+        grant.addon = Some(file.addon.to_string());
+        grant
+    }
+
+    fn subject_holder(&self, file: &AddonFile<'_>, subject: &Block) -> Option<Holder> {
+        let body = subject.body();
+        let kind = literal(attribute(body, "kind")?)?;
+        let name = literal(attribute(body, "name")?)?;
+        let namespace = match attribute(body, "namespace") {
+            Some(namespace) => Some(literal(namespace)?),
+            None => None,
+        };
+        let user = file.user.unwrap_or_default().to_string();
+        if kind == "User"
+            && let Some(owner) = self.users.get(name.as_str())
+        {
+            return Some(Holder {
+                kind: PrincipalKind::User,
+                principal: name,
+                user: owner.to_string(),
+            });
+        }
+        let principal = match (kind.as_str(), namespace) {
+            ("ServiceAccount", Some(namespace)) => format!("ServiceAccount {namespace}/{name}"),
+            (kind, _) => format!("{kind} {name}"),
+        };
+        Some(Holder {
+            kind: PrincipalKind::Other,
+            principal,
+            user,
+        })
+    }
+
+    /// The entity or group an `entity_id`, `group_id` or member id names.
+    fn holder_of(&self, stack: &str, id: &Expression) -> Option<Holder> {
+        let (kind, tf) = reference(id)?;
+        if let Some(holder) = self
+            .index
+            .holders
+            .get(&(stack.to_string(), kind.clone(), tf.clone()))
+        {
+            return Some(holder.clone());
+        }
+        let entity = self.plan_object(stack, &kind, &tf)?;
+        let user = entity.user.as_deref()?;
+        let principal = self
+            .users
+            .iter()
+            .find(|(_, owner)| **owner == user)
+            .map(|(identity, _)| identity.to_string())?;
+        Some(Holder {
+            kind: PrincipalKind::User,
+            principal,
+            user: user.to_string(),
+        })
+    }
+
+    fn plan_object(&self, stack: &str, kind: &str, tf: &str) -> Option<&Object> {
+        self.plan.objects.iter().find(|object| {
+            &*object.stack == stack && object.resource_type == kind && object.tf == tf
+        })
+    }
+
+    /// A group's member entities get its policies.
+    fn members(&self, resource: &Resource<'_>, address: &str, found: &mut Found) {
+        let Some(members) = attribute(resource.block.body(), "member_entity_ids") else {
+            return;
+        };
+        let Expression::Array(ids) = members else {
+            found.unknown.push(unknown(
+                &resource.file,
+                address,
+                "its member_entity_ids is not a list",
+            ));
+            return;
+        };
+        for id in ids {
+            match self.holder_of(resource.stack, id) {
+                Some(holder) => self.policies(resource, address, &holder, found),
+                None => found.unknown.push(unknown(
+                    &resource.file,
+                    address,
+                    "a member entity is not one tenantgen or an add-on declares",
+                )),
+            }
+        }
+    }
+
+    /// The rules of the policies a resource's `policies` lists, for `holder`.
+    fn policies(&self, resource: &Resource<'_>, address: &str, holder: &Holder, found: &mut Found) {
+        let file = &resource.file;
+        let Some(list) = attribute(resource.block.body(), "policies") else {
+            return;
+        };
+        let Expression::Array(items) = list else {
+            found
+                .unknown
+                .push(unknown(file, address, "its policies is not a list"));
+            return;
+        };
+        for item in items {
+            match self.policy(resource.stack, item) {
+                Some((name, Some(rules))) => {
+                    for (path, capabilities) in rules {
+                        found.vault.push((
+                            holder.clone(),
+                            VaultGrant {
+                                path,
+                                capabilities,
+                                policy: name.clone(),
+                                addon: Some(file.addon.to_string()),
+                            },
+                        ));
+                    }
+                }
+                Some((name, None)) => found.unknown.push(unknown(
+                    file,
+                    address,
+                    &format!("policy {name:?} is not a literal policy text"),
+                )),
+                None => found.unknown.push(unknown(
+                    file,
+                    address,
+                    &format!(
+                        "policy {item} is not one tenantgen or an add-on writes, so its rules are unknown"
+                    ),
+                )),
+            }
+        }
+    }
+
+    /// A policy by its name or `vault_policy.<tf>.name`: its name and rules.
+    fn policy(&self, stack: &str, item: &Expression) -> Option<(String, PolicyRules)> {
+        let from_plan = |object: &Object| match &object.spec {
+            Spec::VaultPolicy { rules } => Some((
+                object.name.clone(),
+                Some(
+                    rules
+                        .iter()
+                        .map(|rule| (rule.path.clone(), rule.capabilities.to_vec()))
+                        .collect(),
+                ),
+            )),
+            _ => None,
+        };
+        if let Some(name) = literal(item) {
+            if let Some(rules) = self
+                .index
+                .policies_by_name
+                .get(&(stack.to_string(), name.clone()))
+            {
+                return Some((name, rules.clone()));
+            }
+            return self
+                .plan
+                .objects
+                .iter()
+                .filter(|object| &*object.stack == stack && object.name == name)
+                .find_map(from_plan);
+        }
+        let (kind, tf) = reference(item)?;
+        if kind != "vault_policy" {
+            return None;
+        }
+        if let Some(found) = self
+            .index
+            .policies_by_tf
+            .get(&(stack.to_string(), tf.clone()))
+        {
+            return Some(found.clone());
+        }
+        from_plan(self.plan_object(stack, &kind, &tf)?)
+    }
+}
+
+fn attribute<'a>(body: &'a Body, key: &str) -> Option<&'a Expression> {
+    body.attributes()
+        .find(|attribute| attribute.key() == key)
+        .map(|attribute| attribute.expr())
+}
+
+fn block<'a>(body: &'a Body, name: &str) -> Option<&'a Body> {
+    body.blocks()
+        .find(|inner| inner.identifier() == name)
+        .map(Block::body)
+}
+
+/// A string written as a literal (quoted or heredoc, no interpolation).
+fn literal(expr: &Expression) -> Option<String> {
+    match expr {
+        Expression::String(text) => Some(text.clone()),
+        Expression::TemplateExpr(template) => {
+            let template = hcl::Template::from_expr(template).ok()?;
+            let mut text = String::new();
+            for element in template.elements() {
+                let hcl::template::Element::Literal(part) = element else {
+                    return None;
+                };
+                text.push_str(part);
+            }
+            Some(text)
+        }
+        _ => None,
+    }
+}
+
+fn strings(expr: &Expression) -> Option<Vec<String>> {
+    let Expression::Array(items) = expr else {
+        return None;
+    };
+    items.iter().map(literal).collect()
+}
+
+/// `type.name` of a reference like `vault_policy.x.name` or `vault_identity_entity.x.id`.
+fn reference(expr: &Expression) -> Option<(String, String)> {
+    let Expression::Traversal(traversal) = expr else {
+        return None;
+    };
+    let Expression::Variable(kind) = &traversal.expr else {
+        return None;
+    };
+    let TraversalOperator::GetAttr(tf) = traversal.operators.first()? else {
+        return None;
+    };
+    Some((kind.as_str().to_string(), tf.as_str().to_string()))
+}
+
+/// A role's `rule` blocks; `None` when any is not literal or the role
+/// aggregates others.
+fn role_rules(body: &Body) -> Rules {
+    if block(body, "aggregation_rule").is_some() {
+        return None;
+    }
+    let mut rules = Vec::new();
+    for rule in body.blocks() {
+        match rule.identifier() {
+            "rule" => {
+                let list = |key: &str| match attribute(rule.body(), key) {
+                    Some(expr) => strings(expr),
+                    None => Some(Vec::new()),
+                };
+                rules.push(RbacRule {
+                    api_groups: list("api_groups")?,
+                    resources: list("resources")?,
+                    verbs: list("verbs")?,
+                });
+            }
+            "metadata" => {}
+            _ => return None,
+        }
+    }
+    Some(rules)
+}
+
+/// A Vault policy text's `path` blocks: (path, capabilities).
+fn policy_rules(policy: &Expression) -> PolicyRules {
+    let text = literal(policy)?;
+    let body = hcl::parse(&text).ok()?;
+    let mut rules = Vec::new();
+    for structure in body.iter() {
+        let hcl::Structure::Block(path) = structure else {
+            return None;
+        };
+        let [label] = path.labels() else {
+            return None;
+        };
+        if path.identifier() != "path" {
+            return None;
+        }
+        let capabilities = strings(attribute(path.body(), "capabilities")?)?;
+        rules.push((label.as_str().to_string(), capabilities));
+    }
+    Some(rules)
+}
