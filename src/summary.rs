@@ -291,26 +291,13 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
     let after = plan::build(&users_of(&current.tenants, config), config);
     summary.objects = plan::compare_objects(&before.objects, &after.objects, &released);
     summary.stack_moves = plan::stack_moves(&before.objects, &after.objects);
-    let (before_access, after_access) = (access::report(&before), access::report(&after));
     if summary.has_previous_render {
-        summary.access_changes = access::changes(&before_access, &after_access);
+        summary.access_changes = access::changes(&access::report(&before), &access::report(&after));
         summary.role_grant_changes = access::role_changes(&before, &after);
     }
-    let before_users = users_of(previous, config);
-    let before_owners = crate::addon::owners(&previous_config, &before_users);
-    let after_owners = crate::addon::owners(config, &users_of(&current.tenants, config));
-    let side = |plan, report, owners| access::addons::Side {
-        plan,
-        report,
-        owners,
-    };
-    let addons = access::addons::compare(
-        changes,
-        &side(&before, &before_access, &before_owners),
-        &side(&after, &after_access, &after_owners),
-    );
-    summary.addon_access_changes = addons.access;
-    summary.addon_unknown_grants = addons.unknown;
+    let sides = [(&before, previous), (&after, &current.tenants)];
+    let addons = addon_access(changes, sides, config);
+    (summary.addon_access_changes, summary.addon_unknown_grants) = (addons.access, addons.unknown);
     if config.deployer.mode == DeployerMode::AuthRole && !after.objects.is_empty() {
         summary.shared_deployer_identity = Some(format!(
             "{}/{}",
@@ -319,6 +306,31 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
     }
     summary.manual_steps = manual_steps(&summary, changes, config);
     summary
+}
+
+/// What the changed add-on files grant before and after, each side with
+/// its plan and the users of its record.
+fn addon_access(
+    changes: &Changes,
+    [before, after]: [(&plan::Plan, &BTreeMap<String, TenantRecord>); 2],
+    config: &Config,
+) -> access::addons::AddonChanges {
+    let owners = |records| crate::addon::owners(config, &users_of(records, config));
+    let (before_owners, after_owners) = (owners(before.1), owners(after.1));
+    let (before_access, after_access) = (access::report(before.0), access::report(after.0));
+    access::addons::compare(
+        changes,
+        &access::addons::Side {
+            plan: before.0,
+            report: &before_access,
+            owners: &before_owners,
+        },
+        &access::addons::Side {
+            plan: after.0,
+            report: &after_access,
+            owners: &after_owners,
+        },
+    )
 }
 
 /// The tenants a render record describes, as the model has them, so the
