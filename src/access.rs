@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::plan::{Object, Plan, RbacRule, Spec};
 
 pub mod addons;
+pub mod overrides;
 pub mod rendered;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -72,6 +73,10 @@ pub struct KubernetesGrant {
     /// The add-on whose file grants it; `None` for tenantgen's own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub addon: Option<String>,
+    /// The `--templates` override whose rendering grants it beyond what
+    /// the built-in template does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_override: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -83,6 +88,10 @@ pub struct VaultGrant {
     /// The add-on whose file grants it; `None` for tenantgen's own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub addon: Option<String>,
+    /// The `--templates` override whose rendering grants it beyond what
+    /// the built-in template does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_override: Option<String>,
 }
 
 impl VaultGrant {
@@ -226,6 +235,7 @@ pub fn report(plan: &Plan) -> Report {
                         capabilities: rule.capabilities.iter().map(|c| c.to_string()).collect(),
                         policy: policy.name.clone(),
                         addon: None,
+                        template_override: None,
                     })
                     .collect()
             })
@@ -358,6 +368,7 @@ fn grant(
         rules,
         write,
         addon: None,
+        template_override: None,
     }
 }
 
@@ -408,7 +419,7 @@ impl Report {
                         "{} {}{}",
                         grant.role_kind,
                         grant.role,
-                        via_addon(grant.addon.as_deref())
+                        via(grant.addon.as_deref(), grant.template_override.as_deref())
                     ),
                     if grant.rules.is_none() && !BUILTIN_ROLES.contains(&grant.role.as_str()) {
                         "yes? (written by hand; rules unknown)".to_string()
@@ -421,7 +432,7 @@ impl Report {
                         format!("{} in {}", grant.role, grant.scope)
                     } else {
                         grant.role.clone()
-                    } + &via_addon(grant.addon.as_deref());
+                    } + &via(grant.addon.as_deref(), grant.template_override.as_deref());
                     generated
                         .entry((grant.role_kind, rules))
                         .or_default()
@@ -434,7 +445,7 @@ impl Report {
                     format!(
                         "{}{}",
                         grant.capabilities.join(", "),
-                        via_addon(grant.addon.as_deref())
+                        via(grant.addon.as_deref(), grant.template_override.as_deref())
                     ),
                     yes_no(grant.writes()),
                 ]);
@@ -527,13 +538,16 @@ impl Report {
         }
         if !self.unknown.is_empty() {
             out.push_str(
-                "\nUNKNOWN: add-ons declare what may grant access and cannot be analysed; review it by hand:\n",
+                "\nUNKNOWN: add-ons or template overrides declare what may grant access and cannot be analysed; review it by hand:\n",
             );
             for unknown in &self.unknown {
                 let _ = writeln!(
                     out,
-                    "  addon {:?}, {} {}: {}",
-                    unknown.addon, unknown.file, unknown.address, unknown.reason
+                    "  {}, {} {}: {}",
+                    unknown.source(),
+                    unknown.file,
+                    unknown.address,
+                    unknown.reason
                 );
             }
         }
@@ -541,9 +555,14 @@ impl Report {
     }
 }
 
-/// ` via addon "NAME"` for an add-on's grant.
-fn via_addon(addon: Option<&str>) -> String {
-    addon.map_or_else(String::new, |addon| format!(" via addon {addon:?}"))
+/// ` via addon "NAME"` for an add-on's grant, ` via template override
+/// "NAME"` for an override's.
+pub fn via(addon: Option<&str>, template_override: Option<&str>) -> String {
+    match (addon, template_override) {
+        (Some(addon), _) => format!(" via addon {addon:?}"),
+        (None, Some(template)) => format!(" via template override {template:?}"),
+        (None, None) => String::new(),
+    }
 }
 
 fn yes_no(write: bool) -> String {

@@ -318,9 +318,16 @@ fn templates(loaded: &Loaded, templates_dir: Option<&Path>) -> Result<render::Te
 
 /// Everyone's access: the plan's grants and what the add-on files grant,
 /// read back from their rendered text.
-pub fn access_report(loaded: &Loaded) -> Result<(plan::Plan, access::Report)> {
+pub fn access_report(
+    loaded: &Loaded,
+    templates_dir: Option<&Path>,
+) -> Result<(plan::Plan, access::Report)> {
     let plan = plan::build(&loaded.validated.tenants, &loaded.config);
     let mut report = access::report(&plan);
+    let overrides = match templates_dir {
+        Some(dir) => access::overrides::found(&plan, &report, dir)?,
+        None => access::rendered::Found::default(),
+    };
     let mut templates = render::Templates::load(None)?;
     addon::register(&mut templates, &loaded.config)?;
     let owners = addon::owners(&loaded.config, &loaded.validated.tenants);
@@ -336,6 +343,7 @@ pub fn access_report(loaded: &Loaded) -> Result<(plan::Plan, access::Report)> {
         .map(|(path, addon, user, text)| access::rendered::AddonFile {
             path,
             addon,
+            overridden: false,
             user: *user,
             text,
         })
@@ -346,7 +354,23 @@ pub fn access_report(loaded: &Loaded) -> Result<(plan::Plan, access::Report)> {
         found,
         loaded.config.addons.keys().cloned().collect(),
     );
+    access::rendered::merge(&mut report, overrides, Vec::new());
     Ok((plan, report))
+}
+
+/// The summary's lines for what `--templates` overrides grant beyond the
+/// built-in templates; a failure to read them back is a line too.
+pub fn template_override_grants(loaded: &Loaded, templates_dir: &Path) -> Vec<String> {
+    let found = plan_decided(loaded).and_then(|plan| {
+        let report = access::report(&plan);
+        access::overrides::found(&plan, &report, templates_dir)
+    });
+    match found {
+        Ok(found) => access::overrides::lines(&found),
+        Err(err) => vec![format!(
+            "UNKNOWN: the files of the template overrides could not be read back ({err:#}); review what they grant by hand"
+        )],
+    }
 }
 
 /// Every file of the plan, then the add-on files from the index returned.

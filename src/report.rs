@@ -329,8 +329,11 @@ fn addon_lines(summary: &Summary, style: Style) -> (Vec<String>, Vec<String>) {
             style.paint(
                 YELLOW,
                 &format!(
-                    "UNKNOWN {} {} (addon {:?}): {}",
-                    unknown.file, unknown.address, unknown.addon, unknown.reason
+                    "UNKNOWN {} {} ({}): {}",
+                    unknown.file,
+                    unknown.address,
+                    unknown.source(),
+                    unknown.reason
                 ),
             )
         })
@@ -520,6 +523,12 @@ pub fn summary(summary: &Summary, style: Style) -> String {
     let (addon_access, unknown) = addon_lines(summary, style);
     line("add-on access:", aligned(&addon_access));
     line("add-on grants:", aligned(&unknown));
+    let overrides: Vec<String> = summary
+        .template_override_grants
+        .iter()
+        .map(|grant| style.paint(RED, grant))
+        .collect();
+    line("template overrides:", aligned(&overrides));
     if let Some(identity) = &summary.shared_deployer_identity {
         line(
             "CI deployer:",

@@ -52,6 +52,9 @@ pub struct Summary {
     /// What the changed add-on files declare that may grant access and
     /// cannot be analysed.
     pub addon_unknown_grants: Vec<access::rendered::UnknownGrant>,
+    /// With `--templates`: what the overrides' files grant beyond what the
+    /// built-in templates render, every time (the plan cannot show it).
+    pub template_override_grants: Vec<String>,
     /// Set when every tenant's pipelines log in as one service account
     /// (`deployer { mode = "auth-role" }`).
     pub shared_deployer_identity: Option<String>,

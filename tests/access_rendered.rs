@@ -465,3 +465,82 @@ fn access_shows_every_binding_and_policy_attachment_in_the_rendered_files() {
         "only {rendered_seeds} of 16 random configs rendered"
     );
 }
+
+/// `--templates` replaces the built-in templates, so the plan no longer
+/// says what the files grant: what an override's rendering grants beyond
+/// the built-in one is in `access` and the summary.
+#[test]
+fn what_template_overrides_grant_is_shown() {
+    let dir = example_workspace();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("over")).unwrap();
+    // The same as the built-in template: no noise.
+    let objects = std::fs::read_to_string(common::repo().join("templates/objects.tf.j2")).unwrap();
+    std::fs::write(root.join("over/objects.tf.j2"), &objects).unwrap();
+    let access = tenantgen(root, "access --templates over --format json")
+        .succeeds()
+        .json();
+    assert!(access.get("unknown").is_none(), "{access:#}");
+    assert!(
+        !access.to_string().contains("template_override"),
+        "{access:#}"
+    );
+
+    let tenant = "{{ heading|comment }}\n\n{% include \"objects.tf.j2\" %}\n\n{% if tenant.user == \"bob\" %}\nresource \"kubernetes_cluster_role_binding_v1\" \"sneaky\" {\n  metadata {\n    name = \"sneaky\"\n  }\n  role_ref {\n    api_group = \"rbac.authorization.k8s.io\"\n    kind      = \"ClusterRole\"\n    name      = \"cluster-admin\"\n  }\n  subject {\n    kind      = \"User\"\n    name      = \"bob\"\n    api_group = \"rbac.authorization.k8s.io\"\n  }\n}\n{% endif %}\n";
+    std::fs::write(root.join("over/tenant.tf.j2"), tenant).unwrap();
+    // Every verb on the generated roles.
+    let everything = objects.replace("verbs      = {{ rule.verbs }}", "verbs      = [\"*\"]");
+    assert_ne!(
+        everything, objects,
+        "the rule layout of objects.tf.j2 changed"
+    );
+    std::fs::write(root.join("over/objects.tf.j2"), everything).unwrap();
+
+    let access = tenantgen(root, "access --templates over --format json")
+        .succeeds()
+        .json();
+    let principal = |name: &str| {
+        access["principals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["user"] == name && p["kind"] == "user")
+            .unwrap()
+            .clone()
+    };
+    let bob = principal("bob");
+    assert!(
+        bob["kubernetes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["role"] == "cluster-admin"
+                && g["scope"] == "cluster"
+                && g["write"] == true
+                && g["template_override"] == "tenant.tf.j2")
+    );
+    let dave = principal("dave");
+    assert!(
+        dave["kubernetes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["role"] == "tenantgen-power-user"
+                && g["write"] == true
+                && g["template_override"].is_string())
+    );
+    let unknown = access["unknown"].to_string();
+    assert!(
+        unknown.contains("kubernetes_role_v1.bob_staging_deployer"),
+        "{unknown}"
+    );
+    assert!(
+        unknown.contains("the override renders this role differently"),
+        "{unknown}"
+    );
+    tenantgen(root, "diff --templates over --no-pager")
+        .exits(2)
+        .stdout_has("template overrides:")
+        .stdout_has("bob gets ClusterRole cluster-admin cluster-wide (write) via template override \"tenant.tf.j2\"")
+        .stdout_has("dave gets ClusterRole tenantgen-power-user cluster-wide (write) via template override");
+}

@@ -870,6 +870,6 @@ resource "vault_identity_group" "opaque" {
     assert_eq!(everyone["kubernetes"][0]["addon"], "opaque");
     tenantgen(dir.path(), "access")
         .succeeds()
-        .stdout_has("UNKNOWN: add-ons declare what may grant access")
+        .stdout_has("UNKNOWN: add-ons or template overrides declare what may grant access")
         .stdout_has("Group system:authenticated");
 }

@@ -62,6 +62,7 @@ fn read<'a>(
             Some(AddonFile {
                 path: &change.path,
                 addon,
+                overridden: false,
                 user,
                 text,
             })
@@ -93,10 +94,10 @@ fn lines(found: &Found) -> BTreeSet<(String, String)> {
         lines.insert((
             name(holder),
             format!(
-                "{} {} {place} ({writes}) via addon {:?}",
+                "{} {} {place} ({writes}){}",
                 grant.role_kind,
                 grant.role,
-                grant.addon.as_deref().unwrap_or_default()
+                super::via(grant.addon.as_deref(), grant.template_override.as_deref())
             ),
         ));
     }
@@ -104,10 +105,10 @@ fn lines(found: &Found) -> BTreeSet<(String, String)> {
         lines.insert((
             name(holder),
             format!(
-                "{} on vault {} via addon {:?}",
+                "{} on vault {}{}",
                 grant.capabilities.join(", "),
                 grant.path,
-                grant.addon.as_deref().unwrap_or_default()
+                super::via(grant.addon.as_deref(), grant.template_override.as_deref())
             ),
         ));
     }

@@ -19,7 +19,10 @@ use crate::plan::{Object, Plan, Spec};
 pub struct AddonFile<'a> {
     /// Relative to the output root: `<stack>/addon-<name>[-<user>].tf`.
     pub path: &'a str,
+    /// The add-on's name, or the overridden template's.
     pub addon: &'a str,
+    /// Rendered from a `--templates` override, not an add-on.
+    pub overridden: bool,
     /// The user a per-user or per-namespace add-on was rendered for.
     pub user: Option<&'a str>,
     pub text: &'a str,
@@ -29,7 +32,11 @@ pub struct AddonFile<'a> {
 /// cannot analyse.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct UnknownGrant {
-    pub addon: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addon: Option<String>,
+    /// The `--templates` override the file was rendered from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_override: Option<String>,
     pub file: String,
     /// The user a per-user or per-namespace add-on file is rendered for.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -37,6 +44,19 @@ pub struct UnknownGrant {
     /// The block, `type.name`.
     pub address: String,
     pub reason: String,
+    /// The block's text, so that two renderings of it compare by content.
+    #[serde(skip)]
+    pub detail: String,
+}
+
+impl UnknownGrant {
+    /// `addon "NAME"` or `template override "NAME"`.
+    pub fn source(&self) -> String {
+        super::via(self.addon.as_deref(), self.template_override.as_deref())
+            .trim_start()
+            .trim_start_matches("via ")
+            .to_string()
+    }
 }
 
 /// Who an add-on's grant reaches.
@@ -53,6 +73,9 @@ pub struct Found {
     pub kubernetes: Vec<(Holder, KubernetesGrant)>,
     pub vault: Vec<(Holder, VaultGrant)>,
     pub unknown: Vec<UnknownGrant>,
+    /// Every role the files declare, with its text: an override that
+    /// renders a role differently changes what everyone bound to it gets.
+    pub roles: Vec<UnknownGrant>,
 }
 
 /// Resource types that grant nothing by themselves: they hold data, or
@@ -153,10 +176,25 @@ pub fn read(plan: &Plan, report: &Report, files: &[AddonFile<'_>]) -> Found {
         index,
     };
     for resource in &resources {
+        let before = found.unknown.len();
         context.grants_of(resource, &mut found);
+        // Two renderings of a block compare by what they say.
+        let detail = hcl::format::to_string(resource.block).unwrap_or_default();
+        for unknown in &mut found.unknown[before..] {
+            unknown.detail.clone_from(&detail);
+        }
+        if is_role(&resource.kind) {
+            let address = format!("{}.{}", resource.kind, resource.tf);
+            let reason = "the override renders this role differently: every binding to it, and every token issued for it, gets what it says";
+            let mut role = unknown(&resource.file, &address, reason);
+            role.detail = detail;
+            found.roles.push(role);
+        }
     }
     found.kubernetes.sort();
+    found.kubernetes.dedup();
     found.vault.sort();
+    found.vault.dedup();
     found.unknown.sort();
     found.unknown.dedup();
     found
@@ -203,18 +241,35 @@ pub fn merge(report: &mut Report, found: Found, addons: Vec<String>) {
     }
     for principal in &mut report.principals {
         principal.kubernetes.sort();
+        principal.kubernetes.dedup();
         principal.vault.sort();
+        principal.vault.dedup();
     }
     report
         .principals
         .sort_by(|a, b| (a.kind, &a.user, &a.principal).cmp(&(b.kind, &b.user, &b.principal)));
-    report.unknown = found.unknown;
-    report.addons = addons;
+    report.unknown.extend(found.unknown);
+    report.unknown.sort();
+    report.unknown.dedup();
+    report.addons.extend(addons);
+}
+
+/// Which add-on, or which template override, a file's grants come from.
+fn marks(file: &AddonFile<'_>) -> (Option<String>, Option<String>) {
+    let name = Some(file.addon.to_string());
+    if file.overridden {
+        (None, name)
+    } else {
+        (name, None)
+    }
 }
 
 fn unknown(file: &AddonFile<'_>, address: &str, reason: &str) -> UnknownGrant {
+    let (addon, template_override) = marks(file);
     UnknownGrant {
-        addon: file.addon.to_string(),
+        addon,
+        template_override,
+        detail: String::new(),
         file: file.path.to_string(),
         user: file.user.map(str::to_string),
         address: address.to_string(),
@@ -419,19 +474,29 @@ impl Context<'_> {
         via: &str,
     ) -> KubernetesGrant {
         let role_scope = (role_kind == "Role").then(|| scope.clone()).flatten();
+        // A role the files declare wins over the plan's: an override or an
+        // add-on may give a generated role's name other rules.
+        let declared = self
+            .index
+            .roles
+            .get(&(role_scope.clone(), role.to_string()));
         let generated = self.plan.objects.iter().find(|object| {
             matches!(object.spec, Spec::Role { .. })
                 && object.name == role
                 && object.namespace == role_scope
         });
-        let mut grant = super::grant(scope, role, role_kind, via, generated);
-        if generated.is_none()
-            && let Some(rules) = self.index.roles.get(&(role_scope, role.to_string()))
-        {
+        let mut grant = super::grant(
+            scope,
+            role,
+            role_kind,
+            via,
+            generated.filter(|_| declared.is_none()),
+        );
+        if let Some(rules) = declared {
             grant.write = rules.as_deref().is_none_or(super::rules_write);
             grant.rules.clone_from(rules);
         }
-        grant.addon = Some(file.addon.to_string());
+        (grant.addon, grant.template_override) = marks(file);
         grant
     }
 
@@ -541,7 +606,8 @@ impl Context<'_> {
                                 path,
                                 capabilities,
                                 policy: name.clone(),
-                                addon: Some(file.addon.to_string()),
+                                addon: marks(file).0,
+                                template_override: marks(file).1,
                             },
                         ));
                     }
