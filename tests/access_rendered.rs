@@ -28,6 +28,8 @@ struct Rendered {
     bindings: BTreeSet<(String, String, String, String)>,
     /// (stack, tf) → (name, [(path, capabilities)]).
     policies: BTreeMap<(String, String), (String, Paths)>,
+    /// Policy name → its text, as the Vault provider writes it.
+    texts: BTreeMap<String, String>,
     /// (stack, tf) of every entity.
     entities: BTreeSet<(String, String)>,
     /// (stack, entity tf, policies expression items).
@@ -134,7 +136,9 @@ fn read_resource(rendered: &mut Rendered, stack: &str, kind: &str, tf: &str, bod
         }
         "vault_policy" => {
             let name = text(attribute(body, "name").unwrap());
-            let paths = policy_paths(&text(attribute(body, "policy").unwrap()));
+            let policy = text(attribute(body, "policy").unwrap());
+            let paths = policy_paths(&policy);
+            rendered.texts.insert(name.clone(), policy);
             rendered
                 .policies
                 .insert((stack.into(), tf.into()), (name, paths));
@@ -543,4 +547,76 @@ fn what_template_overrides_grant_is_shown() {
         .stdout_has("template overrides:")
         .stdout_has("bob gets ClusterRole cluster-admin cluster-wide (write) via template override \"tenant.tf.j2\"")
         .stdout_has("dave gets ClusterRole tenantgen-power-user cluster-wide (write) via template override");
+}
+
+/// The add-on's Vault grants, as `access` reports them, hold on a real
+/// OpenBao for a token carrying the policies the rendered files attach to
+/// the user's entity.
+#[test]
+fn addon_vault_grants_hold_on_openbao() {
+    let policy = r#"resource "vault_policy" "boost_{{ user.name|raw_name }}" {
+  name   = {{ "boost-" ~ user.name }}
+  policy = <<-EOT
+    path "secret/data/shared/*" {
+      capabilities = ["read", "update"]
+    }
+  EOT
+}
+
+resource "vault_identity_entity_policies" "boost_{{ user.name|raw_name }}" {
+  entity_id = vault_identity_entity.{{ user.name|raw_name }}.id
+  policies  = [vault_policy.boost_{{ user.name|raw_name }}.name]
+  exclusive = false
+}
+"#;
+    let dir = example_workspace();
+    let root = dir.path();
+    let hcl = std::fs::read_to_string(root.join("tenantgen.hcl")).unwrap();
+    let addon = "\naddon \"boost\" {\n  template = \"boost.tf.j2\"\n  for      = \"user\"\n  roles    = [\"namespace-owner\"]\n  stack    = \"vault\"\n}\n";
+    std::fs::write(root.join("tenantgen.hcl"), format!("{hcl}{addon}")).unwrap();
+    std::fs::write(root.join("boost.tf.j2"), policy).unwrap();
+    tenantgen(root, "render --yes").succeeds();
+    let rendered = walk(&root.join("stacks-out"));
+
+    let bao = common::bao::Bao::start();
+    for (name, text) in &rendered.texts {
+        bao.run_with(&["policy", "write", name, "-"], Some(text));
+    }
+    // bob's entity's policies, as the rendered files attach them.
+    let attached: Vec<String> = rendered
+        .attachments
+        .iter()
+        .filter(|(stack, entity, _)| stack == "vault" && entity == "bob")
+        .flat_map(|(stack, _, items)| {
+            items.iter().filter_map(|item| {
+                let (_, tf) = reference(item)?;
+                Some(rendered.policies[&(stack.clone(), tf)].0.clone())
+            })
+        })
+        .collect();
+    assert!(attached.contains(&"boost-bob".to_string()), "{attached:?}");
+    let mut create = vec!["token".to_string(), "create".into(), "-field=token".into()];
+    create.extend(attached.iter().map(|policy| format!("-policy={policy}")));
+    let create: Vec<&str> = create.iter().map(String::as_str).collect();
+    let token = bao.run(&create).trim().to_string();
+
+    let access = tenantgen(root, "access bob --format json")
+        .succeeds()
+        .json();
+    let grants = access["principals"][0]["vault"].as_array().unwrap().clone();
+    assert!(
+        grants.iter().any(|grant| grant["addon"] == "boost"),
+        "{grants:#?}"
+    );
+    for grant in grants {
+        let path = grant["path"].as_str().unwrap().replace('*', "x");
+        let held = &bao.capabilities(&token, std::slice::from_ref(&path))[&path];
+        for capability in grant["capabilities"].as_array().unwrap() {
+            let capability = capability.as_str().unwrap().to_string();
+            assert!(
+                held.contains(&capability),
+                "access says bob may {capability} {path}; OpenBao says {held:?}"
+            );
+        }
+    }
 }
