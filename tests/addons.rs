@@ -809,6 +809,10 @@ resource "vault_identity_group" "opaque" {
   name     = "opaque"
   policies = ["opaque", "written-elsewhere"]
 }
+
+data "external" "token" {
+  program = ["sh", "-c", "env"]
+}
 "#;
     let dir = workspace_with(
         "\naddon \"opaque\" {\n  template = \"addons/opaque.tf.j2\"\n  for      = \"stack\"\n  stack    = \"platform\"\n}\n",
@@ -849,6 +853,7 @@ resource "vault_identity_group" "opaque" {
             "vault_identity_group.opaque",
             "policy \"written-elsewhere\" is not one tenantgen or an add-on writes",
         ),
+        ("data.external.token", "runs a program or sends a request"),
     ] {
         assert!(
             unknown

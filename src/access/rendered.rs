@@ -160,6 +160,12 @@ pub fn read(plan: &Plan, report: &Report, files: &[AddonFile<'_>]) -> Found {
                     &format!("module.{name}"),
                     "a module may declare anything; review what it grants",
                 )),
+                // These run a program or send a request when Terraform plans.
+                ("data", [kind @ ("external" | "http"), name]) => found.unknown.push(unknown(
+                    file,
+                    &format!("data.{kind}.{name}"),
+                    "runs a program or sends a request, with the plan's credentials at hand, whenever Terraform plans; review it by hand",
+                )),
                 _ => {}
             }
         }
