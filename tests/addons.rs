@@ -878,3 +878,40 @@ data "external" "token" {
         .stdout_has("UNKNOWN: add-ons or template overrides declare what may grant access")
         .stdout_has("Group system:authenticated");
 }
+
+#[test]
+fn the_infra_examples_dashboard_service_accounts_show_in_access() {
+    // Subjects that name their service account by reference are read
+    // through it; the account's token secret is unknown.
+    let json = tenantgen(
+        &common::repo(),
+        "access alice --config examples/infra/tenantgen.hcl --format json",
+    )
+    .succeeds()
+    .json();
+    let account = json["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|principal| principal["principal"] == "ServiceAccount alice/dashboard-alice")
+        .expect("the dashboard's service account");
+    assert_eq!(account["kind"], "other");
+    assert_eq!(account["user"], "alice");
+    assert!(
+        account["kubernetes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|grant| grant["scope"] == "alice"
+                && grant["role"] == "admin"
+                && grant["addon"] == "dashboard"
+                && grant["write"] == true)
+    );
+    assert!(
+        json["unknown"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|unknown| unknown["address"] == "kubernetes_secret.dashboard_alice_alice")
+    );
+}

@@ -80,8 +80,9 @@ pub struct Found {
 
 /// Resource types that grant nothing by themselves: they hold data, or
 /// reach principals only through what the reader follows (a group alias
-/// names the group whose policies are listed).
-const INERT: [&str; 16] = [
+/// names the group whose policies are listed, a service account is the
+/// subject of the bindings listed; its token secret is unknown).
+const INERT: [&str; 18] = [
     "kubernetes_config_map",
     "kubernetes_config_map_v1",
     "kubernetes_namespace",
@@ -92,6 +93,8 @@ const INERT: [&str; 16] = [
     "kubernetes_limit_range_v1",
     "kubernetes_network_policy",
     "kubernetes_network_policy_v1",
+    "kubernetes_service_account",
+    "kubernetes_service_account_v1",
     "vault_transit_secret_backend_key",
     "vault_kv_secret_v2",
     "vault_mount",
@@ -124,6 +127,9 @@ struct Index {
     policies_by_name: HashMap<(String, String), PolicyRules>,
     /// (stack, Terraform name) → the entity or group it is.
     holders: HashMap<(String, String, String), Holder>,
+    /// (stack, type, Terraform name) → a service account's literal name,
+    /// for subjects that name it by reference.
+    service_accounts: HashMap<(String, String, String), String>,
 }
 
 /// Everything `files` grant, their subjects matched with `report`'s
@@ -330,6 +336,13 @@ fn index(resources: &[Resource<'_>]) -> Index {
                 );
                 index.policies_by_name.insert((stack, name), rules);
             }
+            "kubernetes_service_account" | "kubernetes_service_account_v1" => {
+                let name = block(body, "metadata").and_then(|m| literal(attribute(m, "name")?));
+                if let Some(name) = name {
+                    let key = (stack, resource.kind.clone(), resource.tf.clone());
+                    index.service_accounts.insert(key, name);
+                }
+            }
             "vault_identity_entity" | "vault_identity_group" => {
                 let what = if resource.kind == "vault_identity_entity" {
                     "entity"
@@ -460,7 +473,7 @@ impl Context<'_> {
             .filter(|inner| inner.identifier() == "subject")
             .collect();
         for subject in subjects {
-            match self.subject_holder(file, subject) {
+            match self.subject_holder(file, resource.stack, subject) {
                 Some(holder) => found.kubernetes.push((holder, grant.clone())),
                 None => found.unknown.push(unknown(
                     file,
@@ -506,10 +519,15 @@ impl Context<'_> {
         grant
     }
 
-    fn subject_holder(&self, file: &AddonFile<'_>, subject: &Block) -> Option<Holder> {
+    fn subject_holder(&self, file: &AddonFile<'_>, stack: &str, subject: &Block) -> Option<Holder> {
         let body = subject.body();
         let kind = literal(attribute(body, "kind")?)?;
-        let name = literal(attribute(body, "name")?)?;
+        let name = attribute(body, "name")?;
+        let name = literal(name).or_else(|| {
+            let (kind, tf) = reference(name)?;
+            let key = (stack.to_string(), kind, tf);
+            self.index.service_accounts.get(&key).cloned()
+        })?;
         let namespace = match attribute(body, "namespace") {
             Some(namespace) => Some(literal(namespace)?),
             None => None,
