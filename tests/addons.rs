@@ -813,6 +813,17 @@ resource "vault_identity_group" "opaque" {
 data "external" "token" {
   program = ["sh", "-c", "env"]
 }
+
+resource "kubernetes_cluster_role_v1" "shadow" {
+  metadata {
+    name = "tenantgen-read-only"
+  }
+  rule {
+    api_groups = ["*"]
+    resources  = ["*"]
+    verbs      = ["*"]
+  }
+}
 "#;
     let dir = workspace_with(
         "\naddon \"opaque\" {\n  template = \"addons/opaque.tf.j2\"\n  for      = \"stack\"\n  stack    = \"platform\"\n}\n",
@@ -854,6 +865,10 @@ data "external" "token" {
             "policy \"written-elsewhere\" is not one tenantgen or an add-on writes",
         ),
         ("data.external.token", "runs a program or sends a request"),
+        (
+            "kubernetes_cluster_role_v1.shadow",
+            "declares \"tenantgen-read-only\", which tenantgen generates too",
+        ),
     ] {
         assert!(
             unknown

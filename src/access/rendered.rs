@@ -177,6 +177,7 @@ pub fn read(plan: &Plan, report: &Report, files: &[AddonFile<'_>]) -> Found {
         }
     }
     let index = index(&resources);
+    shadowed(plan, &resources, &mut found);
     let context = Context {
         plan,
         users: report
@@ -365,6 +366,45 @@ fn index(resources: &[Resource<'_>]) -> Index {
         }
     }
     index
+}
+
+/// Roles and policies the files declare under a name tenantgen generates:
+/// both write one object, so whoever tenantgen binds to it may get the
+/// file's rules instead of the plan's.
+fn shadowed(plan: &Plan, resources: &[Resource<'_>], found: &mut Found) {
+    for resource in resources {
+        let body = resource.block.body();
+        let (name, namespace) = if is_role(&resource.kind) {
+            let metadata = block(body, "metadata");
+            let name = metadata.and_then(|metadata| literal(attribute(metadata, "name")?));
+            let namespace =
+                metadata.and_then(|metadata| literal(attribute(metadata, "namespace")?));
+            (name, namespace)
+        } else if resource.kind == "vault_policy" {
+            (attribute(body, "name").and_then(literal), None)
+        } else {
+            continue;
+        };
+        let Some(name) = name else {
+            continue;
+        };
+        let policy = resource.kind == "vault_policy";
+        let generated = plan.objects.iter().any(|object| {
+            let same_kind = match object.spec {
+                Spec::Role { .. } => !policy,
+                Spec::VaultPolicy { .. } => policy,
+                _ => false,
+            };
+            same_kind && object.name == name && object.namespace == namespace
+        });
+        if generated {
+            found.unknown.push(unknown(
+                &resource.file,
+                &format!("{}.{}", resource.kind, resource.tf),
+                &format!("declares {name:?}, which tenantgen generates too: whoever tenantgen grants it to may get these rules instead"),
+            ));
+        }
+    }
 }
 
 /// What the grants are read against.
