@@ -7,12 +7,16 @@
 
 use std::collections::HashMap;
 
-use hcl::{Block, Body, Expression, TraversalOperator};
+use hcl::{Block, Body};
 use serde::Serialize;
 
+use super::literal::{
+    PolicyRules, Rules, attribute, block, literal, policy_rules, reference, role_rules,
+};
 use super::{KubernetesGrant, Principal, PrincipalKind, Report, VaultGrant};
-use crate::config::RbacRule;
-use crate::plan::{Object, Plan, Spec};
+use crate::plan::{Plan, Spec};
+
+mod vault;
 
 /// One rendered add-on file.
 #[derive(Debug, Clone, Copy)]
@@ -102,11 +106,6 @@ const INERT: [&str; 18] = [
     "cloudflare_record",
     "random_password",
 ];
-
-/// Read from the file's text, so an add-on's binding can name a role
-/// another add-on file declares.
-type Rules = Option<Vec<RbacRule>>;
-type PolicyRules = Option<Vec<(String, Vec<String>)>>;
 
 /// One resource block of an add-on file.
 struct Resource<'a> {
@@ -592,246 +591,4 @@ impl Context<'_> {
             user,
         })
     }
-
-    /// The entity or group an `entity_id`, `group_id` or member id names.
-    fn holder_of(&self, stack: &str, id: &Expression) -> Option<Holder> {
-        let (kind, tf) = reference(id)?;
-        if let Some(holder) = self
-            .index
-            .holders
-            .get(&(stack.to_string(), kind.clone(), tf.clone()))
-        {
-            return Some(holder.clone());
-        }
-        let entity = self.plan_object(stack, &kind, &tf)?;
-        let user = entity.user.as_deref()?;
-        let principal = self
-            .users
-            .iter()
-            .find(|(_, owner)| **owner == user)
-            .map(|(identity, _)| identity.to_string())?;
-        Some(Holder {
-            kind: PrincipalKind::User,
-            principal,
-            user: user.to_string(),
-        })
-    }
-
-    fn plan_object(&self, stack: &str, kind: &str, tf: &str) -> Option<&Object> {
-        self.plan.objects.iter().find(|object| {
-            &*object.stack == stack && object.resource_type == kind && object.tf == tf
-        })
-    }
-
-    /// A group's member entities get its policies.
-    fn members(&self, resource: &Resource<'_>, address: &str, found: &mut Found) {
-        let Some(members) = attribute(resource.block.body(), "member_entity_ids") else {
-            return;
-        };
-        let Expression::Array(ids) = members else {
-            found.unknown.push(unknown(
-                &resource.file,
-                address,
-                "its member_entity_ids is not a list",
-            ));
-            return;
-        };
-        for id in ids {
-            match self.holder_of(resource.stack, id) {
-                Some(holder) => self.policies(resource, address, &holder, found),
-                None => found.unknown.push(unknown(
-                    &resource.file,
-                    address,
-                    "a member entity is not one tenantgen or an add-on declares",
-                )),
-            }
-        }
-    }
-
-    /// The rules of the policies a resource's `policies` lists, for `holder`.
-    fn policies(&self, resource: &Resource<'_>, address: &str, holder: &Holder, found: &mut Found) {
-        let file = &resource.file;
-        let Some(list) = attribute(resource.block.body(), "policies") else {
-            return;
-        };
-        let Expression::Array(items) = list else {
-            found
-                .unknown
-                .push(unknown(file, address, "its policies is not a list"));
-            return;
-        };
-        for item in items {
-            match self.policy(resource.stack, item) {
-                Some((name, Some(rules))) => {
-                    for (path, capabilities) in rules {
-                        found.vault.push((
-                            holder.clone(),
-                            VaultGrant {
-                                path,
-                                capabilities,
-                                policy: name.clone(),
-                                addon: marks(file).0,
-                                template_override: marks(file).1,
-                            },
-                        ));
-                    }
-                }
-                Some((name, None)) => found.unknown.push(unknown(
-                    file,
-                    address,
-                    &format!("policy {name:?} is not a literal policy text"),
-                )),
-                None => found.unknown.push(unknown(
-                    file,
-                    address,
-                    &format!(
-                        "policy {item} is not one tenantgen or an add-on writes, so its rules are unknown"
-                    ),
-                )),
-            }
-        }
-    }
-
-    /// A policy by its name or `vault_policy.<tf>.name`: its name and rules.
-    fn policy(&self, stack: &str, item: &Expression) -> Option<(String, PolicyRules)> {
-        let from_plan = |object: &Object| match &object.spec {
-            Spec::VaultPolicy { rules } => Some((
-                object.name.clone(),
-                Some(
-                    rules
-                        .iter()
-                        .map(|rule| (rule.path.clone(), rule.capabilities.to_vec()))
-                        .collect(),
-                ),
-            )),
-            _ => None,
-        };
-        if let Some(name) = literal(item) {
-            if let Some(rules) = self
-                .index
-                .policies_by_name
-                .get(&(stack.to_string(), name.clone()))
-            {
-                return Some((name, rules.clone()));
-            }
-            return self
-                .plan
-                .objects
-                .iter()
-                .filter(|object| &*object.stack == stack && object.name == name)
-                .find_map(from_plan);
-        }
-        let (kind, tf) = reference(item)?;
-        if kind != "vault_policy" {
-            return None;
-        }
-        if let Some(found) = self
-            .index
-            .policies_by_tf
-            .get(&(stack.to_string(), tf.clone()))
-        {
-            return Some(found.clone());
-        }
-        from_plan(self.plan_object(stack, &kind, &tf)?)
-    }
-}
-
-fn attribute<'a>(body: &'a Body, key: &str) -> Option<&'a Expression> {
-    body.attributes()
-        .find(|attribute| attribute.key() == key)
-        .map(|attribute| attribute.expr())
-}
-
-fn block<'a>(body: &'a Body, name: &str) -> Option<&'a Body> {
-    body.blocks()
-        .find(|inner| inner.identifier() == name)
-        .map(Block::body)
-}
-
-/// A string written as a literal (quoted or heredoc, no interpolation).
-fn literal(expr: &Expression) -> Option<String> {
-    match expr {
-        Expression::String(text) => Some(text.clone()),
-        Expression::TemplateExpr(template) => {
-            let template = hcl::Template::from_expr(template).ok()?;
-            let mut text = String::new();
-            for element in template.elements() {
-                let hcl::template::Element::Literal(part) = element else {
-                    return None;
-                };
-                text.push_str(part);
-            }
-            Some(text)
-        }
-        _ => None,
-    }
-}
-
-fn strings(expr: &Expression) -> Option<Vec<String>> {
-    let Expression::Array(items) = expr else {
-        return None;
-    };
-    items.iter().map(literal).collect()
-}
-
-/// `type.name` of a reference like `vault_policy.x.name` or `vault_identity_entity.x.id`.
-fn reference(expr: &Expression) -> Option<(String, String)> {
-    let Expression::Traversal(traversal) = expr else {
-        return None;
-    };
-    let Expression::Variable(kind) = &traversal.expr else {
-        return None;
-    };
-    let TraversalOperator::GetAttr(tf) = traversal.operators.first()? else {
-        return None;
-    };
-    Some((kind.as_str().to_string(), tf.as_str().to_string()))
-}
-
-/// A role's `rule` blocks; `None` when any is not literal or the role
-/// aggregates others.
-fn role_rules(body: &Body) -> Rules {
-    if block(body, "aggregation_rule").is_some() {
-        return None;
-    }
-    let mut rules = Vec::new();
-    for rule in body.blocks() {
-        match rule.identifier() {
-            "rule" => {
-                let list = |key: &str| match attribute(rule.body(), key) {
-                    Some(expr) => strings(expr),
-                    None => Some(Vec::new()),
-                };
-                rules.push(RbacRule {
-                    api_groups: list("api_groups")?,
-                    resources: list("resources")?,
-                    verbs: list("verbs")?,
-                });
-            }
-            "metadata" => {}
-            _ => return None,
-        }
-    }
-    Some(rules)
-}
-
-/// A Vault policy text's `path` blocks: (path, capabilities).
-fn policy_rules(policy: &Expression) -> PolicyRules {
-    let text = literal(policy)?;
-    let body = hcl::parse(&text).ok()?;
-    let mut rules = Vec::new();
-    for structure in body.iter() {
-        let hcl::Structure::Block(path) = structure else {
-            return None;
-        };
-        let [label] = path.labels() else {
-            return None;
-        };
-        if path.identifier() != "path" {
-            return None;
-        }
-        let capabilities = strings(attribute(path.body(), "capabilities")?)?;
-        rules.push((label.as_str().to_string(), capabilities));
-    }
-    Some(rules)
 }
