@@ -12,11 +12,21 @@ use serde::Serialize;
 use crate::builtin_roles::{self, Builtin};
 use crate::plan::{Object, Plan, RbacRule, Spec};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub use notes::via;
+
+pub mod addons;
+mod literal;
+mod notes;
+pub mod overrides;
+pub mod rendered;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PrincipalKind {
     User,
     CiDeployer,
+    /// A subject or Vault entity or group only an add-on grants to.
+    Other,
 }
 
 impl PrincipalKind {
@@ -24,6 +34,7 @@ impl PrincipalKind {
         match self {
             PrincipalKind::User => "user",
             PrincipalKind::CiDeployer => "ci-deployer",
+            PrincipalKind::Other => "other",
         }
     }
 }
@@ -66,6 +77,13 @@ pub struct KubernetesGrant {
     /// Whether any verb changes something (or runs code, like exec); true for
     /// a role written by hand, whose rules are not known here.
     pub write: bool,
+    /// The add-on whose file grants it; `None` for tenantgen's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addon: Option<String>,
+    /// The `--templates` override whose rendering grants it beyond what
+    /// the built-in template does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_override: Option<String>,
 }
 
 /// Who wrote the role a binding names.
@@ -91,6 +109,13 @@ pub struct VaultGrant {
     pub capabilities: Vec<String>,
     /// The policy that grants it.
     pub policy: String,
+    /// The add-on whose file grants it; `None` for tenantgen's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addon: Option<String>,
+    /// The `--templates` override whose rendering grants it beyond what
+    /// the built-in template does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_override: Option<String>,
 }
 
 impl VaultGrant {
@@ -108,6 +133,12 @@ impl VaultGrant {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     pub principals: Vec<Principal>,
+    /// The add-ons in the config, whose grants are marked with their name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addons: Vec<String>,
+    /// What add-ons declare that may grant access but cannot be analysed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<rendered::UnknownGrant>,
 }
 
 /// Verbs that change objects or act as someone else.
@@ -225,6 +256,8 @@ pub fn report(plan: &Plan) -> Report {
                         path: rule.path.clone(),
                         capabilities: rule.capabilities.iter().map(|c| c.to_string()).collect(),
                         policy: policy.name.clone(),
+                        addon: None,
+                        template_override: None,
                     })
                     .collect()
             })
@@ -328,7 +361,11 @@ pub fn report(plan: &Plan) -> Report {
     }
     principals
         .sort_by(|a, b| (a.kind, &a.user, &a.principal).cmp(&(b.kind, &b.user, &b.principal)));
-    Report { principals }
+    Report {
+        principals,
+        addons: Vec::new(),
+        unknown: Vec::new(),
+    }
 }
 
 fn grant(
@@ -366,6 +403,8 @@ fn grant(
         origin,
         rules,
         write,
+        addon: None,
+        template_override: None,
     }
 }
 
@@ -374,6 +413,13 @@ impl Report {
     pub fn only(mut self, users: &BTreeSet<String>) -> Report {
         self.principals
             .retain(|principal| users.contains(&principal.user));
+        // What a per-stack add-on declares may reach anyone.
+        self.unknown.retain(|unknown| {
+            unknown
+                .user
+                .as_ref()
+                .is_none_or(|user| users.contains(user))
+        });
         self
     }
 
@@ -406,7 +452,12 @@ impl Report {
                 };
                 grants.push([
                     place,
-                    format!("{} {}", grant.role_kind, grant.role),
+                    format!(
+                        "{} {}{}",
+                        grant.role_kind,
+                        grant.role,
+                        via(grant.addon.as_deref(), grant.template_override.as_deref())
+                    ),
                     grant.writes_column(),
                 ]);
                 builtin |= matches!(
@@ -418,7 +469,7 @@ impl Report {
                         format!("{} in {}", grant.role, grant.scope)
                     } else {
                         grant.role.clone()
-                    };
+                    } + &via(grant.addon.as_deref(), grant.template_override.as_deref());
                     generated
                         .entry((grant.role_kind, rules))
                         .or_default()
@@ -428,7 +479,11 @@ impl Report {
             for grant in &principal.vault {
                 grants.push([
                     format!("vault {}", grant.path),
-                    grant.capabilities.join(", "),
+                    format!(
+                        "{}{}",
+                        grant.capabilities.join(", "),
+                        via(grant.addon.as_deref(), grant.template_override.as_deref())
+                    ),
                     yes_no(grant.writes()),
                 ]);
             }
@@ -447,6 +502,8 @@ impl Report {
                 PrincipalKind::CiDeployer => {
                     format!("{} ({})", principal.principal, principal.user)
                 }
+                PrincipalKind::Other if principal.user.is_empty() => principal.principal.clone(),
+                PrincipalKind::Other => format!("{} ({})", principal.principal, principal.user),
             };
             for (index, [place, what, writes]) in grants.into_iter().enumerate() {
                 let (who, kind) = if index == 0 {
@@ -458,6 +515,7 @@ impl Report {
             }
         }
         let mut out = crate::report::table(&rows);
+        out.push_str(&self.addon_notes());
         let mut sources: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for principal in &self.principals {
             if let Some(source) = &principal.obtained_through {
@@ -615,7 +673,7 @@ pub fn changes(before: &Report, after: &Report) -> Vec<String> {
 fn display_name(principal: &Principal) -> &str {
     match principal.kind {
         PrincipalKind::User => &principal.user,
-        PrincipalKind::CiDeployer => &principal.principal,
+        PrincipalKind::CiDeployer | PrincipalKind::Other => &principal.principal,
     }
 }
 

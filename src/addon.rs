@@ -7,8 +7,8 @@
 //! render record). What they declare is checked against the plan before
 //! anything is written ([`check`]).
 
-use std::collections::BTreeMap;
 use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{Result, anyhow};
@@ -210,6 +210,28 @@ fn stack_file(stack: &str, name: &str) -> String {
     format!("{stack}/addon-{name}.tf")
 }
 
+/// Every add-on file `tenants` make: path → (add-on, the user it is
+/// rendered for).
+pub fn owners(config: &Config, tenants: &Tenants) -> BTreeMap<String, (String, Option<String>)> {
+    let mut owners = BTreeMap::new();
+    for (name, addon) in &config.addons {
+        match addon.scope {
+            AddonScope::Stack => {
+                owners.insert(stack_file(&addon.stack, name), (name.clone(), None));
+            }
+            AddonScope::User | AddonScope::Namespace => {
+                for user in tenants.users.iter().filter(|user| addon.covers(user.role)) {
+                    owners.insert(
+                        user_file(&addon.stack, name, &user.name),
+                        (name.clone(), Some(user.name.clone())),
+                    );
+                }
+            }
+        }
+    }
+    owners
+}
+
 /// Every add-on file to render, add-on by add-on, user by user.
 pub fn jobs<'a>(config: &'a Config, tenants: &'a Tenants) -> Vec<Job<'a>> {
     let zone = config.zone.as_str();
@@ -257,6 +279,12 @@ pub struct Declared {
     /// `output.name` and `local.name`: what a stack may declare once.
     addresses: Vec<String>,
     moves: Vec<Move>,
+    /// `import` blocks: where each imports to, and the block that holds it.
+    imports: Vec<(String, Option<String>)>,
+    /// `removed` blocks: the address each makes Terraform forget.
+    removals: Vec<(String, Option<String>)>,
+    /// `provider` and `terraform` blocks, refused by [`check`].
+    settings: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -290,9 +318,26 @@ pub fn verify(rendered: RenderedFile) -> Result<Option<(GeneratedFile, Declared)
         stack,
         addresses: Vec::new(),
         moves: Vec::new(),
+        imports: Vec::new(),
+        removals: Vec::new(),
+        settings: Vec::new(),
     };
     for block in body.blocks() {
         let labels: Vec<&str> = block.labels().iter().map(|label| label.as_str()).collect();
+        let end = |key: &str| {
+            block
+                .body()
+                .attributes()
+                .find(|attribute| attribute.key() == key)
+                .map(|attribute| attribute.expr())
+        };
+        let missing = |what: &str| {
+            anyhow!(
+                "{}: {what}; fix add-on template {}",
+                rendered.path,
+                rendered.template
+            )
+        };
         match (block.identifier(), labels.as_slice()) {
             ("resource", [kind, name]) => declared.addresses.push(format!("{kind}.{name}")),
             ("data", [kind, name]) => declared.addresses.push(format!("data.{kind}.{name}")),
@@ -306,19 +351,8 @@ pub fn verify(rendered: RenderedFile) -> Result<Option<(GeneratedFile, Declared)
                     .map(|attribute| format!("local.{}", attribute.key())),
             ),
             ("moved", []) => {
-                let end = |key: &str| {
-                    block
-                        .body()
-                        .attributes()
-                        .find(|attribute| attribute.key() == key)
-                        .map(|attribute| attribute.expr())
-                };
                 let (Some(from), Some(to)) = (end("from"), end("to")) else {
-                    return Err(anyhow!(
-                        "{}: a moved block needs both `from` and `to`; fix add-on template {}",
-                        rendered.path,
-                        rendered.template
-                    ));
+                    return Err(missing("a moved block needs both `from` and `to`"));
                 };
                 declared.moves.push(Move {
                     from: address_text(from),
@@ -326,6 +360,16 @@ pub fn verify(rendered: RenderedFile) -> Result<Option<(GeneratedFile, Declared)
                     to_block: block_of(to),
                 });
             }
+            ("import", []) => {
+                let to = end("to").ok_or_else(|| missing("an import block needs `to`"))?;
+                declared.imports.push((address_text(to), block_of(to)));
+            }
+            ("removed", []) => {
+                let from = end("from").ok_or_else(|| missing("a removed block needs `from`"))?;
+                declared.removals.push((address_text(from), block_of(from)));
+            }
+            ("provider", _) => declared.settings.push("provider"),
+            ("terraform", _) => declared.settings.push("terraform"),
             _ => {}
         }
     }
@@ -427,6 +471,7 @@ pub fn check(plan: &Plan, mut files: Vec<Declared>) -> Result<(), Problems> {
             }
         }
     }
+    check_blocks(plan, &files, &owners, &mut problems);
     // (stack, from) → the file of the `moved` block; tenantgen's adoption first.
     let mut moved_from: FxHashMap<(String, String), String> = FxHashMap::default();
     let moves = files.iter().any(|file| !file.moves.is_empty());
@@ -474,6 +519,74 @@ pub fn check(plan: &Plan, mut files: Vec<Declared>) -> Result<(), Problems> {
     Problems::new("the add-on templates", problems)
         .hint("nothing was written; change the add-on templates or their config so that every address is declared once per stack")
         .into_result()
+}
+
+/// An add-on's `import`, `removed`, `provider` and `terraform` blocks:
+/// an import lands only in its own file's addresses; a removal never makes
+/// Terraform forget (and so keep on the server) an object of a type
+/// tenantgen generates or another file's; and provider or backend settings
+/// are the stack's, not an add-on's, since they would re-point tenantgen's
+/// own objects or send the state elsewhere.
+fn check_blocks(
+    plan: &Plan,
+    files: &[Declared],
+    owners: &FxHashMap<(&str, &str), &str>,
+    problems: &mut Vec<Problem>,
+) {
+    let generated: BTreeSet<&str> = plan
+        .objects
+        .iter()
+        .map(|object| object.resource_type)
+        .filter(|kind| *kind != "module")
+        .collect();
+    let modules: BTreeSet<(&str, String)> = plan
+        .objects
+        .iter()
+        .filter(|object| object.resource_type == "module")
+        .map(|object| (&*object.stack, object.address()))
+        .collect();
+    for file in files {
+        for (to, block) in &file.imports {
+            if !block
+                .as_ref()
+                .is_some_and(|block| file.addresses.contains(block))
+            {
+                problems.push(
+                    Problem::new(
+                        &file.path,
+                        format!("import block to {to}, which this file does not declare"),
+                    )
+                    .hint("an add-on's `import` blocks may only import into addresses its own template declares"),
+                );
+            }
+        }
+        for (from, block) in &file.removals {
+            let block = block.as_deref().unwrap_or(from);
+            let kind = block.split('.').next().unwrap_or_default();
+            let whose = if generated.contains(kind) {
+                Some(format!("tenantgen generates {kind} resources"))
+            } else if modules.contains(&(file.stack.as_str(), block.to_string())) {
+                Some("tenantgen declares that module".to_string())
+            } else {
+                owners
+                    .get(&(file.stack.as_str(), block))
+                    .filter(|owner| **owner != file.path)
+                    .map(|owner| format!("add-on file {owner} declares it"))
+            };
+            if let Some(whose) = whose {
+                problems.push(
+                    Problem::new(&file.path, format!("removed block from {from}: {whose}"))
+                        .hint("an add-on's `removed` blocks may only forget objects of types tenantgen does not generate, and no other file's; a forgotten object stays on the server with whatever access it grants"),
+                );
+            }
+        }
+        for setting in &file.settings {
+            problems.push(
+                Problem::new(&file.path, format!("declares a {setting} block"))
+                    .hint("provider, backend and required_providers settings belong to the stack, in a hand-written file beside the generated ones; in an add-on they could re-point tenantgen's own objects or send the state elsewhere"),
+            );
+        }
+    }
 }
 
 fn clash(path: &str, address: &str, other: &str, what: &str) -> Problem {

@@ -352,6 +352,63 @@ fn templates(loaded: &Loaded, templates_dir: Option<&Path>) -> Result<render::Te
     Ok(templates)
 }
 
+/// Everyone's access: the plan's grants and what the add-on files grant,
+/// read back from their rendered text.
+pub fn access_report(
+    loaded: &Loaded,
+    templates_dir: Option<&Path>,
+) -> Result<(plan::Plan, access::Report)> {
+    let plan = plan::build(&loaded.validated.tenants, &loaded.config);
+    let mut report = access::report(&plan);
+    let overrides = match templates_dir {
+        Some(dir) => access::overrides::found(&plan, &report, dir)?,
+        None => access::rendered::Found::default(),
+    };
+    let mut templates = render::Templates::load(None)?;
+    addon::register(&mut templates, &loaded.config)?;
+    let owners = addon::owners(&loaded.config, &loaded.validated.tenants);
+    let mut texts = Vec::new();
+    for job in addon::jobs(&loaded.config, &loaded.validated.tenants) {
+        let rendered = templates.render_job(&job)?;
+        if let Some((name, user)) = owners.get(&rendered.path) {
+            texts.push((rendered.path, name.as_str(), user.as_deref(), rendered.text));
+        }
+    }
+    let files: Vec<access::rendered::AddonFile<'_>> = texts
+        .iter()
+        .map(|(path, addon, user, text)| access::rendered::AddonFile {
+            path,
+            addon,
+            overridden: false,
+            user: *user,
+            text,
+        })
+        .collect();
+    let found = access::rendered::read(&plan, &report, &files);
+    access::rendered::merge(
+        &mut report,
+        found,
+        loaded.config.addons.keys().cloned().collect(),
+    );
+    access::rendered::merge(&mut report, overrides, Vec::new());
+    Ok((plan, report))
+}
+
+/// The summary's lines for what `--templates` overrides grant beyond the
+/// built-in templates; a failure to read them back is a line too.
+pub fn template_override_grants(loaded: &Loaded, templates_dir: &Path) -> Vec<String> {
+    let found = plan_decided(loaded).and_then(|plan| {
+        let report = access::report(&plan);
+        access::overrides::found(&plan, &report, templates_dir)
+    });
+    match found {
+        Ok(found) => access::overrides::lines(&found),
+        Err(err) => vec![format!(
+            "UNKNOWN: the files of the template overrides could not be read back ({err:#}); review what they grant by hand"
+        )],
+    }
+}
+
 /// Every file of the plan, then the add-on files from the index returned.
 fn jobs<'a>(loaded: &'a Loaded, plan: &'a plan::Plan) -> (Vec<render::Job<'a>>, usize) {
     let mut jobs = render::jobs(plan);

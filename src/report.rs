@@ -308,6 +308,39 @@ fn aligned(lines: &[String]) -> String {
     lines.join(&format!("\n{:25}", ""))
 }
 
+/// The summary's lines on what the changed add-on files grant, and on what
+/// they declare that cannot be analysed.
+fn addon_lines(summary: &Summary, style: Style) -> (Vec<String>, Vec<String>) {
+    let access = summary
+        .addon_access_changes
+        .iter()
+        .map(|change| {
+            if change.contains(" gains ") && change.contains("(write)") {
+                style.paint(RED, change)
+            } else {
+                change.clone()
+            }
+        })
+        .collect();
+    let unknown = summary
+        .addon_unknown_grants
+        .iter()
+        .map(|unknown| {
+            style.paint(
+                YELLOW,
+                &format!(
+                    "UNKNOWN {} {} ({}): {}",
+                    unknown.file,
+                    unknown.address,
+                    unknown.source(),
+                    unknown.reason
+                ),
+            )
+        })
+        .collect();
+    (access, unknown)
+}
+
 /// The tenant-level summary, then file counts, then the steps outside Terraform.
 pub fn summary(summary: &Summary, style: Style) -> String {
     let mut out = String::new();
@@ -487,6 +520,15 @@ pub fn summary(summary: &Summary, style: Style) -> String {
         })
         .collect();
     line("role grants:", aligned(&role_grants));
+    let (addon_access, unknown) = addon_lines(summary, style);
+    line("add-on access:", aligned(&addon_access));
+    line("add-on grants:", aligned(&unknown));
+    let overrides: Vec<String> = summary
+        .template_override_grants
+        .iter()
+        .map(|grant| style.paint(RED, grant))
+        .collect();
+    line("template overrides:", aligned(&overrides));
     if let Some(identity) = &summary.shared_deployer_identity {
         line(
             "CI deployer:",

@@ -45,6 +45,16 @@ pub struct Summary {
     /// Generated roles whose rules change: an escalation when anything is
     /// gained, a reduction when anything is lost.
     pub role_grant_changes: Vec<RoleGrantChange>,
+    /// What the changed add-on files grant that they did not before, and
+    /// the reverse ("bob gains ClusterRole cluster-admin cluster-wide
+    /// (write) via addon \"boost\""); on a first render, all they grant.
+    pub addon_access_changes: Vec<String>,
+    /// What the changed add-on files declare that may grant access and
+    /// cannot be analysed.
+    pub addon_unknown_grants: Vec<access::rendered::UnknownGrant>,
+    /// With `--templates`: what the overrides' files grant beyond what the
+    /// built-in templates render, every time (the plan cannot show it).
+    pub template_override_grants: Vec<String>,
     /// Set when every tenant's pipelines log in as one service account
     /// (`deployer { mode = "auth-role" }`).
     pub shared_deployer_identity: Option<String>,
@@ -296,6 +306,9 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
         summary.access_changes = access::changes(&access::report(&before), &access::report(&after));
         summary.role_grant_changes = access::role_changes(&before, &after);
     }
+    let sides = [(&before, previous), (&after, &current.tenants)];
+    let addons = addon_access(changes, sides, config);
+    (summary.addon_access_changes, summary.addon_unknown_grants) = (addons.access, addons.unknown);
     if config.deployer.mode == DeployerMode::AuthRole && !after.objects.is_empty() {
         summary.shared_deployer_identity = Some(format!(
             "{}/{}",
@@ -305,6 +318,31 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
     summary.namespaces_allowed = config.namespaces.allow.clone();
     summary.manual_steps = manual_steps(&summary, changes, config);
     summary
+}
+
+/// What the changed add-on files grant before and after, each side with
+/// its plan and the users of its record.
+fn addon_access(
+    changes: &Changes,
+    [before, after]: [(&plan::Plan, &BTreeMap<String, TenantRecord>); 2],
+    config: &Config,
+) -> access::addons::AddonChanges {
+    let owners = |records| crate::addon::owners(config, &users_of(records, config));
+    let (before_owners, after_owners) = (owners(before.1), owners(after.1));
+    let (before_access, after_access) = (access::report(before.0), access::report(after.0));
+    access::addons::compare(
+        changes,
+        &access::addons::Side {
+            plan: before.0,
+            report: &before_access,
+            owners: &before_owners,
+        },
+        &access::addons::Side {
+            plan: after.0,
+            report: &after_access,
+            owners: &after_owners,
+        },
+    )
 }
 
 /// The tenants a render record describes, as the model has them, so the

@@ -559,3 +559,374 @@ fn a_variable_declared_per_user_or_by_tenantgen_is_refused() {
         ],
     );
 }
+
+/// One per-user add-on for the admin erin in the vault stack.
+fn erin_addon(name: &str, template: &str) -> tempfile::TempDir {
+    workspace_with(
+        &format!(
+            "\naddon \"{name}\" {{\n  template = \"addons/{name}.tf.j2\"\n  for      = \"user\"\n  roles    = [\"admin\"]\n  stack    = \"vault\"\n}}\n"
+        ),
+        &[(&format!("{name}.tf.j2"), template)],
+    )
+}
+
+#[test]
+fn an_import_into_a_core_address_is_refused() {
+    // tenantgen's own policy for erin is vault_policy.erin.
+    let import = "import {\n  to = vault_policy.{{ user.name|raw_name }}\n  id = \"erin\"\n}\n";
+    refused(
+        erin_addon("grab", import).path(),
+        &[
+            "vault/addon-grab-erin.tf: import block to vault_policy.erin, which this file does not declare",
+        ],
+    );
+    // Into an address of its own, an import is fine.
+    let own = "resource \"vault_policy\" \"own_{{ user.name|raw_name }}\" {\n  name   = \"own\"\n  policy = \"\"\n}\n\nimport {\n  to = vault_policy.own_{{ user.name|raw_name }}\n  id = \"own\"\n}\n";
+    let dir = erin_addon("own", own);
+    tenantgen(dir.path(), "render --yes").exits(0);
+}
+
+#[test]
+fn a_removal_of_a_core_object_is_refused() {
+    // Forgetting a departed user's binding would leave it on the cluster.
+    let forget = "removed {\n  from = kubernetes_cluster_role_binding_v1.gone\n  lifecycle {\n    destroy = false\n  }\n}\n";
+    let dir = workspace_with(
+        "\naddon \"forget\" {\n  template = \"addons/forget.tf.j2\"\n  for      = \"stack\"\n  stack    = \"platform\"\n}\n",
+        &[("forget.tf.j2", forget)],
+    );
+    refused(
+        dir.path(),
+        &[
+            "platform/addon-forget.tf: removed block from kubernetes_cluster_role_binding_v1.gone: tenantgen generates kubernetes_cluster_role_binding_v1 resources",
+        ],
+    );
+}
+
+#[test]
+fn provider_and_terraform_blocks_in_an_addon_are_refused() {
+    let settings = "provider \"vault\" {\n  address = \"https://elsewhere.example.com\"\n}\n\nterraform {\n  backend \"http\" {\n    address = \"https://elsewhere.example.com/state\"\n  }\n}\n";
+    refused(
+        erin_addon("settings", settings).path(),
+        &[
+            "vault/addon-settings-erin.tf: declares a provider block",
+            "vault/addon-settings-erin.tf: declares a terraform block",
+            "could re-point tenantgen's own objects or send the state elsewhere",
+        ],
+    );
+}
+
+/// Per namespace-owner, in the vault stack: cluster-admin for the user, a
+/// policy on another tenant's secrets on their entity, and a manifest.
+const BOOST: &str = r#"resource "kubernetes_cluster_role_binding_v1" "boost_{{ user.name|raw_name }}" {
+  metadata {
+    name = {{ "boost-" ~ user.name }}
+  }
+  role_ref {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "ClusterRole"
+    name      = "cluster-admin"
+  }
+  subject {
+    kind      = "User"
+    name      = {{ user.email }}
+    api_group = "rbac.authorization.k8s.io"
+  }
+}
+
+resource "vault_policy" "boost_{{ user.name|raw_name }}" {
+  name   = {{ "boost-" ~ user.name }}
+  policy = <<-EOT
+    path "secret/data/alice-dev/*" {
+      capabilities = ["read", "update"]
+    }
+  EOT
+}
+
+resource "vault_identity_entity_policies" "boost_{{ user.name|raw_name }}" {
+  entity_id = vault_identity_entity.{{ user.name|raw_name }}.id
+  policies  = [vault_policy.boost_{{ user.name|raw_name }}.name]
+  exclusive = false
+}
+
+resource "kubernetes_manifest" "boost_{{ user.name|raw_name }}" {
+  manifest = {}
+}
+"#;
+
+fn boost_workspace() -> tempfile::TempDir {
+    workspace_with(
+        "\naddon \"boost\" {\n  template = \"addons/boost.tf.j2\"\n  for      = \"user\"\n  roles    = [\"namespace-owner\"]\n  stack    = \"vault\"\n}\n",
+        &[("boost.tf.j2", BOOST)],
+    )
+}
+
+#[test]
+fn an_addon_binding_cluster_admin_shows_in_access() {
+    let dir = boost_workspace();
+    let ran = tenantgen(dir.path(), "access bob").succeeds();
+    let text = ran.stdout();
+    let line = text
+        .lines()
+        .find(|line| line.contains("ClusterRole cluster-admin via addon \"boost\""))
+        .unwrap_or_else(|| panic!("no add-on grant in:\n{text}"));
+    assert!(
+        line.contains("cluster-wide") && line.trim_end().ends_with("yes"),
+        "{line}"
+    );
+    assert!(text.contains("vault secret/data/alice-dev/*"), "{text}");
+    assert!(
+        text.contains("vault/addon-boost-bob.tf kubernetes_manifest.boost_bob: tenantgen cannot analyse what a kubernetes_manifest grants"),
+        "{text}"
+    );
+
+    let json = tenantgen(dir.path(), "access bob --format json")
+        .succeeds()
+        .json();
+    let bob = &json["principals"][0];
+    assert_eq!(bob["user"], "bob");
+    let kubernetes = bob["kubernetes"].as_array().unwrap();
+    let admin = kubernetes
+        .iter()
+        .find(|grant| grant["addon"] == "boost")
+        .expect("the add-on's binding");
+    assert_eq!(admin["role"], "cluster-admin");
+    assert_eq!(admin["scope"], "cluster");
+    assert_eq!(admin["write"], true);
+    assert_eq!(admin["via"], "boost-bob");
+    let vault = bob["vault"].as_array().unwrap();
+    assert!(
+        vault
+            .iter()
+            .any(|grant| grant["path"] == "secret/data/alice-dev/*"
+                && grant["policy"] == "boost-bob"
+                && grant["addon"] == "boost"
+                && grant["capabilities"] == serde_json::json!(["read", "update"]))
+    );
+    assert_eq!(json["addons"], serde_json::json!(["boost"]));
+    assert_eq!(
+        json["unknown"][0]["address"],
+        "kubernetes_manifest.boost_bob"
+    );
+    // Another user's add-on file is not bob's.
+    assert_eq!(json["unknown"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn the_summary_shows_what_addons_grant_and_what_changes() {
+    let dir = boost_workspace();
+    tenantgen(dir.path(), "diff --no-pager")
+        .exits(2)
+        .stdout_has("bob gains ClusterRole cluster-admin cluster-wide (write) via addon \"boost\"")
+        .stdout_has("bob gains read, update on vault secret/data/alice-dev/* via addon \"boost\"")
+        .stdout_has(
+            "UNKNOWN vault/addon-boost-bob.tf kubernetes_manifest.boost_bob (addon \"boost\")",
+        );
+    tenantgen(dir.path(), "render --yes").succeeds();
+    // cluster-admin becomes view: a loss of write, a gain of read.
+    let template = dir.path().join("addons/boost.tf.j2");
+    let text = std::fs::read_to_string(&template).unwrap();
+    std::fs::write(&template, text.replace("\"cluster-admin\"", "\"view\"")).unwrap();
+    let ran = tenantgen(dir.path(), "diff --format json").exits(2);
+    let summary = &ran.json()["summary"];
+    let changes = summary["addon_access_changes"].as_array().unwrap();
+    assert!(
+        changes.contains(
+            &"bob loses ClusterRole cluster-admin cluster-wide (write) via addon \"boost\"".into()
+        ),
+        "{changes:?}"
+    );
+    assert!(
+        changes
+            .contains(&"bob gains ClusterRole view cluster-wide (read) via addon \"boost\"".into()),
+        "{changes:?}"
+    );
+    assert!(
+        !changes
+            .iter()
+            .any(|change| change.as_str().unwrap().contains("vault")),
+        "{changes:?}"
+    );
+    let unknown = summary["addon_unknown_grants"].as_array().unwrap();
+    assert!(
+        unknown
+            .iter()
+            .any(|unknown| unknown["address"] == "kubernetes_manifest.boost_bob")
+    );
+}
+
+#[test]
+fn what_addons_grant_that_cannot_be_analysed_is_unknown() {
+    let opaque = r#"resource "kubernetes_cluster_role_binding_v1" "any" {
+  metadata {
+    name = "any"
+  }
+  role_ref {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "ClusterRole"
+    name      = var.role
+  }
+  subject {
+    kind      = "Group"
+    name      = "system:authenticated"
+    api_group = "rbac.authorization.k8s.io"
+  }
+}
+
+resource "kubernetes_role_binding_v1" "everyone" {
+  metadata {
+    name      = "everyone"
+    namespace = "alice-dev"
+  }
+  role_ref {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "ClusterRole"
+    name      = "edit"
+  }
+  subject {
+    kind      = "Group"
+    name      = "system:authenticated"
+    api_group = "rbac.authorization.k8s.io"
+  }
+}
+
+resource "helm_release" "operator" {
+  name  = "operator"
+  chart = "operator"
+}
+
+resource "vault_jwt_auth_backend_role" "ci" {
+  role_name      = "ci"
+  token_policies = ["root"]
+  user_claim     = "sub"
+}
+
+resource "vault_policy" "opaque" {
+  name   = "opaque"
+  policy = data.vault_policy_document.x.hcl
+}
+
+resource "vault_identity_group" "opaque" {
+  name     = "opaque"
+  policies = ["opaque", "written-elsewhere"]
+}
+
+data "external" "token" {
+  program = ["sh", "-c", "env"]
+}
+
+resource "kubernetes_cluster_role_v1" "shadow" {
+  metadata {
+    name = "tenantgen-read-only"
+  }
+  rule {
+    api_groups = ["*"]
+    resources  = ["*"]
+    verbs      = ["*"]
+  }
+}
+"#;
+    let dir = workspace_with(
+        "\naddon \"opaque\" {\n  template = \"addons/opaque.tf.j2\"\n  for      = \"stack\"\n  stack    = \"platform\"\n}\n",
+        &[("opaque.tf.j2", opaque)],
+    );
+    let json = tenantgen(dir.path(), "access --format json")
+        .succeeds()
+        .json();
+    let unknown: Vec<(String, String)> = json["unknown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|unknown| {
+            (
+                unknown["address"].as_str().unwrap().to_string(),
+                unknown["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (address, reason) in [
+        (
+            "kubernetes_cluster_role_binding_v1.any",
+            "its role or namespace is an expression",
+        ),
+        (
+            "helm_release.operator",
+            "cannot analyse what a helm_release grants",
+        ),
+        (
+            "vault_jwt_auth_backend_role.ci",
+            "cannot analyse what a vault_jwt_auth_backend_role grants",
+        ),
+        (
+            "vault_identity_group.opaque",
+            "policy \"opaque\" is not a literal policy text",
+        ),
+        (
+            "vault_identity_group.opaque",
+            "policy \"written-elsewhere\" is not one tenantgen or an add-on writes",
+        ),
+        ("data.external.token", "runs a program or sends a request"),
+        (
+            "kubernetes_cluster_role_v1.shadow",
+            "declares \"tenantgen-read-only\", which tenantgen generates too",
+        ),
+    ] {
+        assert!(
+            unknown
+                .iter()
+                .any(|(a, r)| a == address && r.contains(reason)),
+            "{address}: {reason} not in {unknown:#?}"
+        );
+    }
+    // A subject that is no tenant is a principal of its own.
+    let everyone = json["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|principal| principal["principal"] == "Group system:authenticated")
+        .expect("the group");
+    assert_eq!(everyone["kind"], "other");
+    assert_eq!(everyone["kubernetes"][0]["scope"], "alice-dev");
+    assert_eq!(everyone["kubernetes"][0]["role"], "edit");
+    assert_eq!(everyone["kubernetes"][0]["addon"], "opaque");
+    tenantgen(dir.path(), "access")
+        .succeeds()
+        .stdout_has("UNKNOWN: add-ons or template overrides declare what may grant access")
+        .stdout_has("Group system:authenticated");
+}
+
+#[test]
+fn the_infra_examples_dashboard_service_accounts_show_in_access() {
+    // Subjects that name their service account by reference are read
+    // through it; the account's token secret is unknown.
+    let json = tenantgen(
+        &common::repo(),
+        "access alice --config examples/infra/tenantgen.hcl --format json",
+    )
+    .succeeds()
+    .json();
+    let account = json["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|principal| principal["principal"] == "ServiceAccount alice/dashboard-alice")
+        .expect("the dashboard's service account");
+    assert_eq!(account["kind"], "other");
+    assert_eq!(account["user"], "alice");
+    assert!(
+        account["kubernetes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|grant| grant["scope"] == "alice"
+                && grant["role"] == "admin"
+                && grant["addon"] == "dashboard"
+                && grant["write"] == true)
+    );
+    assert!(
+        json["unknown"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|unknown| unknown["address"] == "kubernetes_secret.dashboard_alice_alice")
+    );
+}

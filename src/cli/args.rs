@@ -226,6 +226,9 @@ pub enum Command {
         /// Only these users (and their deployers); default: everyone
         #[arg(value_name = "USER")]
         only: Vec<String>,
+        /// Folder of template overrides, as render's: what they grant beyond the built-in templates is shown
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
         #[command(flatten)]
         users: UsersArgs,
         #[command(flatten)]

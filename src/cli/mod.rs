@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -250,7 +250,9 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
     }
     let Some(session) = session else {
         return match &cli.command {
-            Command::Access { only, .. } => access(&loaded, only, format),
+            Command::Access {
+                only, templates, ..
+            } => access(&loaded, only, templates, &options, format),
             _ => validate(&loaded),
         };
     };
@@ -265,6 +267,7 @@ pub fn run(cli: &Cli, style: Style) -> Result<u8> {
         changes: &changes,
         label: root_label(&loaded.out_root),
         style,
+        templates: templates.as_deref(),
         summary: std::cell::OnceCell::new(),
     };
     match cli.command {
@@ -403,9 +406,15 @@ fn command_name(command: &Command) -> &'static str {
 }
 
 /// `tenantgen access`: who can do what, from the plan of the current users.
-fn access(loaded: &Loaded, only: &[String], format: Format) -> Result<u8> {
-    let plan = crate::plan::build(&loaded.validated.tenants, &loaded.config);
-    let mut report = crate::access::report(&plan);
+fn access(
+    loaded: &Loaded,
+    only: &[String],
+    templates: &Option<PathBuf>,
+    options: &Options,
+    format: Format,
+) -> Result<u8> {
+    let templates = templates.as_ref().map(|dir| options.working_dir.join(dir));
+    let (plan, mut report) = crate::access_report(loaded, templates.as_deref())?;
     if !only.is_empty() {
         let known: BTreeSet<String> = plan.roles.keys().cloned().collect();
         let unknown: Vec<&String> = only.iter().filter(|user| !known.contains(*user)).collect();
@@ -455,14 +464,22 @@ struct View<'a> {
     changes: &'a Changes,
     label: String,
     style: Style,
+    /// `--templates`, whose grants beyond the built-in templates the summary lists.
+    templates: Option<&'a Path>,
     /// Computed once: `render` prints it and repeats its counts at the prompt.
     summary: std::cell::OnceCell<summary::Summary>,
 }
 
 impl View<'_> {
     fn summary(&self) -> &summary::Summary {
-        self.summary
-            .get_or_init(|| summary::summarise(self.changes, self.manifest, &self.loaded.config))
+        self.summary.get_or_init(|| {
+            let mut summary = summary::summarise(self.changes, self.manifest, &self.loaded.config);
+            if let Some(dir) = self.templates {
+                summary.template_override_grants =
+                    crate::template_override_grants(self.loaded, dir);
+            }
+            summary
+        })
     }
 
     /// Prints the diffs, then the summary, so the summary is the last thing
