@@ -12,6 +12,7 @@ use anyhow::{Result, bail};
 
 pub mod access;
 pub mod addon;
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod confine;
