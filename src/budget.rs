@@ -10,6 +10,13 @@
 //! and stops the process before an allocation takes the count past
 //! [`RENDER_MEMORY_LIMIT`].
 //!
+//! The same goes for work the step budget does not see: a filter runs as
+//! one step, and `([1] * 1000000000000)|sum` iterates a lazy sequence a
+//! trillion times. Every step of such a loop allocates (an iterator per
+//! repetition or part of the sequence), so a rendering may make at most
+//! [`RENDER_ALLOCATIONS`] allocations; a count, unlike a clock, gives the
+//! same verdict on every machine.
+//!
 //! Stopping is the one way out: an allocator may neither unwind nor fail
 //! an allocation that Rust would then turn into a bare abort. So it writes
 //! the message itself, naming the file and template, and exits 1 before
@@ -21,6 +28,10 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 
 /// What all renderings running at once may hold (README "Add-on templates").
 pub const RENDER_MEMORY_LIMIT: usize = 128 * 1024 * 1024;
+
+/// The allocations one rendering may make: the built-in templates make
+/// under 20,000 for the largest file of 20,000 users.
+pub const RENDER_ALLOCATIONS: u64 = 10_000_000;
 
 /// A thread's count goes to the shared one in steps of this much, so small
 /// allocations cost no atomic operation.
@@ -38,6 +49,8 @@ struct Scope {
     pending: isize,
     /// Added to [`IN_USE`] by this rendering, taken back when it ends.
     flushed: isize,
+    /// Allocations made by this rendering.
+    allocations: u64,
 }
 
 const IDLE: Scope = Scope {
@@ -45,6 +58,7 @@ const IDLE: Scope = Scope {
     what_len: 0,
     pending: 0,
     flushed: 0,
+    allocations: 0,
 };
 
 thread_local! {
@@ -98,6 +112,12 @@ fn charge(delta: isize) {
             return;
         }
         scope.pending = scope.pending.saturating_add(delta);
+        if delta > 0 {
+            scope.allocations += 1;
+            if scope.allocations > RENDER_ALLOCATIONS {
+                exceeded(scope, ALLOCATIONS_EXCEEDED);
+            }
+        }
         if scope.pending.abs() < STEP {
             cell.set(scope);
             return;
@@ -109,22 +129,29 @@ fn charge(delta: isize) {
         scope.pending = 0;
         cell.set(scope);
         if delta > 0 && total > size(RENDER_MEMORY_LIMIT) {
-            exceeded(scope);
+            exceeded(scope, MEMORY_EXCEEDED);
         }
     });
 }
 
-/// Reports the rendering that went over the limit and ends the process;
+const MEMORY_EXCEEDED: &[u8] =
+    b" used more than 128 MiB of memory, the limit for the renderings running at once\n";
+
+const ALLOCATIONS_EXCEEDED: &[u8] = b" made more than 10000000 allocations, the limit for one \
+    file (it counts work inside filters, such as `|sum` of a long sequence, that the step \
+    limit does not)\n";
+
+/// Reports the rendering that went over a limit and ends the process;
 /// no allocation, so no way back into [`charge`].
-fn exceeded(scope: Scope) -> ! {
+fn exceeded(scope: Scope, limit: &[u8]) -> ! {
     // SAFETY: `what` points to the live `Rendering`'s text of that length.
     let what = unsafe { std::slice::from_raw_parts(scope.what, scope.what_len) };
-    let parts: [&[u8]; 3] = [
+    let parts: [&[u8]; 4] = [
         b"error: ",
         what,
-        b" used more than 128 MiB of memory, the limit for the renderings running at once\n\
-          nothing was written\n\
-          make the template build smaller values (README \"Add-on templates\"); if it is a \
+        limit,
+        b"nothing was written\n\
+          make the template do less (README \"Add-on templates\"); if it is a \
           template override from --templates, fix that template\n",
     ];
     for part in parts {
@@ -179,10 +206,10 @@ mod tests {
 
     #[test]
     fn the_message_states_the_limit() {
+        assert_eq!(RENDER_MEMORY_LIMIT, 128 << 20, "update MEMORY_EXCEEDED");
         assert_eq!(
-            RENDER_MEMORY_LIMIT,
-            128 << 20,
-            "update exceeded()'s message"
+            RENDER_ALLOCATIONS, 10_000_000,
+            "update ALLOCATIONS_EXCEEDED"
         );
     }
 }

@@ -130,3 +130,14 @@ fn a_template_override_runs_within_the_same_bounds() {
     let peak = children_peak_rss_mib();
     assert!(peak < PEAK_RSS_LIMIT_MIB, "peak RSS {peak} MiB");
 }
+
+#[test]
+fn work_inside_a_filter_is_bounded() {
+    // One step: `sum` iterates a trillion-item lazy sequence by itself.
+    let dir = workspace_with_addon("{{ ([1] * 1000000000000)|sum }}");
+    fails_within_bounds(
+        dir.path(),
+        "addons/bomb.tf.j2",
+        &["made more than 10000000 allocations, the limit for one file"],
+    );
+}
