@@ -15,7 +15,11 @@
 //! trillion times. Every step of such a loop allocates (an iterator per
 //! repetition or part of the sequence), so a rendering may make at most
 //! [`RENDER_ALLOCATIONS`] allocations; a count, unlike a clock, gives the
-//! same verdict on every machine.
+//! same verdict on every machine. A part may be long, though (`big * n`
+//! with `big` a list of 100,000 items allocates once per 100,000), so the
+//! clock is the backstop: at every 256th allocation a rendering older than
+//! [`RENDER_SECONDS`] is stopped too. Between two allocations no loop is
+//! longer than the largest value in memory, which the memory limit bounds.
 //!
 //! Stopping is the one way out: an allocator may neither unwind nor fail
 //! an allocation that Rust would then turn into a bare abort. So it writes
@@ -25,6 +29,7 @@
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// What all renderings running at once may hold (README "Add-on templates").
 pub const RENDER_MEMORY_LIMIT: usize = 128 * 1024 * 1024;
@@ -32,6 +37,9 @@ pub const RENDER_MEMORY_LIMIT: usize = 128 * 1024 * 1024;
 /// The allocations one rendering may make: the built-in templates make
 /// under 20,000 for the largest file of 20,000 users.
 pub const RENDER_ALLOCATIONS: u64 = 10_000_000;
+
+/// How long one rendering may take.
+pub const RENDER_SECONDS: u64 = 30;
 
 /// A thread's count goes to the shared one in steps of this much, so small
 /// allocations cost no atomic operation.
@@ -51,6 +59,8 @@ struct Scope {
     flushed: isize,
     /// Allocations made by this rendering.
     allocations: u64,
+    /// When this rendering started.
+    started: Option<Instant>,
 }
 
 const IDLE: Scope = Scope {
@@ -59,6 +69,7 @@ const IDLE: Scope = Scope {
     pending: 0,
     flushed: 0,
     allocations: 0,
+    started: None,
 };
 
 thread_local! {
@@ -117,6 +128,14 @@ fn charge(delta: isize) {
             if scope.allocations > RENDER_ALLOCATIONS {
                 exceeded(scope, ALLOCATIONS_EXCEEDED);
             }
+            let limit = Duration::from_secs(RENDER_SECONDS);
+            if scope.allocations % 256 == 0
+                && scope
+                    .started
+                    .is_some_and(|started| started.elapsed() > limit)
+            {
+                exceeded(scope, TIME_EXCEEDED);
+            }
         }
         if scope.pending.abs() < STEP {
             cell.set(scope);
@@ -140,6 +159,8 @@ const MEMORY_EXCEEDED: &[u8] =
 const ALLOCATIONS_EXCEEDED: &[u8] = b" made more than 10000000 allocations, the limit for one \
     file (it counts work inside filters, such as `|sum` of a long sequence, that the step \
     limit does not)\n";
+
+const TIME_EXCEEDED: &[u8] = b" took more than 30 s, the limit for one file\n";
 
 /// Reports the rendering that went over a limit and ends the process;
 /// no allocation, so no way back into [`charge`].
@@ -184,6 +205,7 @@ impl Rendering {
         let scope = Scope {
             what: rendering.what.as_ptr(),
             what_len: rendering.what.len(),
+            started: Some(Instant::now()),
             ..IDLE
         };
         let _ = SCOPE.try_with(|cell| cell.set(scope));
@@ -211,5 +233,6 @@ mod tests {
             RENDER_ALLOCATIONS, 10_000_000,
             "update ALLOCATIONS_EXCEEDED"
         );
+        assert_eq!(RENDER_SECONDS, 30, "update TIME_EXCEEDED");
     }
 }

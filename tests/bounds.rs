@@ -141,3 +141,18 @@ fn work_inside_a_filter_is_bounded() {
         &["made more than 10000000 allocations, the limit for one file"],
     );
 }
+
+#[test]
+fn long_work_between_allocations_is_stopped_by_the_clock() {
+    // One allocation per 100,000 items: the count alone would allow 10^12.
+    let dir =
+        workspace_with_addon("{% set big = range(100000)|list %}{{ (big * 100000000000)|sum }}");
+    fails_within_bounds(
+        dir.path(),
+        "addons/bomb.tf.j2",
+        &[
+            "took more than 30 s, the limit for one file",
+            "made more than 10000000 allocations",
+        ],
+    );
+}
