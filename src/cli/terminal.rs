@@ -54,6 +54,16 @@ impl<W: Write> Write for Terminal<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut bytes = std::mem::take(&mut self.carry);
         bytes.extend_from_slice(buf);
+        // A colour split between writes (a BufWriter's chunks): finish it next time.
+        if let Some(start) = bytes.iter().rposition(|byte| *byte == 0x1b) {
+            let tail = &bytes[start..];
+            let split = STYLE_SEQUENCES
+                .iter()
+                .any(|seq| seq.len() > tail.len() && seq.as_bytes().starts_with(tail));
+            if split {
+                self.carry = bytes.split_off(start);
+            }
+        }
         let mut shown = String::with_capacity(bytes.len());
         let mut rest = &bytes[..];
         loop {
@@ -68,7 +78,9 @@ impl<W: Write> Write for Terminal<W> {
                     match err.error_len() {
                         // A character split between writes: finish it next time.
                         None => {
-                            self.carry = after.to_vec();
+                            let mut carry = after.to_vec();
+                            carry.append(&mut self.carry);
+                            self.carry = carry;
                             break;
                         }
                         Some(len) => {
@@ -86,9 +98,17 @@ impl<W: Write> Write for Terminal<W> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        for byte in std::mem::take(&mut self.carry) {
-            self.inner.write_all(format!("\\x{byte:02X}").as_bytes())?;
+        let carry = std::mem::take(&mut self.carry);
+        let mut shown = String::new();
+        match std::str::from_utf8(&carry) {
+            Ok(text) => push_shown(&mut shown, text),
+            Err(_) => {
+                for byte in carry {
+                    shown.push_str(&format!("\\x{byte:02X}"));
+                }
+            }
         }
+        self.inner.write_all(shown.as_bytes())?;
         self.inner.flush()
     }
 }
@@ -158,5 +178,7 @@ mod tests {
         assert_eq!(shown(&[&bidi[..1], &bidi[1..]]), "\\u202E");
         assert_eq!(shown(&[b"a\x9bb", "é".as_bytes()]), "a\\x9Bbé");
         assert_eq!(shown(&[&bidi[..2]]), "\\xE2\\x80");
+        assert_eq!(shown(&[b"a\x1b[3", b"1mb"]), "a\x1b[31mb");
+        assert_eq!(shown(&[b"a\x1b[3"]), "a\\u001B[3");
     }
 }
