@@ -12,9 +12,11 @@ use std::path::Path;
 use common::bao::tenantgen_without_vault;
 use common::{example_workspace, rendered_workspace, tenantgen};
 
-/// Hostile text: an OSC title change ended by BEL, a screen clear, a C1
-/// CSI, a right-to-left override and an isolate, and a forged log line.
-const HOSTILE: &str = "x\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\u{202E}\u{2066}\nFORGED: ok";
+/// Hostile text: an OSC title change ended by BEL, a screen clear, one of
+/// the style's colours (raw only when colour is on, never in a CI log), a
+/// C1 CSI, a right-to-left override and an isolate, and a forged log line.
+const HOSTILE: &str =
+    "x\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[32m\u{9b}31m\u{202E}\u{2066}\nFORGED: ok";
 
 /// Asserts `output` holds no raw control sequence.
 fn no_raw_controls(what: &str, output: &[u8]) {

@@ -101,6 +101,7 @@ pub fn main() -> ExitCode {
     let style = Style {
         color: use_color(cli.command.color()),
     };
+    terminal::allow_colour(style.color);
     let code = match run(&cli, style) {
         Ok(code) => code,
         Err(err) => {

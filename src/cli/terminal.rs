@@ -7,14 +7,24 @@
 //! BEL, C1 controls such as CSI, bidi overrides) as `\uXXXX`, which is also
 //! a valid escape inside the JSON reports, so none reaches a terminal raw
 //! and a reader sees that something is there. The colours of
-//! `report::Style` are the only escape sequences let through.
+//! `report::Style` are the only escape sequences let through, and only when
+//! colour is on (never in a CI log, which is no terminal).
 //! `clippy.toml` forbids `std::io::stdout` and `std::io::stderr` elsewhere,
 //! and `lib.rs` forbids the std print macros, so no output can skip it.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::escape;
 use crate::report::STYLE_SEQUENCES;
+
+/// Whether the style's colours pass: only when the command prints them.
+static COLOUR: AtomicBool = AtomicBool::new(false);
+
+/// Lets the style's colours through from now on, when `colour` is on.
+pub fn allow_colour(colour: bool) {
+    COLOUR.store(colour, Ordering::Relaxed);
+}
 
 /// Standard output, through [`Terminal`].
 #[allow(clippy::disallowed_methods)]
@@ -55,7 +65,10 @@ impl<W: Write> Write for Terminal<W> {
         let mut bytes = std::mem::take(&mut self.carry);
         bytes.extend_from_slice(buf);
         // A colour split between writes (a BufWriter's chunks): finish it next time.
-        if let Some(start) = bytes.iter().rposition(|byte| *byte == 0x1b) {
+        let colour = COLOUR.load(Ordering::Relaxed);
+        if let Some(start) = bytes.iter().rposition(|byte| *byte == 0x1b)
+            && colour
+        {
             let tail = &bytes[start..];
             let split = STYLE_SEQUENCES
                 .iter()
@@ -69,12 +82,16 @@ impl<W: Write> Write for Terminal<W> {
         loop {
             match std::str::from_utf8(rest) {
                 Ok(text) => {
-                    push_shown(&mut shown, text);
+                    push_shown(&mut shown, text, colour);
                     break;
                 }
                 Err(err) => {
                     let (valid, after) = rest.split_at(err.valid_up_to());
-                    push_shown(&mut shown, std::str::from_utf8(valid).unwrap_or_default());
+                    push_shown(
+                        &mut shown,
+                        std::str::from_utf8(valid).unwrap_or_default(),
+                        colour,
+                    );
                     match err.error_len() {
                         // A character split between writes: finish it next time.
                         None => {
@@ -101,7 +118,7 @@ impl<W: Write> Write for Terminal<W> {
         let carry = std::mem::take(&mut self.carry);
         let mut shown = String::new();
         match std::str::from_utf8(&carry) {
-            Ok(text) => push_shown(&mut shown, text),
+            Ok(text) => push_shown(&mut shown, text, COLOUR.load(Ordering::Relaxed)),
             Err(_) => {
                 for byte in carry {
                     shown.push_str(&format!("\\x{byte:02X}"));
@@ -121,11 +138,12 @@ impl<W: Write> Drop for Terminal<W> {
 }
 
 /// Appends `text` with every invisible character but newline and tab
-/// spelled out, letting the style's colours through.
-fn push_shown(out: &mut String, text: &str) {
+/// spelled out, letting the style's colours through when `colour` is on.
+fn push_shown(out: &mut String, text: &str, colour: bool) {
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
-        if let Some(sequence) = STYLE_SEQUENCES.iter().find(|seq| rest.starts_with(**seq)) {
+        let sequence = STYLE_SEQUENCES.iter().find(|seq| rest.starts_with(**seq));
+        if let (true, Some(sequence)) = (colour, sequence) {
             out.push_str(sequence);
             rest = &rest[sequence.len()..];
             continue;
@@ -147,6 +165,7 @@ mod tests {
     use super::*;
 
     fn shown(chunks: &[&[u8]]) -> String {
+        allow_colour(true);
         let mut out = Vec::new();
         {
             let mut terminal = Terminal::new(&mut out);
@@ -170,6 +189,10 @@ mod tests {
     fn the_styles_colours_pass_and_nothing_else() {
         assert_eq!(shown(&[b"\x1b[31m-x\x1b[0m"]), "\x1b[31m-x\x1b[0m");
         assert_eq!(shown(&[b"\x1b[2J"]), "\\u001B[2J");
+        // Colour off: no escape sequence passes, the style's neither.
+        let mut line = String::new();
+        push_shown(&mut line, "\x1b[31m-x", false);
+        assert_eq!(line, "\\u001B[31m-x");
     }
 
     #[test]
