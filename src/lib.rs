@@ -5,6 +5,10 @@
 //! [`source`] → [`model`] → [`plan`] → [`render`] → [`verify`] → [`diff`] → [`write`].
 //! `render`, `diff` and `check` share every stage up to [`diff`].
 
+// Output goes through src/cli/terminal.rs, which spells out control
+// characters; the std print macros would go around it.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +16,7 @@ use anyhow::{Result, bail};
 
 pub mod access;
 pub mod addon;
+pub mod budget;
 pub mod builtin_roles;
 pub mod cli;
 pub mod config;

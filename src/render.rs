@@ -14,6 +14,7 @@ use minijinja::{
     AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior, context,
 };
 
+use crate::budget;
 use crate::config::Group as ObjectGroup;
 use crate::escape;
 use crate::plan::{Object, Plan, Variable};
@@ -99,13 +100,68 @@ impl Templates {
 
     fn render(&self, name: &str, ctx: Value, path: &str) -> Result<String> {
         let template = self.env.get_template(name)?;
-        template.render(ctx).map_err(|err| {
-            // minijinja's message may quote the template: cut short, escaped.
+        let what = format!(
+            "rendering {} with template {}",
+            escape::spelled(path),
+            escape::spelled(name)
+        );
+        let mut out = Capped::default();
+        let rendered = {
+            let _counted = budget::Rendering::start(what.clone());
+            template.render_captured_to(ctx, &mut out).map(drop)
+        };
+        rendered.map_err(|err| {
+            let mut message = format!("{what} failed: ");
+            if out.over {
+                let _ = write!(
+                    message,
+                    "its output passed {} MiB, the limit for one file",
+                    MAX_RENDERED_BYTES >> 20
+                );
+            } else if err.kind() == ErrorKind::OutOfFuel {
+                let _ = write!(
+                    message,
+                    "it took more than {TEMPLATE_FUEL} steps, the limit for one file"
+                );
+            } else {
+                // minijinja's message may quote the template: cut short, escaped.
+                message.push_str(&crate::addon::minijinja_message(&err));
+            }
             anyhow::anyhow!(
-                "rendering {path} with template {name} failed: {}\nif it is an add-on template, or you override templates with --templates, fix that template",
-                crate::addon::minijinja_message(&err)
+                "{message}\nif it is an add-on template, or you override templates with --templates, fix that template (README \"Add-on templates\" lists the limits)"
             )
-        })
+        })?;
+        // minijinja writes only whole `str`s.
+        String::from_utf8(out.text).context("template output is not UTF-8; this is a tenantgen bug")
+    }
+}
+
+/// The steps (minijinja fuel) one file's rendering may take: the built-in
+/// templates take under 40,000 for the largest file of 20,000 users.
+pub const TEMPLATE_FUEL: u64 = 10_000_000;
+
+/// The most text one rendered file may hold.
+pub const MAX_RENDERED_BYTES: usize = 16 * 1024 * 1024;
+
+/// A rendering's output, refused past [`MAX_RENDERED_BYTES`].
+#[derive(Default)]
+struct Capped {
+    text: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.text.len() + buf.len() > MAX_RENDERED_BYTES {
+            self.over = true;
+            return Err(std::io::Error::other("output limit reached"));
+        }
+        self.text.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -116,6 +172,7 @@ pub fn environment() -> Environment<'static> {
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(TEMPLATE_FUEL));
     env.set_auto_escape_callback(|_| AutoEscape::Custom("hcl"));
     env.set_formatter(hcl_formatter);
     env.add_filter("raw_name", raw_name);
@@ -173,6 +230,19 @@ fn hcl_formatter(out: &mut Output, _state: &State, value: &Value) -> Result<(), 
         return out
             .write_str(value.as_str().unwrap_or_default())
             .map_err(Error::from);
+    }
+    // Quoting copies the value: refuse one that could never fit first.
+    if value
+        .as_str()
+        .is_some_and(|text| text.len() > MAX_RENDERED_BYTES)
+    {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "a value of more than {} MiB, the limit for one file, cannot be printed",
+                MAX_RENDERED_BYTES >> 20
+            ),
+        ));
     }
     let mut text = String::new();
     write_literal(&mut text, value)?;

@@ -27,6 +27,10 @@ const CYAN: &str = "\x1b[36m";
 const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
+/// Every escape sequence [`Style`] writes: the only ones output lets
+/// through (src/cli/terminal.rs).
+pub const STYLE_SEQUENCES: &[&str] = &[RED, GREEN, YELLOW, CYAN, BOLD, RESET];
+
 impl Style {
     /// `text` in colour, line by line as git does: each line opens and
     /// resets its own colour, so no reset lands after a newline, on the

@@ -52,9 +52,9 @@ static STDOUT_FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 fn emit(stream: Stream, text: std::fmt::Arguments<'_>) {
     let written = match stream {
-        Stream::Out => std::io::stdout().lock().write_fmt(text),
+        Stream::Out => terminal::out().write_fmt(text),
         // Nowhere left to report a failure to write standard error.
-        Stream::Err => std::io::stderr().lock().write_fmt(text),
+        Stream::Err => terminal::err().write_fmt(text),
     };
     note_stdout_failure(stream, written);
 }
@@ -71,6 +71,7 @@ fn note_stdout_failure(stream: Stream, written: std::io::Result<()>) {
 mod args;
 mod man;
 mod pager;
+mod terminal;
 mod users;
 
 pub use args::*;
@@ -100,6 +101,7 @@ pub fn main() -> ExitCode {
     let style = Style {
         color: use_color(cli.command.color()),
     };
+    terminal::allow_colour(style.color);
     let code = match run(&cli, style) {
         Ok(code) => code,
         // A committed write's error says itself what was written.
@@ -118,7 +120,7 @@ pub fn main() -> ExitCode {
             ERROR
         }
     };
-    note_stdout_failure(Stream::Out, std::io::stdout().lock().flush());
+    note_stdout_failure(Stream::Out, terminal::out().flush());
     match STDOUT_FAILURE.get() {
         Some(failure) if code == OK => {
             eprintln!(
@@ -136,7 +138,7 @@ fn use_color(choice: ColorChoice) -> bool {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            std::io::stdout().is_terminal()
+            terminal::out_is_terminal()
                 && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
                 && std::env::var("TERM").map_or(true, |term| term != "dumb")
         }
@@ -335,7 +337,7 @@ fn ask(question: &str, what: &str) -> Result<Answer> {
     // Held from before the question shows, so an early Ctrl-C is caught too.
     let signals = write::DeferredSignals::install();
     print!("\n{question} [y/N] ");
-    std::io::stdout().flush()?;
+    terminal::out().flush()?;
     Ok(match read_answer(signals)? {
         Some(answer) if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") => Answer::Yes,
         Some(_) => {
@@ -383,7 +385,7 @@ fn read_answer(signals: write::DeferredSignals) -> Result<Option<String>> {
 
 /// Writes `bytes` to stdout; a reader that stops early is not an error.
 fn print_bytes(bytes: &[u8], what: &str) -> Result<u8> {
-    let mut out = std::io::stdout().lock();
+    let mut out = terminal::out();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(anyhow::Error::new(err).context(format!("cannot write {what} to standard output")))
@@ -491,14 +493,14 @@ impl View<'_> {
             return Ok(OK);
         }
         if format == Format::Json {
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut out = std::io::BufWriter::new(terminal::out());
             let summary = has_changes.then(|| self.summary());
             let printed =
                 report::write_json_changes(&mut out, command, self.changes, summary, &self.label);
             stdout_written(printed.and_then(|()| out.flush()))?;
         } else {
             self.show_diffs(review)?;
-            let mut out = std::io::stdout().lock();
+            let mut out = terminal::out();
             let summary = report::summary(self.summary(), self.style);
             stdout_written(
                 writeln!(out)
@@ -523,7 +525,7 @@ impl View<'_> {
             )
             .and_then(|()| out.flush())
         };
-        let pager = (!review.no_pager && std::io::stdout().is_terminal())
+        let pager = (!review.no_pager && terminal::out_is_terminal())
             .then(pager_command)
             .flatten();
         // Ctrl-C in the pager belongs to the pager: tenantgen must not die
@@ -534,10 +536,10 @@ impl View<'_> {
         let child =
             pager.and_then(|(mut command, shown)| command.spawn().ok().map(|child| (child, shown)));
         let Some((mut child, shown)) = child else {
-            return stdout_written(write(&mut std::io::stdout().lock()));
+            return stdout_written(write(&mut terminal::out()));
         };
         let written = match child.stdin.take() {
-            Some(mut stdin) => write(&mut stdin),
+            Some(stdin) => write(&mut terminal::Terminal::new(stdin)),
             None => Ok(()),
         };
         // The pager owns the terminal until it exits; only then the summary.
@@ -658,7 +660,12 @@ fn check_offline(options: &Options, format: Format, style: Style) -> Result<u8> 
         println!("{label} matches its render record: every generated file is present and intact.");
     } else {
         for problem in &problems {
-            println!("{label}/{}: {}", problem.path, problem.problem.describe());
+            // Paths come from the record, which a pull request may write.
+            println!(
+                "{label}/{}: {}",
+                crate::escape::spelled(&problem.path),
+                problem.problem.describe()
+            );
         }
         eprintln!(
             "{} {label} does not match the record of its last render; run `tenantgen render` (with access to the users) and commit the result",

@@ -675,7 +675,8 @@ fn explain(err: ClientError, settings: &Settings, action: &str, hint: LoginHint)
             if errors.is_empty() {
                 "no details".to_string()
             } else {
-                errors.join("; ")
+                // The server's words, on one line and with no control characters.
+                crate::escape::spelled(&errors.join("; "))
             }
         ),
         _ => transport_error(&err, settings, action),
@@ -741,7 +742,9 @@ fn transport_error(err: &ClientError, settings: &Settings, action: &str) -> anyh
     }
     let lower = chain.join(": ").to_lowercase();
     // The innermost cause says what happened; the layers above repeat the URL.
-    let details = settings.without_password(&chain.last().cloned().unwrap_or_default());
+    let details = crate::escape::spelled(
+        &settings.without_password(&chain.last().cloned().unwrap_or_default()),
+    );
     if lower.contains("certificate")
         || lower.contains("tls")
         || lower.contains("handshake")
