@@ -283,8 +283,10 @@ pub struct Declared {
     imports: Vec<(String, Option<String>)>,
     /// `removed` blocks: the address each makes Terraform forget.
     removals: Vec<(String, Option<String>)>,
-    /// `provider` and `terraform` blocks, refused by [`check`].
-    settings: Vec<&'static str>,
+    /// Blocks [`check`] refuses: `provider` and `terraform` settings, and
+    /// what runs programs or fetches addresses when Terraform plans or
+    /// applies (`data "external"`, `data "http"`, provisioners).
+    settings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -338,6 +340,9 @@ pub fn verify(rendered: RenderedFile) -> Result<Option<(GeneratedFile, Declared)
                 rendered.template
             )
         };
+        if let Some(refused) = refused_block(block, &labels) {
+            declared.settings.push(refused);
+        }
         match (block.identifier(), labels.as_slice()) {
             ("resource", [kind, name]) => declared.addresses.push(format!("{kind}.{name}")),
             ("data", [kind, name]) => declared.addresses.push(format!("data.{kind}.{name}")),
@@ -368,12 +373,26 @@ pub fn verify(rendered: RenderedFile) -> Result<Option<(GeneratedFile, Declared)
                 let from = end("from").ok_or_else(|| missing("a removed block needs `from`"))?;
                 declared.removals.push((address_text(from), block_of(from)));
             }
-            ("provider", _) => declared.settings.push("provider"),
-            ("terraform", _) => declared.settings.push("terraform"),
             _ => {}
         }
     }
     Ok(Some((verify::verify(rendered)?, declared)))
+}
+
+/// What an add-on may not declare: settings of the stack, and anything that
+/// runs a program or reaches an address with the credentials of whoever
+/// runs Terraform (CI plans a pull request's files).
+fn refused_block(block: &hcl::Block, labels: &[&str]) -> Option<String> {
+    match (block.identifier(), labels) {
+        ("provider" | "terraform", _) => Some(block.identifier().to_string()),
+        ("data", [kind @ ("external" | "http"), _]) => Some(format!("data \"{kind}\"")),
+        ("resource", [kind, _]) => block
+            .body()
+            .blocks()
+            .find(|inner| matches!(inner.identifier(), "provisioner" | "connection"))
+            .map(|inner| format!("{} block in resource {kind}", inner.identifier())),
+        _ => None,
+    }
 }
 
 /// An address as one string, keys quoted the way `moved` blocks of the
@@ -583,7 +602,7 @@ fn check_blocks(
         for setting in &file.settings {
             problems.push(
                 Problem::new(&file.path, format!("declares a {setting} block"))
-                    .hint("provider, backend and required_providers settings belong to the stack, in a hand-written file beside the generated ones; in an add-on they could re-point tenantgen's own objects or send the state elsewhere"),
+                    .hint("provider, backend and required_providers settings belong to the stack, in a hand-written file beside the generated ones; in an add-on they could re-point tenantgen's own objects or send the state elsewhere; programs and fetches (data \"external\", data \"http\", provisioners) would run with the credentials of whoever runs Terraform"),
             );
         }
     }

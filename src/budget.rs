@@ -28,6 +28,10 @@
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -47,6 +51,20 @@ const STEP: isize = 256 * 1024;
 
 /// Bytes held by the renderings running now, as far as flushed.
 static IN_USE: AtomicIsize = AtomicIsize::new(0);
+
+/// The output root's lock while held (src/write.rs `Lock`): a limit ends
+/// the process without unwinding, so [`exceeded`] removes it as the lock's
+/// drop would have.
+static HELD_LOCK: Mutex<Option<CString>> = Mutex::new(None);
+
+/// Records the lock file to remove if a limit ends the process; `None`
+/// once it is released.
+pub fn hold_lock(path: Option<&Path>) {
+    let path = path.and_then(|path| CString::new(path.as_os_str().as_bytes()).ok());
+    if let Ok(mut held) = HELD_LOCK.lock() {
+        *held = path;
+    }
+}
 
 #[derive(Clone, Copy)]
 struct Scope {
@@ -185,6 +203,12 @@ fn exceeded(scope: Scope, limit: &[u8]) -> ! {
             };
             rest = &rest[written.min(rest.len())..];
         }
+    }
+    if let Ok(held) = HELD_LOCK.try_lock()
+        && let Some(path) = held.as_ref()
+    {
+        // SAFETY: `path` is a live NUL-terminated string.
+        unsafe { libc::unlink(path.as_ptr()) };
     }
     // SAFETY: `_exit` ends the process at once; nothing runs after it.
     unsafe { libc::_exit(1) }

@@ -373,12 +373,18 @@ pub fn access_report(
     addon::register(&mut templates, &loaded.config)?;
     let owners = addon::owners(&loaded.config, &loaded.validated.tenants);
     let mut texts = Vec::new();
+    let mut declared = Vec::new();
     for job in addon::jobs(&loaded.config, &loaded.validated.tenants) {
         let rendered = templates.render_job(&job)?;
         if let Some((name, user)) = owners.get(&rendered.path) {
-            texts.push((rendered.path, name.as_str(), user.as_deref(), rendered.text));
+            let (path, text) = (rendered.path.clone(), rendered.text.clone());
+            texts.push((path, name.as_str(), user.as_deref(), text));
         }
+        // What render would refuse, access refuses too: its report would
+        // describe files that are never written.
+        declared.extend(addon::verify(rendered)?.map(|(_, found)| found));
     }
+    addon::check(&plan, declared)?;
     let files: Vec<access::rendered::AddonFile<'_>> = texts
         .iter()
         .map(|(path, addon, user, text)| access::rendered::AddonFile {

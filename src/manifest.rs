@@ -169,6 +169,30 @@ impl Manifest {
         serde_json::from_str::<Manifest>(text)
             .ok()
             .filter(|manifest| manifest.generator == GENERATOR && manifest.format == FORMAT)
+            .filter(Manifest::names_are_visible)
+    }
+
+    /// Whether every name the summary prints from the record (users,
+    /// namespaces, domains, apps, emails, files) is free of the invisible
+    /// characters tenantgen never writes: a planted newline or escape
+    /// sequence would otherwise forge lines of the review.
+    fn names_are_visible(&self) -> bool {
+        let visible = |name: &str| !name.chars().any(crate::escape::is_invisible);
+        let tenants = self.tenants.iter().all(|(user, record)| {
+            visible(user)
+                && visible(&record.email)
+                && [&record.namespaces, &record.domains, &record.apps]
+                    .iter()
+                    .all(|names| names.iter().all(|name| visible(name)))
+        });
+        let history = &self.namespaces;
+        tenants
+            && self.files.keys().all(|path| visible(path))
+            && history
+                .released
+                .iter()
+                .all(|(namespace, user)| visible(namespace) && visible(user))
+            && history.readopted.iter().all(|namespace| visible(namespace))
     }
 
     /// Whether two records describe the same render. Where the users came

@@ -811,6 +811,7 @@ impl Lock {
             }
             let mut lock = Lock { file, path };
             lock.describe_holder(command)?;
+            crate::budget::hold_lock(Some(&lock.path));
             return Ok(lock);
         }
     }
@@ -860,6 +861,7 @@ fn hard_linked(_meta: &fs::Metadata) -> bool {
 
 impl Drop for Lock {
     fn drop(&mut self) {
+        crate::budget::hold_lock(None);
         // Removed while still held, so no other run can be holding it; and
         // only if it is still our file, not something put in its place.
         if same_file(&self.file, &self.path) {

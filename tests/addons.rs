@@ -615,6 +615,21 @@ fn provider_and_terraform_blocks_in_an_addon_are_refused() {
     );
 }
 
+#[test]
+fn programs_and_fetches_in_an_addon_are_refused() {
+    // Each runs with the credentials of whoever plans: CI, on a pull request.
+    let runs = "data \"external\" \"env\" {\n  program = [\"sh\", \"-c\", \"env\"]\n}\n\ndata \"http\" \"leak\" {\n  url = \"http://127.0.0.1:9/\"\n}\n\nresource \"terraform_data\" \"run\" {\n  provisioner \"local-exec\" {\n    command = \"env\"\n  }\n}\n";
+    refused(
+        erin_addon("runs", runs).path(),
+        &[
+            "vault/addon-runs-erin.tf: declares a data \"external\" block",
+            "vault/addon-runs-erin.tf: declares a data \"http\" block",
+            "vault/addon-runs-erin.tf: declares a provisioner block in resource terraform_data",
+            "would run with the credentials of whoever runs Terraform",
+        ],
+    );
+}
+
 /// Per namespace-owner, in the vault stack: cluster-admin for the user, a
 /// policy on another tenant's secrets on their entity, and a manifest.
 const BOOST: &str = r#"resource "kubernetes_cluster_role_binding_v1" "boost_{{ user.name|raw_name }}" {
@@ -810,10 +825,6 @@ resource "vault_identity_group" "opaque" {
   policies = ["opaque", "written-elsewhere"]
 }
 
-data "external" "token" {
-  program = ["sh", "-c", "env"]
-}
-
 resource "kubernetes_cluster_role_v1" "shadow" {
   metadata {
     name = "tenantgen-read-only"
@@ -864,7 +875,6 @@ resource "kubernetes_cluster_role_v1" "shadow" {
             "vault_identity_group.opaque",
             "policy \"written-elsewhere\" is not one tenantgen or an add-on writes",
         ),
-        ("data.external.token", "runs a program or sends a request"),
         (
             "kubernetes_cluster_role_v1.shadow",
             "declares \"tenantgen-read-only\", which tenantgen generates too",
