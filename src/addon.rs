@@ -26,9 +26,6 @@ use crate::render::{self, Job, RenderedFile, Templates};
 use crate::source::Bounded;
 use crate::verify::{self, GeneratedFile};
 
-/// Larger than any template a person writes.
-const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
-
 /// Most characters of minijinja's message quoted in an error: it may quote
 /// the template, which could be any file (README, "Running check on pull
 /// requests").
@@ -71,7 +68,7 @@ fn read_template(path: &Path) -> Result<String, String> {
     let cannot = |err: std::io::Error| {
         format!("cannot read {shown}: {err}; give the template's path relative to the config file")
     };
-    match crate::source::read_regular(path, MAX_TEMPLATE_BYTES).map_err(cannot)? {
+    match crate::source::read_regular(path, render::MAX_TEMPLATE_BYTES).map_err(cannot)? {
         Bounded::Read(bytes) => {
             String::from_utf8(bytes).map_err(|_| format!("{shown} is not UTF-8 text"))
         }

@@ -192,8 +192,14 @@ fn read_overrides(dir: &Path) -> Result<Vec<(String, String)>> {
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry =
             entry.with_context(|| format!("cannot read templates folder {}", dir.display()))?;
-        if !entry.file_type().is_file() {
+        if entry.file_type().is_dir() {
             continue;
+        }
+        if !entry.file_type().is_file() {
+            bail!(
+                "template override {} is not a regular file (a symbolic link, FIFO or device); put the template itself there",
+                entry.path().display()
+            );
         }
         let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path());
         let name = relative
@@ -215,11 +221,34 @@ fn read_overrides(dir: &Path) -> Result<Vec<(String, String)>> {
                 known.join(", ")
             );
         }
-        let source = std::fs::read_to_string(entry.path())
-            .with_context(|| format!("cannot read template {}", entry.path().display()))?;
+        let source = read_override(entry.path())?;
         overrides.push((name, source));
     }
     Ok(overrides)
+}
+
+/// The largest template read (add-on or override): larger than any a
+/// person writes, and the path may name a device.
+pub const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
+
+/// An override's text: a regular file of at most 1 MiB, as add-on
+/// templates (the folder may be in a pull request's repository).
+fn read_override(path: &Path) -> Result<String> {
+    let cannot = || format!("cannot read template {}", path.display());
+    match crate::source::read_regular(path, MAX_TEMPLATE_BYTES).with_context(cannot)? {
+        crate::source::Bounded::Read(bytes) => String::from_utf8(bytes)
+            .map_err(|_| anyhow::anyhow!("template {} is not UTF-8 text", path.display())),
+        crate::source::Bounded::NotRegular(what) => {
+            bail!(
+                "template override {} is {what}; put the template itself there",
+                path.display()
+            )
+        }
+        crate::source::Bounded::TooLarge(_) => bail!(
+            "template override {} holds more than 1 MiB, so it is not a template; check the path",
+            path.display()
+        ),
+    }
 }
 
 /// Prints values as HCL literals; safe strings (identifiers, expressions,

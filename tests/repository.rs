@@ -131,6 +131,37 @@ fn an_addon_template_that_is_not_a_regular_file_is_refused_without_waiting() {
         .stderr_has("addons/fifo.j2 is a FIFO, not a regular file");
 }
 
+/// `--templates` is the job's flag, but the folder may sit in the pull
+/// request's repository: its files are read as add-on templates are.
+#[test]
+fn template_overrides_are_regular_files_of_bounded_size() {
+    let dir = example_workspace();
+    let over = dir.path().join("over");
+    std::fs::create_dir(&over).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret"), CANARY).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret"), over.join("objects.tf.j2")).unwrap();
+    let ran = run(dir.path(), "check --templates over")
+        .exits(1)
+        .stderr_has("objects.tf.j2 is not a regular file");
+    lacks_canary(&ran);
+    std::fs::remove_file(over.join("objects.tf.j2")).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(over.join("objects.tf.j2"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    run(dir.path(), "check --templates over")
+        .exits(1)
+        .stderr_has("objects.tf.j2 is not a regular file");
+    std::fs::remove_file(over.join("objects.tf.j2")).unwrap();
+    let file = std::fs::File::create(over.join("objects.tf.j2")).unwrap();
+    file.set_len(3 << 30).unwrap();
+    run(dir.path(), "check --templates over")
+        .exits(1)
+        .stderr_has("holds more than 1 MiB, so it is not a template");
+}
+
 #[test]
 fn a_template_error_quotes_only_a_short_escaped_excerpt() {
     let dir = example_workspace();
