@@ -5,7 +5,6 @@
 //! it between renders.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -19,6 +18,7 @@ mod literal;
 mod notes;
 pub mod overrides;
 pub mod rendered;
+mod text;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -428,163 +428,6 @@ impl Report {
         text.push('\n');
         text
     }
-
-    /// A table for people, then the rules of each role tenantgen generates.
-    pub fn to_text(&self) -> String {
-        let mut rows: Vec<[String; 5]> = vec![[
-            "PRINCIPAL".into(),
-            "KIND".into(),
-            "WHERE".into(),
-            "GRANT".into(),
-            "WRITES".into(),
-        ]];
-        // Roles with the same rules (a deployer Role per namespace) listed once.
-        let mut generated: BTreeMap<(&str, &[RbacRule]), BTreeSet<String>> = BTreeMap::new();
-        let mut builtin = false;
-        for principal in &self.principals {
-            // [where, grant, writes] per grant; the principal is named once.
-            let mut grants: Vec<[String; 3]> = Vec::new();
-            for grant in &principal.kubernetes {
-                let place = if grant.scope == "cluster" {
-                    "cluster-wide".to_string()
-                } else {
-                    format!("namespace {}", grant.scope)
-                };
-                grants.push([
-                    place,
-                    format!(
-                        "{} {}{}",
-                        grant.role_kind,
-                        grant.role,
-                        via(grant.addon.as_deref(), grant.template_override.as_deref())
-                    ),
-                    grant.writes_column(),
-                ]);
-                builtin |= matches!(
-                    grant.origin,
-                    RoleOrigin::BuiltIn | RoleOrigin::Aggregated | RoleOrigin::System
-                );
-                if let (Some(rules), RoleOrigin::Generated) = (&grant.rules, grant.origin) {
-                    let name = if grant.role_kind == "Role" {
-                        format!("{} in {}", grant.role, grant.scope)
-                    } else {
-                        grant.role.clone()
-                    } + &via(grant.addon.as_deref(), grant.template_override.as_deref());
-                    generated
-                        .entry((grant.role_kind, rules))
-                        .or_default()
-                        .insert(name);
-                }
-            }
-            for grant in &principal.vault {
-                grants.push([
-                    format!("vault {}", grant.path),
-                    format!(
-                        "{}{}",
-                        grant.capabilities.join(", "),
-                        via(grant.addon.as_deref(), grant.template_override.as_deref())
-                    ),
-                    yes_no(grant.writes()),
-                ]);
-            }
-            for policy in &principal.other_policies {
-                grants.push([
-                    format!("vault policy {policy}"),
-                    "(written outside tenantgen)".into(),
-                    "?".into(),
-                ]);
-            }
-            if grants.is_empty() {
-                grants.push(["nothing".into(), String::new(), String::new()]);
-            }
-            let name = match principal.kind {
-                PrincipalKind::User => format!("{} <{}>", principal.user, principal.principal),
-                PrincipalKind::CiDeployer => {
-                    format!("{} ({})", principal.principal, principal.user)
-                }
-                PrincipalKind::Other if principal.user.is_empty() => principal.principal.clone(),
-                PrincipalKind::Other => format!("{} ({})", principal.principal, principal.user),
-            };
-            for (index, [place, what, writes]) in grants.into_iter().enumerate() {
-                let (who, kind) = if index == 0 {
-                    (name.clone(), principal.kind.name().to_string())
-                } else {
-                    (String::new(), String::new())
-                };
-                rows.push([who, kind, place, what, writes]);
-            }
-        }
-        let mut out = crate::report::table(&rows);
-        out.push_str(&self.addon_notes());
-        let mut sources: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for principal in &self.principals {
-            if let Some(source) = &principal.obtained_through {
-                sources
-                    .entry(source)
-                    .or_default()
-                    .push(&principal.principal);
-            }
-        }
-        if !sources.is_empty() {
-            out.push_str("\nHow CI deployers get their credentials:\n");
-            for (source, deployers) in sources {
-                let _ = writeln!(out, "  {}: {source}", deployers.join(", "));
-            }
-        }
-        if builtin {
-            let _ = writeln!(
-                out,
-                "\nKubernetes' own roles are judged by the {}: cluster-admin may do anything; admin, edit and view aggregate rules from the cluster.",
-                builtin_roles::RELEASE
-            );
-        }
-        if !generated.is_empty() {
-            out.push_str("\nRules of the roles tenantgen generates:\n");
-            for ((kind, rules), names) in &generated {
-                let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                let _ = writeln!(out, "  {kind} {}:", names.join(", "));
-                for rule in *rules {
-                    let groups: Vec<&str> = rule
-                        .api_groups
-                        .iter()
-                        .map(|group| {
-                            if group.is_empty() {
-                                "core"
-                            } else {
-                                group.as_str()
-                            }
-                        })
-                        .collect();
-                    let _ = writeln!(
-                        out,
-                        "    {} on {} ({})",
-                        rule.verbs.join(", "),
-                        rule.resources.join(", "),
-                        groups.join(", ")
-                    );
-                }
-            }
-        }
-        out
-    }
-}
-
-impl KubernetesGrant {
-    /// The WRITES column: yes or no, and why when the rules are not known.
-    fn writes_column(&self) -> String {
-        match self.origin {
-            RoleOrigin::ByHand => "yes? (written by hand; rules unknown)".to_string(),
-            RoleOrigin::System => "yes? (a Kubernetes system: role; rules not listed)".to_string(),
-            RoleOrigin::Aggregated => {
-                format!("{} (aggregated; rules unknown)", yes_no(self.write))
-            }
-            RoleOrigin::Generated | RoleOrigin::BuiltIn => yes_no(self.write),
-        }
-    }
-}
-
-fn yes_no(write: bool) -> String {
-    if write { "yes" } else { "no" }.to_string()
 }
 
 /// How much a principal may do somewhere.
