@@ -510,7 +510,37 @@ pub fn changes(before: &Report, after: &Report) -> Vec<String> {
             lines.push(format!("{name} loses {} on vault {path}", lost.join(", ")));
         }
     }
+    lines.extend(other_policy_changes(before, after));
     lines
+}
+
+/// Policies attached to a principal that no file here writes
+/// (`identity.extra_policies`, or written by hand): what they grant is
+/// unknown, so gaining one is shown as such.
+fn other_policy_changes(before: &Report, after: &Report) -> Vec<String> {
+    type Attached<'a> = BTreeSet<(&'a str, &'a str, &'a str)>;
+    fn attached(report: &Report) -> Attached<'_> {
+        report
+            .principals
+            .iter()
+            .flat_map(|principal| {
+                let name = display_name(principal);
+                let user = principal.user.as_str();
+                principal
+                    .other_policies
+                    .iter()
+                    .map(move |policy| (user, name, policy.as_str()))
+            })
+            .collect()
+    }
+    let (old, new) = (attached(before), attached(after));
+    let gained = new.difference(&old).map(|(_, name, policy)| {
+        format!("{name} gains vault policy {policy} (written outside tenantgen: rules unknown)")
+    });
+    let lost = old
+        .difference(&new)
+        .map(|(_, name, policy)| format!("{name} loses vault policy {policy}"));
+    gained.chain(lost).collect()
 }
 
 fn display_name(principal: &Principal) -> &str {

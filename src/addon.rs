@@ -302,9 +302,11 @@ pub fn verify(rendered: RenderedFile) -> Result<Option<(GeneratedFile, Declared)
     }
     let body = hcl::parse(&rendered.text).map_err(|err| {
         anyhow!(
-            "add-on template {} made {}, which is not valid HCL: {err}\nfix the template; `tenantgen render` prints values as HCL literals, so write `{{{{ value }}}}` without quotes around it",
+            "add-on template {} made {}, which is not valid HCL: {}\nfix the template; `tenantgen render` prints values as HCL literals, so write `{{{{ value }}}}` without quotes around it",
             rendered.template,
-            rendered.path
+            rendered.path,
+            // The parser quotes the line, which may be long: cut short.
+            excerpt(&err.to_string())
         )
     })?;
     let stack = rendered
@@ -383,6 +385,11 @@ fn refused_block(block: &hcl::Block, labels: &[&str]) -> Option<String> {
     match (block.identifier(), labels) {
         ("provider" | "terraform", _) => Some(block.identifier().to_string()),
         ("data", [kind @ ("external" | "http"), _]) => Some(format!("data \"{kind}\"")),
+        // A `check` block's scoped data sources run at plan time too.
+        ("check", _) => block.body().blocks().find_map(|inner| {
+            let labels: Vec<&str> = inner.labels().iter().map(|label| label.as_str()).collect();
+            refused_block(inner, &labels).map(|refused| format!("{refused} block in a check"))
+        }),
         ("resource", [kind, _]) => block
             .body()
             .blocks()

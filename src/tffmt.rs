@@ -79,7 +79,26 @@ fn split_lines(source: &str) -> Result<Vec<Line<'_>>, String> {
             let mut closed = false;
             for (_, body_line) in rest.by_ref() {
                 heredoc.push(body_line);
+                // Terraform ends a heredoc at any line that is the marker
+                // between blanks; other HCL readers (hcl-rs) only at the
+                // marker as written, so they would read what follows as
+                // text. No generated file may hold such a line.
                 if body_line.trim() == marker {
+                    let exact = if scan.heredoc_indented {
+                        body_line.trim_start()
+                    } else {
+                        body_line
+                    };
+                    if exact != marker {
+                        return Err(format!(
+                            "line {line_number}: heredoc <<{marker} ends at a line with blanks around its marker, where HCL readers disagree about its end; put the marker alone on its line{}",
+                            if scan.heredoc_indented {
+                                ""
+                            } else {
+                                " at its start, or open it with <<-"
+                            }
+                        ));
+                    }
                     closed = true;
                     break;
                 }
@@ -230,6 +249,8 @@ struct LineScan<'a> {
     net_brackets: i32,
     assign_at: Option<usize>,
     heredoc_marker: Option<&'a str>,
+    /// `<<-MARKER`: the closing marker may be indented.
+    heredoc_indented: bool,
     /// A quoted string or interpolation is still open at the end of the line.
     unterminated: bool,
 }
@@ -323,6 +344,7 @@ fn scan_line(text: &str) -> LineScan<'_> {
                             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
                     {
                         scan.heredoc_marker = Some(marker);
+                        scan.heredoc_indented = marker_start == i + 3;
                         break;
                     }
                     i += 1;
@@ -418,6 +440,14 @@ mod tests {
                 "line 1: heredoc <<EOT is never closed",
             ),
             ("a = \"${b\"\n", "line 1: a string or interpolation"),
+            (
+                "x = <<EOT\n  EOT\ny = 1\nz = <<EOT\nEOT\n",
+                "line 1: heredoc <<EOT ends at a line with blanks around its marker",
+            ),
+            (
+                "x = <<-EOT\n  a\n  EOT \n",
+                "line 1: heredoc <<EOT ends at a line with blanks around its marker",
+            ),
         ] {
             let err = super::format(source).unwrap_err();
             assert!(err.contains(reason), "{source:?}: {err}");

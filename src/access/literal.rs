@@ -91,7 +91,17 @@ pub fn role_rules(body: &Body) -> Rules {
     Some(rules)
 }
 
-/// A Vault policy text's `path` blocks: (path, capabilities).
+/// Keys of a Vault policy's path that only narrow what `capabilities` grant.
+const RESTRICTING: [&str; 5] = [
+    "allowed_parameters",
+    "denied_parameters",
+    "required_parameters",
+    "min_wrapping_ttl",
+    "max_wrapping_ttl",
+];
+
+/// A Vault policy text's `path` blocks: (path, capabilities); `None` when
+/// any part is not understood.
 pub fn policy_rules(policy: &Expression) -> PolicyRules {
     let text = literal(policy)?;
     let body = hcl::parse(&text).ok()?;
@@ -106,8 +116,22 @@ pub fn policy_rules(policy: &Expression) -> PolicyRules {
         if path.identifier() != "path" {
             return None;
         }
-        let capabilities = strings(attribute(path.body(), "capabilities")?)?;
-        rules.push((label.as_str().to_string(), capabilities));
+        // Vault reads keys case-insensitively and adds capabilities for
+        // the legacy `policy = "sudo"` (and "read", "write"): only keys
+        // that grant nothing beyond `capabilities`, once, are understood.
+        let mut capabilities = None;
+        for inner in path.body().iter() {
+            match inner {
+                hcl::Structure::Attribute(attribute)
+                    if attribute.key() == "capabilities" && capabilities.is_none() =>
+                {
+                    capabilities = Some(strings(attribute.expr())?);
+                }
+                hcl::Structure::Attribute(attribute) if RESTRICTING.contains(&attribute.key()) => {}
+                _ => return None,
+            }
+        }
+        rules.push((label.as_str().to_string(), capabilities?));
     }
     Some(rules)
 }

@@ -86,7 +86,7 @@ pub struct Found {
 /// reach principals only through what the reader follows (a group alias
 /// names the group whose policies are listed, a service account is the
 /// subject of the bindings listed; its token secret is unknown).
-const INERT: [&str; 18] = [
+const INERT: [&str; 17] = [
     "kubernetes_config_map",
     "kubernetes_config_map_v1",
     "kubernetes_namespace",
@@ -102,7 +102,6 @@ const INERT: [&str; 18] = [
     "vault_transit_secret_backend_key",
     "vault_kv_secret_v2",
     "vault_mount",
-    "vault_identity_group_alias",
     "cloudflare_record",
     "random_password",
 ];
@@ -116,11 +115,16 @@ struct Resource<'a> {
     block: &'a Block,
 }
 
+/// A declared role: kind, namespace, name.
+type RoleKey = (&'static str, Option<String>, String);
+
 /// The roles and policies every add-on file declares, by stack.
 #[derive(Default)]
 struct Index {
-    /// (namespace, name) → rules; `None` rules are not literal.
-    roles: HashMap<(Option<String>, String), Rules>,
+    /// (kind, namespace, name) → rules; `None` rules are not literal. A
+    /// Role's namespace is `default` when none is written; a ClusterRole
+    /// has none.
+    roles: HashMap<RoleKey, Rules>,
     /// (stack, Terraform name) and (stack, policy name) → rules.
     policies_by_tf: HashMap<(String, String), (String, PolicyRules)>,
     policies_by_name: HashMap<(String, String), PolicyRules>,
@@ -322,12 +326,22 @@ fn index(resources: &[Resource<'_>]) -> Index {
             kind if is_role(kind) => {
                 let metadata = block(body, "metadata");
                 let name = metadata.and_then(|metadata| literal(attribute(metadata, "name")?));
-                let namespace =
-                    metadata.and_then(|metadata| literal(attribute(metadata, "namespace")?));
+                let cluster_wide = kind.starts_with("kubernetes_cluster_role");
+                let namespace = if cluster_wide {
+                    None
+                } else {
+                    match metadata.and_then(|metadata| attribute(metadata, "namespace")) {
+                        Some(namespace) => literal(namespace),
+                        None => Some("default".to_string()),
+                    }
+                };
                 if let Some(name) = name {
                     let key = (stack, resource.kind.clone(), resource.tf.clone());
                     index.role_names.insert(key, name.clone());
-                    index.roles.insert((namespace, name), role_rules(body));
+                    let kind = if cluster_wide { "ClusterRole" } else { "Role" };
+                    index
+                        .roles
+                        .insert((kind, namespace, name), role_rules(body));
                 }
             }
             "vault_policy" => {
@@ -436,7 +450,8 @@ impl Context<'_> {
         }
         match resource.kind.as_str() {
             kind if is_binding(kind) => self.binding(resource, &address, found),
-            kind if is_role(kind) || kind == "vault_policy" => {}
+            kind if is_role(kind) => self.role_notes(resource, &address, found),
+            "vault_policy" => {}
             "vault_identity_entity" | "vault_identity_group" => {
                 let key = (
                     resource.stack.to_string(),
@@ -494,21 +509,21 @@ impl Context<'_> {
         let role = role_ref
             .and_then(|role_ref| attribute(role_ref, "name"))
             .and_then(|name| self.role_name(resource.stack, name));
+        // Never a default: Terraform would evaluate an expression to either.
         let role_kind = role_ref
             .and_then(|role_ref| literal(attribute(role_ref, "kind")?))
-            .unwrap_or_else(|| "ClusterRole".to_string());
-        let (Some(role), Some(scope)) = (role, scope) else {
+            .and_then(|kind| match kind.as_str() {
+                "Role" => Some("Role"),
+                "ClusterRole" => Some("ClusterRole"),
+                _ => None,
+            });
+        let (Some(role), Some(role_kind), Some(scope)) = (role, role_kind, scope) else {
             found.unknown.push(unknown(
                 file,
                 address,
-                "its role or namespace is an expression, not a name",
+                "its role, role kind or namespace is an expression, not a name",
             ));
             return;
-        };
-        let role_kind: &'static str = if role_kind == "Role" {
-            "Role"
-        } else {
-            "ClusterRole"
         };
         let via = block(body, "metadata")
             .and_then(|metadata| literal(attribute(metadata, "name")?))
@@ -527,6 +542,35 @@ impl Context<'_> {
                     "a subject's kind, name or namespace is an expression, not a name",
                 )),
             }
+        }
+    }
+
+    /// What a declared role does beyond its own rules: aggregating into
+    /// Kubernetes' admin, edit or view (which every namespace-owner holds),
+    /// or taking the name of one of Kubernetes' own.
+    fn role_notes(&self, resource: &Resource<'_>, address: &str, found: &mut Found) {
+        let body = resource.block.body();
+        let metadata = block(body, "metadata");
+        let aggregates = block(body, "aggregation_rule").is_some()
+            || metadata
+                .and_then(|metadata| attribute(metadata, "labels"))
+                .is_some_and(|labels| labels.to_string().contains("aggregate-to-"));
+        if aggregates {
+            found.unknown.push(unknown(
+                &resource.file,
+                address,
+                "aggregates rules into other ClusterRoles (admin, edit and view among them, which tenants hold): what those grant changes",
+            ));
+        }
+        let name = metadata.and_then(|metadata| literal(attribute(metadata, "name")?));
+        if resource.kind.starts_with("kubernetes_cluster_role")
+            && name.is_some_and(|name| crate::builtin_roles::is_builtin(&name))
+        {
+            found.unknown.push(unknown(
+                &resource.file,
+                address,
+                "declares a ClusterRole named like one of Kubernetes' own; bindings to that name get Kubernetes' rules, not these",
+            ));
         }
     }
 
@@ -562,11 +606,13 @@ impl Context<'_> {
     ) -> KubernetesGrant {
         let role_scope = (role_kind == "Role").then(|| scope.clone()).flatten();
         // A role the files declare wins over the plan's: an override or an
-        // add-on may give a generated role's name other rules.
+        // add-on may give a generated role's name other rules. Never over
+        // Kubernetes' own, which exist already (creating one fails).
         let declared = self
             .index
             .roles
-            .get(&(role_scope.clone(), role.to_string()));
+            .get(&(role_kind, role_scope.clone(), role.to_string()))
+            .filter(|_| role_kind == "Role" || !crate::builtin_roles::is_builtin(role));
         let generated = self.plan.objects.iter().find(|object| {
             matches!(object.spec, Spec::Role { .. })
                 && object.name == role

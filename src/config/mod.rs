@@ -671,6 +671,10 @@ pub struct GrantSettings {
         deserialize_with = "check::optional_rbac_name"
     )]
     pub namespace_owner_cluster_role: Option<String>,
+    /// `identity.extra_policies`: policies written outside tenantgen on
+    /// every entity, whose change the summary lists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_policies: Vec<String>,
 }
 
 /// A layout as the render record keeps it (group → stack), checked as the
@@ -701,6 +705,7 @@ impl Config {
             power_user_extra_rules: self.power_user.extra_rules.clone(),
             tenant_prefix: self.vault.tenant_prefix.clone(),
             namespace_owner_cluster_role: self.namespace_owner.cluster_role.clone(),
+            extra_policies: self.identity.extra_policies.clone(),
         }
     }
 
@@ -714,6 +719,7 @@ impl Config {
         config.power_user.extra_rules = grants.power_user_extra_rules.clone();
         config.vault.tenant_prefix = grants.tenant_prefix.clone();
         config.namespace_owner.cluster_role = grants.namespace_owner_cluster_role.clone();
+        config.identity.extra_policies = grants.extra_policies.clone();
         config
     }
 }

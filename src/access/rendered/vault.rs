@@ -40,7 +40,19 @@ impl Context<'_> {
 
     /// A group's member entities get its policies.
     pub(super) fn members(&self, resource: &Resource<'_>, address: &str, found: &mut Found) {
-        let Some(members) = attribute(resource.block.body(), "member_entity_ids") else {
+        let body = resource.block.body();
+        // Members of member groups, and logins an external group maps,
+        // inherit its policies: principals tenantgen does not follow.
+        let external = attribute(body, "type")
+            .is_some_and(|kind| literal(kind).is_none_or(|kind| kind != "internal"));
+        if external || attribute(body, "member_group_ids").is_some() {
+            found.unknown.push(unknown(
+                &resource.file,
+                address,
+                "its policies reach the members of its member groups or the logins of an external group, which tenantgen does not follow",
+            ));
+        }
+        let Some(members) = attribute(body, "member_entity_ids") else {
             return;
         };
         let Expression::Array(ids) = members else {
