@@ -32,7 +32,7 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// What all renderings running at once may hold (README "Add-on templates").
@@ -45,12 +45,21 @@ pub const RENDER_ALLOCATIONS: u64 = 10_000_000;
 /// How long one rendering may take.
 pub const RENDER_SECONDS: u64 = 30;
 
+/// How long all renderings of one run may take together, summed over
+/// threads: the repository chooses how many files there are, so a limit
+/// per file alone bounds nothing. The built-in templates render 10,000
+/// users in under a second.
+pub const ALL_RENDERS_SECONDS: u64 = 120;
+
 /// A thread's count goes to the shared one in steps of this much, so small
 /// allocations cost no atomic operation.
 const STEP: isize = 256 * 1024;
 
 /// Bytes held by the renderings running now, as far as flushed.
 static IN_USE: AtomicIsize = AtomicIsize::new(0);
+
+/// Milliseconds taken by the renderings that have ended.
+static ENDED_MILLIS: AtomicU64 = AtomicU64::new(0);
 
 /// The output root's lock while held (src/write.rs `Lock`): a limit ends
 /// the process without unwinding, so [`exceeded`] removes it as the lock's
@@ -146,13 +155,17 @@ fn charge(delta: isize) {
             if scope.allocations > RENDER_ALLOCATIONS {
                 exceeded(scope, ALLOCATIONS_EXCEEDED);
             }
-            let limit = Duration::from_secs(RENDER_SECONDS);
             if scope.allocations % 256 == 0
-                && scope
-                    .started
-                    .is_some_and(|started| started.elapsed() > limit)
+                && let Some(started) = scope.started
             {
-                exceeded(scope, TIME_EXCEEDED);
+                let elapsed = started.elapsed();
+                if elapsed > Duration::from_secs(RENDER_SECONDS) {
+                    exceeded(scope, TIME_EXCEEDED);
+                }
+                let ended = Duration::from_millis(ENDED_MILLIS.load(Ordering::Relaxed));
+                if ended + elapsed > Duration::from_secs(ALL_RENDERS_SECONDS) {
+                    exceeded(scope, ALL_TIME_EXCEEDED);
+                }
             }
         }
         if scope.pending.abs() < STEP {
@@ -179,6 +192,9 @@ const ALLOCATIONS_EXCEEDED: &[u8] = b" made more than 10000000 allocations, the 
     limit does not)\n";
 
 const TIME_EXCEEDED: &[u8] = b" took more than 30 s, the limit for one file\n";
+
+const ALL_TIME_EXCEEDED: &[u8] =
+    b" ran past 120 s of rendering for this run, the limit for all files together\n";
 
 /// Reports the rendering that went over a limit and ends the process;
 /// no allocation, so no way back into [`charge`].
@@ -240,6 +256,10 @@ impl Rendering {
 impl Drop for Rendering {
     fn drop(&mut self) {
         let _ = SCOPE.try_with(|cell| {
+            if let Some(started) = cell.get().started {
+                let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                ENDED_MILLIS.fetch_add(millis, Ordering::Relaxed);
+            }
             IN_USE.fetch_sub(cell.get().flushed, Ordering::Relaxed);
             cell.set(IDLE);
         });
@@ -258,5 +278,6 @@ mod tests {
             "update ALLOCATIONS_EXCEEDED"
         );
         assert_eq!(RENDER_SECONDS, 30, "update TIME_EXCEEDED");
+        assert_eq!(ALL_RENDERS_SECONDS, 120, "update ALL_TIME_EXCEEDED");
     }
 }
