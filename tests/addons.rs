@@ -857,7 +857,7 @@ resource "kubernetes_cluster_role_v1" "shadow" {
     for (address, reason) in [
         (
             "kubernetes_cluster_role_binding_v1.any",
-            "its role or namespace is an expression",
+            "its role, role kind or namespace is an expression",
         ),
         (
             "helm_release.operator",

@@ -111,18 +111,18 @@ fn render_record_keys_are_spelled_out_by_check_offline() {
     assert_ne!(output.status.code(), Some(0), "{stdout}");
     no_raw_controls("stdout", &output.stdout);
     no_raw_controls("stderr", &output.stderr);
+    // tenantgen never writes such a name: the record is not read at all.
     let shown = format!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
-    assert!(shown.contains("\\u{001B}]0;pwned"), "{shown}");
+    assert!(
+        shown.contains("cannot be read as a tenantgen render record"),
+        "{shown}"
+    );
     assert!(!shown.contains("\nFORGED"), "{shown}");
 
     let output = tenantgen(dir.path(), "check --offline --format json").output();
+    assert_ne!(output.status.code(), Some(0));
     no_raw_controls("json", &output.stdout);
     no_raw_controls("stderr", &output.stderr);
-    if !output.stdout.is_empty() {
-        // Still JSON, the key intact once decoded.
-        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-        assert!(report.to_string().contains("\\u001b]0;pwned"), "{report}");
-    }
 }
 
 #[test]
