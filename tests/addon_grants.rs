@@ -199,3 +199,16 @@ fn new_extra_policies_are_in_the_summary() {
         .exits(2)
         .stdout_has("bob gains vault policy root (written outside tenantgen: rules unknown)");
 }
+
+/// A KV write can rewrite the users secret itself, so that the next render
+/// grants what it says.
+#[test]
+fn a_secret_written_by_an_addon_is_unknown() {
+    let template = "resource \"vault_kv_secret_v2\" \"users\" {\n  mount     = \"secret\"\n  name      = \"platform\"\n  data_json = jsonencode({ k8s_users = \"{}\" })\n}\n";
+    let dir = with_addon("kv", "vault", template);
+    has_unknown(
+        &access_json(dir.path()),
+        "vault_kv_secret_v2.users",
+        "tenantgen cannot analyse what a vault_kv_secret_v2 grants",
+    );
+}

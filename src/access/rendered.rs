@@ -86,7 +86,7 @@ pub struct Found {
 /// reach principals only through what the reader follows (a group alias
 /// names the group whose policies are listed, a service account is the
 /// subject of the bindings listed; its token secret is unknown).
-const INERT: [&str; 17] = [
+const INERT: [&str; 16] = [
     "kubernetes_config_map",
     "kubernetes_config_map_v1",
     "kubernetes_namespace",
@@ -100,7 +100,6 @@ const INERT: [&str; 17] = [
     "kubernetes_service_account",
     "kubernetes_service_account_v1",
     "vault_transit_secret_backend_key",
-    "vault_kv_secret_v2",
     "vault_mount",
     "cloudflare_record",
     "random_password",
