@@ -514,6 +514,22 @@ pub fn changes(before: &Report, after: &Report) -> Vec<String> {
     lines
 }
 
+/// Woodpecker admins gained and lost: admin rights on every repository's
+/// pipelines, secrets and settings, outside Kubernetes and Vault.
+pub fn woodpecker_admin_changes(before: &Plan, after: &Plan) -> Vec<String> {
+    let old: BTreeSet<&String> = before.woodpecker_admins.iter().collect();
+    let new: BTreeSet<&String> = after.woodpecker_admins.iter().collect();
+    let gained = new.difference(&old).map(|login| {
+        format!(
+            "{login} gains Woodpecker admin (every repository's pipelines, secrets and settings)"
+        )
+    });
+    let lost = old
+        .difference(&new)
+        .map(|login| format!("{login} loses Woodpecker admin"));
+    gained.chain(lost).collect()
+}
+
 /// Policies attached to a principal that no file here writes
 /// (`identity.extra_policies`, or written by hand): what they grant is
 /// unknown, so gaining one is shown as such.

@@ -304,6 +304,9 @@ pub fn summarise(changes: &Changes, current: &Manifest, config: &Config) -> Summ
     summary.stack_moves = plan::stack_moves(&before.objects, &after.objects);
     if summary.has_previous_render {
         summary.access_changes = access::changes(&access::report(&before), &access::report(&after));
+        summary
+            .access_changes
+            .extend(access::woodpecker_admin_changes(&before, &after));
         summary.role_grant_changes = access::role_changes(&before, &after);
     }
     let sides = [(&before, previous), (&after, &current.tenants)];

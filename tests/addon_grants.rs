@@ -212,3 +212,22 @@ fn a_secret_written_by_an_addon_is_unknown() {
         "tenantgen cannot analyse what a vault_kv_secret_v2 grants",
     );
 }
+
+/// Woodpecker admins may do anything to every repository's pipelines: a
+/// static admin the config adds is in the summary.
+#[test]
+fn a_new_woodpecker_admin_is_in_the_summary() {
+    let dir = example_workspace();
+    tenantgen(dir.path(), "render --yes").succeeds();
+    let path = dir.path().join("tenantgen.hcl");
+    let hcl = std::fs::read_to_string(&path).unwrap();
+    let added = hcl.replace(
+        "static_admins = [\"admin\"]",
+        "static_admins = [\"admin\", \"mallory\"]",
+    );
+    assert_ne!(added, hcl, "the example's woodpecker block changed");
+    std::fs::write(&path, added).unwrap();
+    tenantgen(dir.path(), "diff").exits(2).stdout_has(
+        "mallory gains Woodpecker admin (every repository's pipelines, secrets and settings)",
+    );
+}

@@ -675,6 +675,10 @@ pub struct GrantSettings {
     /// every entity, whose change the summary lists.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_policies: Vec<String>,
+    /// `woodpecker.static_admins`: Forgejo logins with admin rights on
+    /// every repository's pipelines, whose change the summary lists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub woodpecker_static_admins: Vec<String>,
 }
 
 /// A layout as the render record keeps it (group → stack), checked as the
@@ -706,6 +710,7 @@ impl Config {
             tenant_prefix: self.vault.tenant_prefix.clone(),
             namespace_owner_cluster_role: self.namespace_owner.cluster_role.clone(),
             extra_policies: self.identity.extra_policies.clone(),
+            woodpecker_static_admins: self.woodpecker.static_admins.clone(),
         }
     }
 
@@ -720,6 +725,7 @@ impl Config {
         config.vault.tenant_prefix = grants.tenant_prefix.clone();
         config.namespace_owner.cluster_role = grants.namespace_owner_cluster_role.clone();
         config.identity.extra_policies = grants.extra_policies.clone();
+        config.woodpecker.static_admins = grants.woodpecker_static_admins.clone();
         config
     }
 }
