@@ -294,6 +294,24 @@ struct Move {
     to_block: Option<String>,
 }
 
+impl Declared {
+    /// Nothing declared yet by the file at `path`, in its stack.
+    fn new(path: &str) -> Declared {
+        Declared {
+            path: path.to_string(),
+            stack: path
+                .rsplit_once('/')
+                .map_or("", |(stack, _)| stack)
+                .to_string(),
+            addresses: Vec::new(),
+            moves: Vec::new(),
+            imports: Vec::new(),
+            removals: Vec::new(),
+            settings: Vec::new(),
+        }
+    }
+}
+
 /// Formats and stamps a rendered add-on file like any other, and reads what
 /// it declares; `None` when its body is empty (no file is written).
 pub fn verify(rendered: RenderedFile) -> Result<Option<(GeneratedFile, Declared)>> {
@@ -309,20 +327,7 @@ pub fn verify(rendered: RenderedFile) -> Result<Option<(GeneratedFile, Declared)
             excerpt(&err.to_string())
         )
     })?;
-    let stack = rendered
-        .path
-        .rsplit_once('/')
-        .map_or("", |(stack, _)| stack)
-        .to_string();
-    let mut declared = Declared {
-        path: rendered.path.clone(),
-        stack,
-        addresses: Vec::new(),
-        moves: Vec::new(),
-        imports: Vec::new(),
-        removals: Vec::new(),
-        settings: Vec::new(),
-    };
+    let mut declared = Declared::new(&rendered.path);
     for block in body.blocks() {
         let labels: Vec<&str> = block.labels().iter().map(|label| label.as_str()).collect();
         let end = |key: &str| {

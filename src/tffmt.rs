@@ -74,41 +74,10 @@ fn split_lines(source: &str) -> Result<Vec<Line<'_>>, String> {
                 "line {line_number}: closes a bracket that was never opened"
             ));
         }
-        let mut heredoc = Vec::new();
-        if let Some(marker) = scan.heredoc_marker {
-            let mut closed = false;
-            for (_, body_line) in rest.by_ref() {
-                heredoc.push(body_line);
-                // Terraform ends a heredoc at any line that is the marker
-                // between blanks; other HCL readers (hcl-rs) only at the
-                // marker as written, so they would read what follows as
-                // text. No generated file may hold such a line.
-                if body_line.trim() == marker {
-                    let exact = if scan.heredoc_indented {
-                        body_line.trim_start()
-                    } else {
-                        body_line
-                    };
-                    if exact != marker {
-                        return Err(format!(
-                            "line {line_number}: heredoc <<{marker} ends at a line with blanks around its marker, where HCL readers disagree about its end; put the marker alone on its line{}",
-                            if scan.heredoc_indented {
-                                ""
-                            } else {
-                                " at its start, or open it with <<-"
-                            }
-                        ));
-                    }
-                    closed = true;
-                    break;
-                }
-            }
-            if !closed {
-                return Err(format!(
-                    "line {line_number}: heredoc <<{marker} is never closed"
-                ));
-            }
-        }
+        let heredoc = match scan.heredoc_marker {
+            Some(marker) => heredoc_body(&mut rest, marker, scan.heredoc_indented, line_number)?,
+            None => Vec::new(),
+        };
         let content = match scan.assign_at {
             Some(at) => Content::Attribute {
                 name: text[..at].trim_end(),
@@ -242,6 +211,45 @@ fn indentation(lines: &[Line<'_>]) -> Vec<usize> {
             2 * stack.len()
         })
         .collect()
+}
+
+/// The body and closing line of the heredoc `<<MARKER` (`<<-MARKER` when
+/// `indented`) opened on line `line_number`, taken from `rest`.
+fn heredoc_body<'a>(
+    rest: &mut impl Iterator<Item = (usize, &'a str)>,
+    marker: &str,
+    indented: bool,
+    line_number: usize,
+) -> Result<Vec<&'a str>, String> {
+    let mut body = Vec::new();
+    for (_, body_line) in rest {
+        body.push(body_line);
+        // Terraform ends a heredoc at any line that is the marker between
+        // blanks; other HCL readers (hcl-rs) only at the marker as written,
+        // so they would read what follows as text. No generated file may
+        // hold such a line.
+        if body_line.trim() == marker {
+            let exact = if indented {
+                body_line.trim_start()
+            } else {
+                body_line
+            };
+            if exact != marker {
+                return Err(format!(
+                    "line {line_number}: heredoc <<{marker} ends at a line with blanks around its marker, where HCL readers disagree about its end; put the marker alone on its line{}",
+                    if indented {
+                        ""
+                    } else {
+                        " at its start, or open it with <<-"
+                    }
+                ));
+            }
+            return Ok(body);
+        }
+    }
+    Err(format!(
+        "line {line_number}: heredoc <<{marker} is never closed"
+    ))
 }
 
 #[derive(Debug, Default)]
