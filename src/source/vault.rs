@@ -299,6 +299,25 @@ async fn read_async(settings: &Settings) -> Result<RawUsers> {
     read_logged_in(&client, settings).await
 }
 
+/// Sends the login `request` to `auth/<mount>` and keeps the token Vault
+/// answers with; `what` names the login in a failure.
+async fn log_in<E: rustify::Endpoint<Response = ()>>(
+    client: &mut Connection,
+    settings: &Settings,
+    request: E,
+    mount: &str,
+    what: &str,
+    hint: LoginHint,
+) -> Result<()> {
+    let auth = client
+        .auth(request)
+        .await
+        .map_err(|err| explain(err, settings, what, hint))?;
+    let token = checked_token(&auth.client_token, &format!("the answer of auth/{mount}"))?;
+    client.set_token(token.expose());
+    Ok(())
+}
+
 /// A client with a token: the given one, or one from the configured login.
 async fn logged_in(settings: &Settings) -> Result<Connection> {
     let mut client = Connection::new(client(settings)?);
@@ -315,16 +334,16 @@ async fn logged_in(settings: &Settings) -> Result<Connection> {
                 .secret_id(secret_id.expose())
                 .build()
                 .map_err(|err| anyhow!("cannot build the Vault request: {err}"))?;
-            let auth = client.auth(login).await.map_err(|err| {
-                explain(
-                    err,
-                    settings,
-                    &format!("AppRole login at auth/{mount}"),
-                    LoginHint::AppRole,
-                )
-            })?;
-            let token = checked_token(&auth.client_token, &format!("the answer of auth/{mount}"))?;
-            client.set_token(token.expose());
+            let what = format!("AppRole login at auth/{mount}");
+            log_in(
+                &mut client,
+                settings,
+                login,
+                mount,
+                &what,
+                LoginHint::AppRole,
+            )
+            .await?;
         }
         Login::Kubernetes { mount, role, jwt } => {
             let login = LoginWithKubernetesRequest::builder()
@@ -333,16 +352,16 @@ async fn logged_in(settings: &Settings) -> Result<Connection> {
                 .jwt(jwt.expose())
                 .build()
                 .map_err(|err| anyhow!("cannot build the Vault request: {err}"))?;
-            let auth = client.auth(login).await.map_err(|err| {
-                explain(
-                    err,
-                    settings,
-                    &format!("Kubernetes login as role {role:?} at auth/{mount}"),
-                    LoginHint::Kubernetes,
-                )
-            })?;
-            let token = checked_token(&auth.client_token, &format!("the answer of auth/{mount}"))?;
-            client.set_token(token.expose());
+            let what = format!("Kubernetes login as role {role:?} at auth/{mount}");
+            log_in(
+                &mut client,
+                settings,
+                login,
+                mount,
+                &what,
+                LoginHint::Kubernetes,
+            )
+            .await?;
         }
     }
     check_kv_version(&client, settings).await?;
